@@ -1,0 +1,209 @@
+//! Settings, read once at start from flags and the environment.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `KEYGATE_BIND` | `127.0.0.1:8080` | address the server listens on |
+//! | `DATABASE_URL` | `sqlite://data/keygate.db` | `sqlite://PATH` or `postgres://...`; `data/` is created for the default |
+//! | `KEYGATE_POOL_SIZE` | `8` | connections in the database pool (1 to 256) |
+//! | `KEYGATE_BOOTSTRAP_KEY` | generated | the first `personal` key of an empty database (a `kg_ak_` key, see `keygate keys generate`) |
+//! | `KEYGATE_MAX_BODY_BYTES` | `65536` | largest accepted request body; larger bodies get 413 |
+//! | `RUST_LOG` | `info` | log filter for env_logger |
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::auth::key_format::{self, KeyKind};
+
+/// Default database: an SQLite file under `data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
+
+/// Flags and variables shared by every subcommand that touches the database.
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Connections in the database pool (1 to 256).
+    #[arg(long, env = "KEYGATE_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+}
+
+/// Flags and variables of `keygate serve`.
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KEYGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// The first `personal` key for an empty database (instead of a generated one).
+    #[arg(long, env = "KEYGATE_BOOTSTRAP_KEY", hide_env_values = true)]
+    pub bootstrap_key: Option<String>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "KEYGATE_MAX_BODY_BYTES", default_value_t = 65_536)]
+    pub max_body_bytes: usize,
+    #[command(flatten)]
+    #[expect(missing_docs, reason = "flattened clap group")]
+    pub database: DatabaseArgs,
+}
+
+/// The backend a database URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Where the database lives, parsed from `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// Which backend the URL names.
+    pub backend: Backend,
+    /// For SQLite the file path, for PostgreSQL the full URL.
+    pub target: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    // A PostgreSQL URL may carry a password: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("backend", &self.backend)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything `keygate serve` needs, validated.
+#[derive(Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Database location and pool size.
+    pub database: DatabaseSettings,
+    /// Bootstrap key for an empty database, if one was supplied.
+    pub bootstrap_key: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("database", &self.database)
+            .field(
+                "bootstrap_key",
+                &self.bootstrap_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// A configuration value that cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable (or flag) at fault.
+    pub variable: &'static str,
+    /// What is wrong with it, without echoing secrets.
+    pub reason: String,
+}
+
+fn config_error(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+impl DatabaseArgs {
+    /// Parses the URL and pool size; creates the parent folder of an SQLite file.
+    pub fn settings(&self) -> Result<DatabaseSettings, ConfigError> {
+        if !(1..=256).contains(&self.pool_size) {
+            return Err(config_error(
+                "KEYGATE_POOL_SIZE",
+                format!("must be between 1 and 256, got {}", self.pool_size),
+            ));
+        }
+        let url = self.database_url.trim();
+        let (backend, target) = if let Some(path) = url.strip_prefix("sqlite://") {
+            (Backend::Sqlite, path.to_owned())
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(config_error(
+                "DATABASE_URL",
+                "must start with sqlite:// or postgres://",
+            ));
+        };
+        if backend == Backend::Sqlite {
+            if target.is_empty() {
+                return Err(config_error("DATABASE_URL", "sqlite:// needs a file path"));
+            }
+            if target != ":memory:" {
+                create_parent(Path::new(&target))?;
+            }
+        }
+        Ok(DatabaseSettings {
+            backend,
+            target,
+            pool_size: self.pool_size,
+        })
+    }
+}
+
+fn create_parent(path: &Path) -> Result<(), ConfigError> {
+    let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+    if parent.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&parent).map_err(|e| {
+        config_error(
+            "DATABASE_URL",
+            format!("cannot create folder {}: {e}", parent.display()),
+        )
+    })
+}
+
+impl ServeArgs {
+    /// Validates every value; the first bad one fails with the variable's name.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let bind = self.bind.parse::<SocketAddr>().map_err(|_| {
+            config_error(
+                "KEYGATE_BIND",
+                format!("must be HOST:PORT with an IP address, got {:?}", self.bind),
+            )
+        })?;
+        if self.max_body_bytes < 1024 || self.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(config_error(
+                "KEYGATE_MAX_BODY_BYTES",
+                format!(
+                    "must be between 1024 and 67108864, got {}",
+                    self.max_body_bytes
+                ),
+            ));
+        }
+        let bootstrap_key = match &self.bootstrap_key {
+            Some(key) if key_format::parse(key) == Ok(KeyKind::ApiKey) => Some(key.clone()),
+            Some(_) => {
+                return Err(config_error(
+                    "KEYGATE_BOOTSTRAP_KEY",
+                    "is not a well-formed keygate API key (kg_ak_...); make one with `keygate keys generate`",
+                ))
+            }
+            None => None,
+        };
+        Ok(Settings {
+            bind,
+            database: self.database.settings()?,
+            bootstrap_key,
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! Table definitions, written by hand to match both migration trees.
+// The same columns on both backends: TEXT, BOOLEAN and TIMESTAMP only.
+
+diesel::table! {
+    /// Tenants: every resource belongs to one.
+    organizations (id) {
+        /// `org_` id.
+        id -> Text,
+        /// Unique name.
+        name -> Text,
+        /// The first organization, whose `personal` keys may create others.
+        is_root -> Bool,
+        /// When it was created (UTC).
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// API keys: metadata only; the secrets live in `key_secrets`.
+    api_keys (id) {
+        /// `aky_` id.
+        id -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// Display name.
+        name -> Text,
+        /// `serving`, `serving_and_indexing` or `personal`.
+        api_key_role -> Text,
+        /// JSON of the policy, if any.
+        api_policy -> Nullable<Text>,
+        /// Whether the key authenticates.
+        enabled -> Bool,
+        /// JSON array of CIDRs, if restricted.
+        allowed_cidrs -> Nullable<Text>,
+        /// When the key stops working.
+        expires_at -> Nullable<Timestamp>,
+        /// First ten characters of the current secret.
+        key_prefix -> Text,
+        /// Last four characters of the current secret.
+        key_last4 -> Text,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+        /// Last authentication with the key.
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Hashes of usable secrets, for look-up by presented key.
+    key_secrets (key_hash) {
+        /// Hex SHA-256 of the key.
+        key_hash -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// `api_key` (clusters add more kinds).
+        owner_kind -> Text,
+        /// Id of the owning resource.
+        owner_id -> Text,
+        /// `current` or `pending`.
+        state -> Text,
+        /// When a pending secret stops working.
+        pending_expires_at -> Nullable<Timestamp>,
+        /// Creation time.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One row per mutation or refused mutation.
+    audit_events (id) {
+        /// `evt_` id, time-ordered.
+        id -> Text,
+        /// When it happened.
+        occurred_at -> Timestamp,
+        /// Organization of the actor, if known.
+        organization_id -> Nullable<Text>,
+        /// Key that acted, if known.
+        actor_key_id -> Nullable<Text>,
+        /// operationId of the request.
+        action -> Text,
+        /// Kind of resource acted on.
+        resource_type -> Text,
+        /// Id of the resource, if any.
+        resource_id -> Nullable<Text>,
+        /// Request id.
+        request_id -> Text,
+        /// `success` or `denied`.
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::allow_tables_to_appear_in_same_query!(organizations, api_keys, key_secrets, audit_events);

@@ -1,0 +1,312 @@
+//! The OpenAPI document: `ApiDoc` pins the parts utoipa cannot see (info,
+//! tags, security schemes), `document()` collects the operations from the
+//! same `configure` functions that build the server, then adds the error
+//! responses every operation shares by the rules the server follows. The
+//! route index used for 405 answers and authorization is read from it, so
+//! the document, the routes and the permission checks cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use actix_web::http::Method;
+use serde_json::{json, Map, Value};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::ProblemDetails;
+
+/// Prefix of every authenticated operation.
+pub const API_PREFIX: &str = "/v1";
+
+/// The parts of the document that are not collected from handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keygate",
+        version = "0.1.0",
+        description = "keygate issues and verifies API keys for your callers and keeps the secrets your integrations run on.\n\nAuthenticate every `/v1` operation with a keygate API key: `Authorization: Bearer <key>` (also `Authorization: ApiKey <key>` or `x-api-key: <key>`). Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        contact(name = "keygate maintainers")
+    ),
+    servers((url = "/", description = "This keygate server")),
+    tags(
+        (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
+        (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
+        (name = "system", description = "Liveness, readiness and the OpenAPI document.")
+    ),
+    components(schemas(ProblemDetails)),
+    modifiers(&SecuritySchemes),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("kg_ak_...")
+                    .description(Some("A keygate API key: `Authorization: Bearer kg_ak_...`. `Authorization: ApiKey kg_ak_...` is accepted too."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "A keygate API key in the `x-api-key` header.",
+            ))),
+        );
+    }
+}
+
+/// The complete document, built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(build_document);
+    &DOCUMENT
+}
+
+/// The document as committed in `openapi/openapi.json`: pretty JSON with a
+/// trailing newline.
+pub fn document_pretty() -> String {
+    let mut text = serde_json::to_string_pretty(document()).expect("document serializes");
+    text.push('\n');
+    text
+}
+
+fn build_document() -> Value {
+    let (_, api) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::startup::configure_api)
+        .split_for_parts();
+    let mut doc = serde_json::to_value(api).expect("document serializes");
+    add_shared_responses(&mut doc);
+    doc
+}
+
+fn problem_response(description: &str, code: &str, status: u16, detail: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {
+            "application/problem+json": {
+                "schema": { "$ref": "#/components/schemas/ProblemDetails" },
+                "example": {
+                    "type": format!("urn:keygate:problem:{code}"),
+                    "title": actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
+                    "status": status,
+                    "detail": detail,
+                    "instance": "/v1/api_keys",
+                    "code": code,
+                    "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"
+                }
+            }
+        }
+    })
+}
+
+// The error responses that follow from an operation's shape. A handler's own
+// attribute declares only its success and its particular errors (409, ...).
+fn add_shared_responses(doc: &mut Value) {
+    let mut unauthorized = problem_response(
+        "No usable credentials: the key is missing, malformed, unknown, disabled or expired.",
+        "unauthorized",
+        401,
+        "a valid API key is required",
+    );
+    unauthorized["headers"] = json!({
+        "WWW-Authenticate": {
+            "description": "Always `Bearer`.",
+            "schema": { "type": "string", "example": "Bearer" }
+        }
+    });
+    let mut unavailable = problem_response(
+        "The database cannot be reached now; retry after the given seconds.",
+        "service_unavailable",
+        503,
+        "the database is unavailable",
+    );
+    unavailable["headers"] = json!({
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": { "type": "integer", "example": 1 }
+        }
+    });
+    let shared = json!({
+        "BadRequest": problem_response("The input is invalid: a malformed body, path or query value, or a field that breaks a rule (see `errors`).", "validation_failed", 400, "name: must be 1 to 255 characters"),
+        "Unauthorized": unauthorized,
+        "Forbidden": problem_response("The key's role, policy or allowed addresses do not permit this operation; `missing_permission` names it.", "operation_not_allowed", 403, "this key's policy does not allow get_api_key"),
+        "NotFound": problem_response("No such resource in the caller's organization.", "not_found", 404, "api key aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 was not found"),
+        "PayloadTooLarge": problem_response("The request body is larger than the server's limit.", "payload_too_large", 413, "request body is larger than 65536 bytes"),
+        "UnsupportedMediaType": problem_response("The request body is not `application/json`.", "unsupported_media_type", 415, "request body must be application/json"),
+        "InternalError": problem_response("An unexpected error; the body says nothing of the cause, the server log does.", "internal_error", 500, "an internal error occurred; the request id identifies it in the server log"),
+        "ServiceUnavailable": unavailable,
+    });
+    doc["components"]["responses"] = shared;
+
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let authenticated = path.starts_with(API_PREFIX);
+        for (_, op) in item.as_object_mut().into_iter().flatten() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let has = |location: &str| {
+                op.get("parameters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ps| ps.iter().any(|p| p["in"] == location))
+            };
+            let (has_path, has_query) = (has("path"), has("query"));
+            let has_body = op.contains_key("requestBody");
+            let mut add = vec![];
+            if has_path || has_query || has_body {
+                add.push(("400", "BadRequest"));
+            }
+            if authenticated {
+                add.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
+            } else {
+                op.insert("security".into(), json!([]));
+            }
+            if has_path {
+                add.push(("404", "NotFound"));
+            }
+            if has_body {
+                add.extend([("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]);
+            }
+            add.extend([("500", "InternalError"), ("503", "ServiceUnavailable")]);
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("responses is an object");
+            for (status, name) in add {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| json!({ "$ref": format!("#/components/responses/{name}") }));
+            }
+            sort_responses(responses);
+        }
+    }
+}
+
+fn sort_responses(responses: &mut Map<String, Value>) {
+    let sorted: BTreeMap<String, Value> = std::mem::take(responses).into_iter().collect();
+    responses.extend(sorted);
+}
+
+/// One documented operation.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template as in the document, e.g. `/v1/api_keys/{api_key_id}`.
+    pub path: String,
+    /// The operationId.
+    pub operation_id: String,
+    /// Names of the path parameters.
+    pub path_params: Vec<String>,
+}
+
+/// Every documented operation, for 405 answers and authorization.
+#[derive(Debug, Default)]
+pub struct Routes {
+    routes: Vec<Route>,
+}
+
+impl Routes {
+    fn from_document(doc: &Value) -> Routes {
+        let mut routes = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let (Ok(method), Some(operation_id)) = (
+                    Method::from_bytes(method.to_ascii_uppercase().as_bytes()),
+                    op["operationId"].as_str(),
+                ) else {
+                    continue;
+                };
+                let path_params = path
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                    .map(str::to_owned)
+                    .collect();
+                routes.push(Route {
+                    method,
+                    path: path.clone(),
+                    operation_id: operation_id.to_owned(),
+                    path_params,
+                });
+            }
+        }
+        Routes { routes }
+    }
+
+    /// The operation registered for a method and a matched path template.
+    pub fn find(&self, method: &Method, template: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|r| &r.method == method && r.path == template)
+    }
+
+    /// The operation with this operationId.
+    pub fn by_operation_id(&self, operation_id: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.operation_id == operation_id)
+    }
+
+    /// Every documented operation.
+    pub fn all(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Methods documented for a concrete request path (empty: no such path).
+    pub fn methods_for(&self, path: &str) -> Vec<Method> {
+        let mut methods: Vec<Method> = self
+            .routes
+            .iter()
+            .filter(|r| template_matches(&r.path, path))
+            .map(|r| r.method.clone())
+            .collect();
+        methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        methods.dedup();
+        methods
+    }
+}
+
+fn template_matches(template: &str, path: &str) -> bool {
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with('{') && !ps.is_empty() => {}
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The route index of the document.
+pub fn routes() -> &'static Routes {
+    static ROUTES: LazyLock<Routes> = LazyLock::new(|| Routes::from_document(document()));
+    &ROUTES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_matches;
+
+    #[test]
+    fn templates_match_whole_segments_only() {
+        assert!(template_matches("/v1/api_keys/{id}", "/v1/api_keys/aky_1"));
+        assert!(!template_matches("/v1/api_keys/{id}", "/v1/api_keys/"));
+        assert!(!template_matches("/v1/api_keys/{id}", "/v1/api_keys/a/b"));
+        assert!(!template_matches("/v1/api_keys", "/v1/api_keys/x"));
+    }
+}

@@ -1,0 +1,324 @@
+//! Request bodies and views of API keys, and their conversion into the repo's
+//! input.
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+use validator::Validate;
+
+use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
+use super::repo::{ListFilter, NewApiKey};
+use crate::auth::{ApiPolicy, Rights, Role};
+use crate::error::{ApiError, FieldError};
+use crate::resources::present;
+
+crate::prefixed_id!(
+    /// An API key id: `aky_` and 32 hex digits.
+    ApiKeyId,
+    "aky_"
+);
+
+/// Path of single-key operations.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ApiKeyPath {
+    /// The API key's id.
+    #[param(value_type = String, pattern = "^aky_[0-9a-f]{32}$", example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub api_key_id: ApiKeyId,
+}
+
+/// An IPv4 or IPv6 network in CIDR notation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Cidr(pub IpNet);
+
+/// The pattern the document gives for a CIDR.
+pub const CIDR_PATTERN: &str = r"^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$";
+
+impl PartialSchema for Cidr {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An IPv4 or IPv6 network in CIDR notation."))
+            .pattern(Some(CIDR_PATTERN))
+            .examples([serde_json::json!("10.0.0.0/8")])
+            .into()
+    }
+}
+
+impl ToSchema for Cidr {}
+
+fn check_expiry(field: &str, at: Option<DateTime<Utc>>, errors: &mut Vec<FieldError>) {
+    if at.is_some_and(|t| t <= Utc::now()) {
+        errors.push(FieldError::new(field, "in_past", "must be in the future"));
+    }
+}
+
+fn check_policy(policy: Option<&ApiPolicy>, errors: &mut Vec<FieldError>) {
+    if let Some(policy) = policy {
+        errors.extend(policy.check("api_policy"));
+    }
+}
+
+fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_fields(errors))
+    }
+}
+
+/// Body of `create_api_key`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// A name for people, 1 to 255 characters.
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
+    #[schema(min_length = 1, max_length = 255, example = "search frontend")]
+    pub name: String,
+    /// The key's role.
+    pub api_key_role: Role,
+    /// Narrows the key to listed operations; absent or `null`: no narrowing.
+    #[schema(nullable = true)]
+    pub api_policy: Option<ApiPolicy>,
+    /// Networks the key may be used from (1 to 100); absent or `null`: anywhere.
+    #[validate(length(min = 1, max = 100, message = "must list 1 to 100 networks"))]
+    #[schema(min_items = 1, max_items = 100, nullable = true)]
+    pub allowed_cidrs: Option<Vec<Cidr>>,
+    /// When the key stops working (RFC 3339, in the future); absent or `null`: never.
+    #[schema(nullable = true, example = "2030-01-01T00:00:00Z")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the key works from the start (default true).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, default = true)]
+    pub enabled: Option<bool>,
+}
+
+impl CreateApiKey {
+    /// Validates every rule and returns the repo's input.
+    pub fn into_input(self) -> Result<NewApiKey, ApiError> {
+        let mut errors = match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => match ApiError::from(e) {
+                ApiError::BadRequest { errors, .. } => errors,
+                other => return Err(other),
+            },
+        };
+        check_policy(self.api_policy.as_ref(), &mut errors);
+        check_expiry("expires_at", self.expires_at, &mut errors);
+        finish(errors)?;
+        Ok(NewApiKey {
+            name: self.name,
+            role: self.api_key_role,
+            policy: self.api_policy,
+            allowed_cidrs: self
+                .allowed_cidrs
+                .map(|c| c.into_iter().map(|c| c.0).collect()),
+            expires_at: self.expires_at,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
+/// Body of `update_api_key`: only the fields present change; `null` clears
+/// `api_policy`, `allowed_cidrs` and `expires_at`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    /// New name, 1 to 255 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "search frontend"
+    )]
+    pub name: Option<String>,
+    /// Enable or disable the key; a disabled key is refused at once.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, example = false)]
+    pub enabled: Option<bool>,
+    /// New policy, or `null` to remove narrowing.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    pub api_policy: Option<Option<ApiPolicy>>,
+    /// New networks (1 to 100), or `null` to allow any address.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(min_items = 1, max_items = 100)]
+    pub allowed_cidrs: Option<Option<Vec<Cidr>>>,
+    /// New expiry in the future, or `null` for never.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(example = "2030-01-01T00:00:00Z")]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl UpdateApiKey {
+    /// Validates the body and turns it into a changeset and the rights the
+    /// key would have afterwards.
+    pub fn into_changes(self, current: &Rights) -> Result<(ApiKeyChanges, Rights), ApiError> {
+        let mut errors = match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => match ApiError::from(e) {
+                ApiError::BadRequest { errors, .. } => errors,
+                other => return Err(other),
+            },
+        };
+        if let Some(Some(cidrs)) = &self.allowed_cidrs {
+            if cidrs.is_empty() || cidrs.len() > 100 {
+                errors.push(FieldError::new(
+                    "allowed_cidrs",
+                    "length",
+                    "must list 1 to 100 networks",
+                ));
+            }
+        }
+        check_policy(
+            self.api_policy.as_ref().and_then(Option::as_ref),
+            &mut errors,
+        );
+        check_expiry("expires_at", self.expires_at.flatten(), &mut errors);
+        finish(errors)?;
+        let mut after = current.clone();
+        let cidrs = self
+            .allowed_cidrs
+            .map(|c| c.map(|c| c.into_iter().map(|c| c.0).collect::<Vec<_>>()));
+        if let Some(policy) = &self.api_policy {
+            after.policy = policy.clone();
+        }
+        if let Some(cidrs) = &cidrs {
+            after.allowed_cidrs = cidrs.clone();
+        }
+        if let Some(expires_at) = self.expires_at {
+            after.expires_at = expires_at;
+        }
+        let changes = ApiKeyChanges {
+            name: self.name,
+            enabled: self.enabled,
+            api_policy: self.api_policy.map(|p| p.as_ref().map(policy_json)),
+            allowed_cidrs: cidrs.map(|c| c.as_deref().map(cidrs_json)),
+            expires_at: self.expires_at.map(|t| t.map(|t| t.naive_utc())),
+            updated_at: None,
+        };
+        Ok((changes, after))
+    }
+}
+
+/// Filters of `list_api_keys`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiKeyFilter {
+    /// Only keys with this role.
+    pub api_key_role: Option<Role>,
+    /// Only enabled (`true`) or disabled (`false`) keys.
+    pub enabled: Option<bool>,
+}
+
+impl From<ApiKeyFilter> for ListFilter {
+    fn from(f: ApiKeyFilter) -> Self {
+        ListFilter {
+            role: f.api_key_role,
+            enabled: f.enabled,
+        }
+    }
+}
+
+/// An API key as shown: never the key itself, only its prefix and last four
+/// characters.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    /// `aky_` and 32 hex digits.
+    #[schema(
+        pattern = "^aky_[0-9a-f]{32}$",
+        example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+    )]
+    pub id: String,
+    /// The organization the key belongs to.
+    #[schema(example = "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub organization_id: String,
+    /// A name for people.
+    #[schema(example = "search frontend")]
+    pub name: String,
+    /// The key's role.
+    pub api_key_role: Role,
+    /// Narrowing policy, or `null`.
+    #[schema(required = true, nullable = true)]
+    pub api_policy: Option<ApiPolicy>,
+    /// Whether the key authenticates.
+    pub enabled: bool,
+    /// Networks the key may be used from, or `null` for anywhere.
+    #[schema(required = true, nullable = true)]
+    pub allowed_cidrs: Option<Vec<Cidr>>,
+    /// When the key stops working, or `null`.
+    #[schema(required = true, nullable = true, example = "2030-01-01T00:00:00Z")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The first ten characters of the key.
+    #[schema(example = "kg_ak_Ab3d")]
+    pub key_prefix: String,
+    /// The last four characters of the key.
+    #[schema(example = "x9Q2")]
+    pub key_last4: String,
+    /// When the key was created.
+    pub created_at: DateTime<Utc>,
+    /// When the key was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When the key last authenticated a request, or `null`.
+    #[schema(required = true, nullable = true)]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// The view of a row.
+    pub fn from_row(row: ApiKeyRow) -> Result<ApiKey, ApiError> {
+        let rights = row.rights()?;
+        Ok(ApiKey {
+            id: row.id,
+            organization_id: row.organization_id,
+            name: row.name,
+            api_key_role: rights.role,
+            api_policy: rights.policy,
+            enabled: row.enabled,
+            allowed_cidrs: rights
+                .allowed_cidrs
+                .map(|c| c.into_iter().map(Cidr).collect()),
+            expires_at: rights.expires_at,
+            key_prefix: row.key_prefix,
+            key_last4: row.key_last4,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+            last_used_at: row.last_used_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+/// A new API key with its secret, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    /// The key's metadata.
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The full key. It is not stored and cannot be shown again.
+    #[schema(example = "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0AbCdE")]
+    pub key: String,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("api_key", &self.api_key)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A page of API keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    /// The keys, oldest first.
+    pub data: Vec<ApiKey>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true, nullable = true, example = "YWt5XzAxOTBhMGIx")]
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,18 @@
+//! API keys: the credentials every caller authenticates with.
+
+pub mod dto;
+pub mod handlers;
+pub mod model;
+pub mod repo;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers the API key operations under the `/v1` scope.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(handlers::create_api_key)
+        .service(handlers::list_api_keys)
+        .service(handlers::get_api_key)
+        .service(handlers::update_api_key)
+        .service(handlers::delete_api_key)
+        .service(handlers::get_me);
+}

@@ -1,0 +1,119 @@
+//! Rows of `api_keys` and `key_secrets`. Rows never derive `Serialize`; the
+//! secret row has no `Debug`, so a key hash cannot reach a log line.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use ipnet::IpNet;
+
+use crate::auth::{ApiPolicy, Rights, Role};
+use crate::db::schema::{api_keys, key_secrets};
+use crate::error::ApiError;
+
+/// One API key's metadata.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    /// `aky_` id.
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Display name.
+    pub name: String,
+    /// Role name.
+    pub api_key_role: String,
+    /// Policy JSON.
+    pub api_policy: Option<String>,
+    /// Whether it authenticates.
+    pub enabled: bool,
+    /// CIDR list JSON.
+    pub allowed_cidrs: Option<String>,
+    /// Expiry.
+    pub expires_at: Option<NaiveDateTime>,
+    /// Display prefix of the current secret.
+    pub key_prefix: String,
+    /// Last four characters of the current secret.
+    pub key_last4: String,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+    /// Last use.
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl ApiKeyRow {
+    /// The rights stored in the row.
+    pub fn rights(&self) -> Result<Rights, ApiError> {
+        let corrupt =
+            |what: &str| ApiError::internal(format!("api key {} has a corrupt {what}", self.id));
+        Ok(Rights {
+            role: Role::parse(&self.api_key_role).ok_or_else(|| corrupt("role"))?,
+            policy: self
+                .api_policy
+                .as_deref()
+                .map(serde_json::from_str::<ApiPolicy>)
+                .transpose()
+                .map_err(|_| corrupt("api_policy"))?,
+            allowed_cidrs: self
+                .allowed_cidrs
+                .as_deref()
+                .map(serde_json::from_str::<Vec<IpNet>>)
+                .transpose()
+                .map_err(|_| corrupt("allowed_cidrs"))?,
+            expires_at: self.expires_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+/// The stored form of a policy.
+pub fn policy_json(policy: &ApiPolicy) -> String {
+    serde_json::to_string(policy).expect("policy serializes")
+}
+
+/// The stored form of a CIDR list.
+pub fn cidrs_json(cidrs: &[IpNet]) -> String {
+    serde_json::to_string(cidrs).expect("cidrs serialize")
+}
+
+/// A changeset for PATCH; `Some(None)` sets a column to NULL.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New enabled flag.
+    pub enabled: Option<bool>,
+    /// New policy JSON, or NULL.
+    pub api_policy: Option<Option<String>>,
+    /// New CIDR JSON, or NULL.
+    pub allowed_cidrs: Option<Option<String>>,
+    /// New expiry, or NULL.
+    pub expires_at: Option<Option<NaiveDateTime>>,
+    /// Always set.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A usable secret: the hash of a key and whose it is.
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = key_secrets)]
+pub struct KeySecretRow {
+    /// Hex SHA-256 of the key.
+    pub key_hash: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// `api_key`, ...
+    pub owner_kind: String,
+    /// Id of the owner.
+    pub owner_id: String,
+    /// `current` or `pending`.
+    pub state: String,
+    /// When a pending secret stops working.
+    pub pending_expires_at: Option<NaiveDateTime>,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+}
+
+/// `owner_kind` of API key secrets.
+pub const OWNER_API_KEY: &str = "api_key";
+/// `state` of the secret a key was last issued or rotated to.
+pub const STATE_CURRENT: &str = "current";

@@ -1,0 +1,258 @@
+//! Storage of API keys: plain functions over a connection, each mutation in
+//! one transaction with its audit event.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use ipnet::IpNet;
+
+use super::model::{
+    cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow, KeySecretRow, OWNER_API_KEY, STATE_CURRENT,
+};
+use crate::audit::AuditEvent;
+use crate::auth::key_format::{self, GeneratedKey, KeyKind};
+use crate::auth::{ApiPolicy, Rights, Role};
+use crate::crypto::hash_key;
+use crate::db::schema::{api_keys, key_secrets};
+use crate::db::{new_id, now, AnyConnection};
+use crate::error::ApiError;
+use crate::resources::Page;
+
+/// What a new key is made of.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Policy, if narrowed.
+    pub policy: Option<ApiPolicy>,
+    /// Allowed addresses, if restricted.
+    pub allowed_cidrs: Option<Vec<IpNet>>,
+    /// Expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether it starts enabled.
+    pub enabled: bool,
+}
+
+impl NewApiKey {
+    /// The rights the new key would hold.
+    pub fn rights(&self) -> Rights {
+        Rights {
+            role: self.role,
+            policy: self.policy.clone(),
+            allowed_cidrs: self.allowed_cidrs.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// An API key found by one of its secrets.
+pub struct KeyRecord {
+    /// The key.
+    pub api_key: ApiKeyRow,
+    /// The secret presented.
+    pub secret: KeySecretRow,
+}
+
+/// Why a known key does not authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    /// `enabled` is false.
+    Disabled,
+    /// Past `expires_at`, or a pending secret past its grace.
+    Expired,
+}
+
+impl KeyRecord {
+    /// Whether the key (and this secret of it) works at `at`.
+    pub fn ensure_usable(&self, at: DateTime<Utc>) -> Result<(), Unusable> {
+        if !self.api_key.enabled {
+            return Err(Unusable::Disabled);
+        }
+        let past = |t: Option<chrono::NaiveDateTime>| t.is_some_and(|t| t.and_utc() <= at);
+        if past(self.api_key.expires_at) || past(self.secret.pending_expires_at) {
+            return Err(Unusable::Expired);
+        }
+        Ok(())
+    }
+
+    /// The key's rights.
+    pub fn rights(&self) -> Result<Rights, ApiError> {
+        self.api_key.rights()
+    }
+}
+
+/// Finds the API key a presented key's hash belongs to.
+pub fn find_by_secret(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRecord>, ApiError> {
+    let found = key_secrets::table
+        .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
+        .filter(key_secrets::key_hash.eq(hash))
+        .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
+        .select((ApiKeyRow::as_select(), KeySecretRow::as_select()))
+        .first::<(ApiKeyRow, KeySecretRow)>(conn)
+        .optional()?;
+    Ok(found.map(|(api_key, secret)| KeyRecord { api_key, secret }))
+}
+
+/// Inserts a key and its first secret, inside the caller's transaction.
+pub fn insert(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    input: &NewApiKey,
+) -> QueryResult<(ApiKeyRow, GeneratedKey)> {
+    insert_with_secret(
+        conn,
+        organization_id,
+        input,
+        key_format::generate(KeyKind::ApiKey),
+    )
+}
+
+/// Inserts a key whose secret is given (the bootstrap key may be supplied).
+pub fn insert_with_secret(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    input: &NewApiKey,
+    key: GeneratedKey,
+) -> QueryResult<(ApiKeyRow, GeneratedKey)> {
+    let at = now().naive_utc();
+    let row = ApiKeyRow {
+        id: new_id("aky_"),
+        organization_id: organization_id.to_owned(),
+        name: input.name.clone(),
+        api_key_role: input.role.as_str().to_owned(),
+        api_policy: input.policy.as_ref().map(policy_json),
+        enabled: input.enabled,
+        allowed_cidrs: input.allowed_cidrs.as_deref().map(cidrs_json),
+        expires_at: input.expires_at.map(|t| t.naive_utc()),
+        key_prefix: key.display_prefix(),
+        key_last4: key.last4(),
+        created_at: at,
+        updated_at: at,
+        last_used_at: None,
+    };
+    diesel::insert_into(api_keys::table)
+        .values(&row)
+        .execute(conn)?;
+    diesel::insert_into(key_secrets::table)
+        .values(KeySecretRow {
+            key_hash: hash_key(&key.value),
+            organization_id: organization_id.to_owned(),
+            owner_kind: OWNER_API_KEY.to_owned(),
+            owner_id: row.id.clone(),
+            state: STATE_CURRENT.to_owned(),
+            pending_expires_at: None,
+            created_at: at,
+        })
+        .execute(conn)?;
+    Ok((row, key))
+}
+
+/// Creates a key with its audit event in one transaction.
+pub fn create(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    input: &NewApiKey,
+    audit: AuditEvent,
+) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
+    conn.transaction(|conn| {
+        let (row, key) = insert(conn, organization_id, input)?;
+        audit.for_resource(&row.id).record(conn)?;
+        Ok((row, key))
+    })
+}
+
+/// Filters of the list operation.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only enabled or only disabled keys.
+    pub enabled: Option<bool>,
+}
+
+/// One page of an organization's keys, oldest first; fetches one extra row
+/// so the caller can tell whether there is a next page.
+pub fn list(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    filter: &ListFilter,
+    page: &Page,
+) -> Result<Vec<ApiKeyRow>, ApiError> {
+    let mut query = api_keys::table
+        .filter(api_keys::organization_id.eq(organization_id))
+        .select(ApiKeyRow::as_select())
+        .order(api_keys::id.asc())
+        .limit(page.limit + 1)
+        .into_boxed();
+    if let Some(role) = filter.role {
+        query = query.filter(api_keys::api_key_role.eq(role.as_str()));
+    }
+    if let Some(enabled) = filter.enabled {
+        query = query.filter(api_keys::enabled.eq(enabled));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(api_keys::id.gt(after.clone()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// One key of the organization, or 404.
+pub fn get(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<ApiKeyRow, ApiError> {
+    api_keys::table
+        .filter(api_keys::organization_id.eq(organization_id))
+        .filter(api_keys::id.eq(id))
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("api key", id))
+}
+
+/// Loads a key, lets `change` decide the changes (and refuse them), writes
+/// them and the audit event, all in one transaction.
+pub fn update(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    change: impl FnOnce(&ApiKeyRow) -> Result<ApiKeyChanges, ApiError>,
+    audit: AuditEvent,
+) -> Result<ApiKeyRow, ApiError> {
+    conn.transaction(|conn| {
+        let current = get(conn, organization_id, id)?;
+        let mut changes = change(&current)?;
+        changes.updated_at = Some(now().naive_utc());
+        diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+            .set(&changes)
+            .execute(conn)?;
+        audit.record(conn)?;
+        get(conn, organization_id, id)
+    })
+}
+
+/// Deletes a key and all its secrets after `check` approves, with the audit
+/// event, in one transaction.
+pub fn delete(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
+    audit: AuditEvent,
+) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let current = get(conn, organization_id, id)?;
+        check(&current)?;
+        diesel::delete(
+            key_secrets::table
+                .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
+                .filter(key_secrets::owner_id.eq(id)),
+        )
+        .execute(conn)?;
+        diesel::delete(api_keys::table.filter(api_keys::id.eq(id))).execute(conn)?;
+        audit.record(conn)?;
+        Ok(())
+    })
+}

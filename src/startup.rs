@@ -1,0 +1,153 @@
+//! Building the application once, for the server and for tests: the pool,
+//! migrations, the bootstrap key, the routes, middleware and extractor
+//! configuration.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::auth::key_format::GeneratedKey;
+use crate::config::Settings;
+use crate::db::{Db, SetupError};
+use crate::error::{json_error, no_route, path_error, query_error, ApiError};
+use crate::middleware::request_id;
+use crate::resources::{
+    api_keys, organizations, organizations::repo::DEFAULT_ORGANIZATION, system,
+};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+}
+
+/// Registers every documented operation. The server and
+/// `openapi::document()` both call it, so they cannot disagree.
+pub fn configure_api(cfg: &mut ServiceConfig) {
+    cfg.configure(system::configure).service(
+        scope::scope(crate::openapi::API_PREFIX)
+            .configure(api_keys::configure)
+            .configure(organizations::configure),
+    );
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database connection or migration.
+    #[error(transparent)]
+    Database(#[from] SetupError),
+    /// Bootstrap of an empty database.
+    #[error("cannot create the first organization: {0}")]
+    Bootstrap(ApiError),
+    /// The listen address.
+    #[error("KEYGATE_BIND: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Connects, migrates and bootstraps the database. Returns the handle and,
+/// when an empty database got a generated key, that key (to print once).
+pub fn prepare_database(settings: &Settings) -> Result<(Db, Option<GeneratedKey>), StartError> {
+    let db = Db::connect(&settings.database)?;
+    db.migrate()?;
+    let supplied = settings
+        .bootstrap_key
+        .clone()
+        .map(|value| GeneratedKey { value });
+    let was_supplied = supplied.is_some();
+    let created = db
+        .write_blocking(|conn| organizations::repo::bootstrap(conn, supplied))
+        .map_err(StartError::Bootstrap)?;
+    let printable = match created {
+        Some(created) if !was_supplied => Some(created.key),
+        Some(_) => {
+            log::info!("created organization {DEFAULT_ORGANIZATION} with the key from KEYGATE_BOOTSTRAP_KEY");
+            None
+        }
+        None => {
+            if was_supplied {
+                log::info!(
+                    "the database already has organizations; KEYGATE_BOOTSTRAP_KEY is ignored"
+                );
+            }
+            None
+        }
+    };
+    Ok((db, printable))
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Prepares the database and binds the listener.
+    pub fn build(
+        settings: &Settings,
+        workers: usize,
+    ) -> Result<(Application, Option<GeneratedKey>), StartError> {
+        let (db, printable) = prepare_database(settings)?;
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let state = web::Data::new(AppState { db });
+        let max_body = settings.max_body_bytes;
+        let document = crate::openapi::document().clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_body)
+                        .content_type_required(true)
+                        .error_handler(json_error),
+                )
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .configure(configure_api)
+                .default_service(web::to(no_route))
+                .into_app()
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .external_url_unchecked("/api-docs/openapi.json", document.clone())
+                        .config(Config::from("/api-docs/openapi.json").persist_authorization(true)),
+                )
+                .wrap(from_fn(request_id))
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#))
+        })
+        .workers(workers)
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?
+        .run();
+        Ok((Application { server, port }, printable))
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
