@@ -181,7 +181,12 @@ fn add_shared_responses(doc: &mut Value) {
             if has_body {
                 add.extend([("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]);
             }
-            add.extend([("500", "InternalError"), ("503", "ServiceUnavailable")]);
+            add.push(("500", "InternalError"));
+            if authenticated {
+                // Authentication reads the database; public operations that do
+                // (readyz) declare 503 themselves.
+                add.push(("503", "ServiceUnavailable"));
+            }
             let responses = op
                 .entry("responses")
                 .or_insert_with(|| Value::Object(Map::new()))

@@ -33,7 +33,10 @@ pub async fn get_health() -> web::Json<Health> {
 /// Readiness
 ///
 /// 200 when the database answers, 503 when it does not.
-#[utoipa::path(tag = "system", responses((status = 200, description = "The database answers.", body = Health)))]
+#[utoipa::path(tag = "system", responses(
+    (status = 200, description = "The database answers.", body = Health),
+    (status = 503, description = "The database does not answer.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+))]
 #[get("/readyz")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
     state.db.ping().await?;

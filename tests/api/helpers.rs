@@ -1,0 +1,212 @@
+//! `TestApp`: the real server on 127.0.0.1:0 with a fresh database, and the
+//! helpers every test file shares.
+
+use std::path::PathBuf;
+
+use diesel::{Connection, RunQueryDsl};
+use keygate::auth::key_format::{self, KeyKind};
+use keygate::config::{Backend, DatabaseSettings, Settings};
+use keygate::startup::Application;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+
+/// Where PostgreSQL tests get their server (an admin database on it).
+pub fn postgres_admin_url() -> String {
+    std::env::var("KEYGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped with the guard.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    /// URL of the fresh database.
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database; `None` (after a loud line) when the server is
+    /// unreachable outside CI. In CI an unreachable server fails the test.
+    pub fn create() -> Option<PgDatabase> {
+        let admin_url = postgres_admin_url();
+        let mut admin = match diesel::PgConnection::establish(&admin_url) {
+            Ok(conn) => conn,
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!("PostgreSQL at KEYGATE_TEST_DATABASE_URL is unreachable and CI is set: {e}")
+            }
+            Err(e) => {
+                eprintln!("\n!!! SKIPPING PostgreSQL test: cannot connect to {admin_url}: {e}\n");
+                return None;
+            }
+        };
+        let name = format!("keygate_test_{}", uuid::Uuid::now_v7().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create test database");
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        Some(PgDatabase { admin_url, name, url })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(&mut admin);
+        }
+    }
+}
+
+/// A running keygate with its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The `personal` key of organization `default`.
+    pub bootstrap_key: String,
+    /// Which backend it runs on.
+    pub backend: Backend,
+    /// The SQLite file, for SQLite apps.
+    pub sqlite_path: Option<PathBuf>,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    _tempdir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestApp {
+    /// Starts keygate on a fresh database of the given backend; `None` when
+    /// PostgreSQL is unreachable outside CI.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (target, tempdir, pg, sqlite_path) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("keygate.db");
+                (path.to_string_lossy().into_owned(), Some(dir), None, Some(path))
+            }
+            Backend::Postgres => {
+                let pg = PgDatabase::create()?;
+                (pg.url.clone(), None, Some(pg), None)
+            }
+        };
+        let bootstrap_key = key_format::generate(KeyKind::ApiKey).value;
+        let settings = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            database: DatabaseSettings {
+                backend,
+                target,
+                pool_size: 4,
+            },
+            bootstrap_key: Some(bootstrap_key.clone()),
+            max_body_bytes: 65_536,
+        };
+        let (app, printed) = Application::build(&settings, 1).expect("application starts");
+        assert!(printed.is_none(), "a supplied bootstrap key is never printed");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run());
+        Some(TestApp {
+            address,
+            bootstrap_key,
+            backend,
+            sqlite_path,
+            client: reqwest::Client::new(),
+            _tempdir: tempdir,
+            _pg: pg,
+        })
+    }
+
+    /// A request to a path, authenticated with `key` when given.
+    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> reqwest::RequestBuilder {
+        let builder = self.client.request(method, format!("{}{}", self.address, path));
+        match key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        }
+    }
+
+    /// GET with a key.
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.request(Method::GET, path, Some(key)).send().await.expect("request")
+    }
+
+    /// DELETE with a key.
+    pub async fn delete(&self, path: &str, key: &str) -> Response {
+        self.request(Method::DELETE, path, Some(key)).send().await.expect("request")
+    }
+
+    /// POST a JSON body with a key.
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(key)).json(body).send().await.expect("request")
+    }
+
+    /// PATCH a JSON body with a key.
+    pub async fn patch(&self, path: &str, key: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(key)).json(body).send().await.expect("request")
+    }
+
+    /// Creates an API key with the given body using `key`, asserting 201;
+    /// returns the response body (which carries the secret `key`).
+    pub async fn create_key(&self, key: &str, body: Value) -> Value {
+        let res = self.post("/v1/api_keys", key, &body).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "create_key {body}");
+        res.json().await.expect("json")
+    }
+
+    /// Creates a key of a role with a unique name; returns (id, secret).
+    pub async fn key_with_role(&self, role: &str) -> (String, String) {
+        let created = self
+            .create_key(&self.bootstrap_key, serde_json::json!({"name": format!("{role} key"), "api_key_role": role}))
+            .await;
+        (
+            created["id"].as_str().unwrap().to_owned(),
+            created["key"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+/// Asserts status, `application/problem+json` and `code`; returns the body.
+pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    assert!(res.headers().contains_key("x-request-id"), "x-request-id");
+    let body: Value = res.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["request_id"].is_string() && body["instance"].is_string(), "{body}");
+    body
+}
+
+/// Defines one test body as two tests, `NAME::sqlite` and `NAME::postgres`.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            #[actix_web::test]
+            async fn sqlite() {
+                let $app = $crate::helpers::TestApp::spawn(keygate::config::Backend::Sqlite)
+                    .await
+                    .expect("sqlite app");
+                $body
+            }
+
+            $(#[$meta])*
+            #[actix_web::test]
+            async fn postgres() {
+                let Some($app) = $crate::helpers::TestApp::spawn(keygate::config::Backend::Postgres).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}

@@ -1,0 +1,12 @@
+//! keygate's integration tests: one binary, a real server per test on a
+//! fresh SQLite file or a fresh PostgreSQL database.
+
+mod helpers;
+
+mod api_keys;
+mod auth;
+mod cli;
+mod errors;
+mod migrations;
+mod openapi;
+mod organizations;

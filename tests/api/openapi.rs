@@ -1,0 +1,81 @@
+//! The committed document is the generated one, and the server serves it.
+
+use std::path::Path;
+
+use crate::backend_test;
+
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+
+#[test]
+fn committed_document_matches_the_generated_one() {
+    let generated = keygate::openapi::document_pretty();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(COMMITTED, &generated).expect("write openapi/openapi.json");
+        return;
+    }
+    let committed = std::fs::read_to_string(Path::new(COMMITTED)).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json differs from the generated document; run `UPDATE_OPENAPI=1 cargo test` and review the diff"
+    );
+}
+
+#[test]
+fn every_authenticated_operation_has_a_role() {
+    for route in keygate::openapi::routes().all() {
+        if route.path.starts_with("/v1/") {
+            assert!(
+                keygate::auth::required_role(&route.operation_id).is_some(),
+                "{} has no entry in auth::policy::required_role",
+                route.operation_id
+            );
+        }
+    }
+}
+
+#[test]
+fn path_id_patterns_match_the_server_rules() {
+    use keygate::resources::api_keys::dto::ApiKeyId;
+    use keygate::resources::organizations::dto::OrganizationId;
+    let doc = keygate::openapi::document();
+    let param_pattern = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"]["pattern"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(param_pattern("/v1/api_keys/{api_key_id}", "api_key_id"), ApiKeyId::PATTERN);
+    assert_eq!(
+        param_pattern("/v1/organizations/{organization_id}", "organization_id"),
+        OrganizationId::PATTERN
+    );
+}
+
+backend_test! {
+    async fn served_document_is_the_committed_one(app) {
+        let served: serde_json::Value = app
+            .client
+            .get(format!("{}/api-docs/openapi.json", app.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap()).unwrap();
+        assert_eq!(served, committed);
+    }
+}
+
+backend_test! {
+    async fn swagger_ui_is_served(app) {
+        let res = app.client.get(format!("{}/swagger-ui/", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("swagger-ui"));
+    }
+}
