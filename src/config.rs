@@ -24,11 +24,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
 #[derive(Args, Clone)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
     /// Connections in the database pool (1 to 256).
-    #[arg(long, env = "KEYGATE_POOL_SIZE", default_value_t = 8)]
-    pub pool_size: u32,
+    #[arg(long, env = "KEYGATE_POOL_SIZE", default_value = "8")]
+    pub pool_size: String,
 }
 
 /// Flags and variables of `keygate serve`.
@@ -41,8 +41,8 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYGATE_BOOTSTRAP_KEY", hide_env_values = true)]
     pub bootstrap_key: Option<String>,
     /// Largest accepted request body in bytes.
-    #[arg(long, env = "KEYGATE_MAX_BODY_BYTES", default_value_t = 65_536)]
-    pub max_body_bytes: usize,
+    #[arg(long, env = "KEYGATE_MAX_BODY_BYTES", default_value = "65536")]
+    pub max_body_bytes: String,
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub database: DatabaseArgs,
@@ -125,12 +125,7 @@ fn config_error(variable: &'static str, reason: impl Into<String>) -> ConfigErro
 impl DatabaseArgs {
     /// Parses the URL and pool size; creates the parent folder of an SQLite file.
     pub fn settings(&self) -> Result<DatabaseSettings, ConfigError> {
-        if !(1..=256).contains(&self.pool_size) {
-            return Err(config_error(
-                "KEYGATE_POOL_SIZE",
-                format!("must be between 1 and 256, got {}", self.pool_size),
-            ));
-        }
+        let pool_size = parse_number("KEYGATE_POOL_SIZE", &self.pool_size, 1, 256)?;
         let url = self.database_url.trim();
         let (backend, target) = if let Some(path) = url.strip_prefix("sqlite://") {
             (Backend::Sqlite, path.to_owned())
@@ -153,9 +148,22 @@ impl DatabaseArgs {
         Ok(DatabaseSettings {
             backend,
             target,
-            pool_size: self.pool_size,
+            pool_size,
         })
     }
+}
+
+// Numbers are parsed here rather than by clap so that the error names the
+// environment variable, not only the flag.
+fn parse_number<T>(variable: &'static str, text: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    text.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n >= min && *n <= max)
+        .ok_or_else(|| config_error(variable, format!("must be a whole number from {min} to {max}, got {text:?}")))
 }
 
 fn create_parent(path: &Path) -> Result<(), ConfigError> {
@@ -180,15 +188,12 @@ impl ServeArgs {
                 format!("must be HOST:PORT with an IP address, got {:?}", self.bind),
             )
         })?;
-        if self.max_body_bytes < 1024 || self.max_body_bytes > 64 * 1024 * 1024 {
-            return Err(config_error(
-                "KEYGATE_MAX_BODY_BYTES",
-                format!(
-                    "must be between 1024 and 67108864, got {}",
-                    self.max_body_bytes
-                ),
-            ));
-        }
+        let max_body_bytes = parse_number(
+            "KEYGATE_MAX_BODY_BYTES",
+            &self.max_body_bytes,
+            1024,
+            64 * 1024 * 1024,
+        )?;
         let bootstrap_key = match &self.bootstrap_key {
             Some(key) if key_format::parse(key) == Ok(KeyKind::ApiKey) => Some(key.clone()),
             Some(_) => {
@@ -203,7 +208,7 @@ impl ServeArgs {
             bind,
             database: self.database.settings()?,
             bootstrap_key,
-            max_body_bytes: self.max_body_bytes,
+            max_body_bytes,
         })
     }
 }
