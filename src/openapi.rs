@@ -257,7 +257,7 @@ impl Routes {
     pub fn find(&self, method: &Method, template: &str) -> Option<&Route> {
         self.routes
             .iter()
-            .find(|r| &r.method == method && r.path == template)
+            .find(|r| r.method == *method && r.path == template)
     }
 
     /// The operation with this operationId.
