@@ -141,9 +141,11 @@ impl DatabaseArgs {
             if target.is_empty() {
                 return Err(config_error("DATABASE_URL", "sqlite:// needs a file path"));
             }
-            if target != ":memory:" {
-                create_parent(Path::new(&target))?;
+            // Every pooled connection would get its own empty database.
+            if target == ":memory:" || target.contains("mode=memory") {
+                return Err(config_error("DATABASE_URL", "an in-memory SQLite database is not supported; name a file"));
             }
+            create_parent(Path::new(&target))?;
         }
         Ok(DatabaseSettings {
             backend,

@@ -409,15 +409,63 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
     api.into()
 }
 
-// serde quotes the offending string value in "invalid type" messages; a
-// mistyped field could carry a secret, so the quoted value is dropped.
+// serde repeats offending values in its messages (`string "..."`,
+// `unknown variant `...``); a mistyped field could carry a secret, so the
+// quoted values are dropped and only the shape of the mistake is kept.
 fn redact_serde(err: &serde_json::Error) -> String {
     let text = err.to_string();
-    match (text.find("string \""), text.rfind("\", expected")) {
-        (Some(start), Some(end)) if end > start => {
-            format!("{}string{}", &text[..start], &text[end + 1..])
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    loop {
+        let string = rest.find("string \"").map(|i| (i, "string \"", '"'));
+        let variant = rest.find("variant `").map(|i| (i, "variant `", '`'));
+        let next = [string, variant].into_iter().flatten().min_by_key(|(i, _, _)| *i);
+        let Some((at, opener, close)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let value_start = at + opener.len();
+        let Some(len) = rest[value_start..].find(close) else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at]);
+        out.push_str(opener.trim_end_matches(['"', '`']).trim_end());
+        rest = &rest[value_start + len + 1..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_messages_lose_the_values_they_quote() {
+        let cases = [
+            r#"{"a": "kg_ak_secret"}"#,
+        ];
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only deserialized")]
+        struct Numeric {
+            a: u32,
         }
-        _ => text,
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only deserialized")]
+        enum Kind {
+            One,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only deserialized")]
+        struct Variant {
+            a: Kind,
+        }
+        for case in cases {
+            let e1 = serde_json::from_str::<Numeric>(case).unwrap_err();
+            let e2 = serde_json::from_str::<Variant>(case).unwrap_err();
+            for e in [e1, e2] {
+                let text = super::redact_serde(&e);
+                assert!(!text.contains("kg_ak_secret"), "{text}");
+                assert!(text.contains("line 1"), "{text}");
+            }
+        }
     }
 }
 

@@ -220,6 +220,20 @@ pub struct Route {
     pub path_params: Vec<String>,
 }
 
+impl Route {
+    /// The path parameters of a concrete path matching this route's template.
+    pub fn params_of(&self, path: &str) -> Vec<(String, String)> {
+        self.path
+            .split('/')
+            .zip(path.split('/'))
+            .filter_map(|(t, p)| {
+                let name = t.strip_prefix('{')?.strip_suffix('}')?;
+                Some((name.to_owned(), p.to_owned()))
+            })
+            .collect()
+    }
+}
+
 /// Every documented operation, for 405 answers and authorization.
 #[derive(Debug, Default)]
 pub struct Routes {
@@ -258,6 +272,15 @@ impl Routes {
         self.routes
             .iter()
             .find(|r| r.method == *method && r.path == template)
+    }
+
+    /// The operation a concrete request path and method address; a template
+    /// with more literal segments wins over one with parameters.
+    pub fn find_for_path(&self, method: &Method, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| r.method == *method && template_matches(&r.path, path))
+            .min_by_key(|r| r.path_params.len())
     }
 
     /// The operation with this operationId.

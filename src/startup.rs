@@ -32,6 +32,7 @@ pub struct AppState {
 pub fn configure_api(cfg: &mut ServiceConfig) {
     cfg.configure(system::configure).service(
         scope::scope(crate::openapi::API_PREFIX)
+            .wrap(from_fn(crate::auth::authenticate))
             .configure(api_keys::configure)
             .configure(organizations::configure),
     );

@@ -1,15 +1,16 @@
-//! Who is calling and whether they may: the `Caller` extractor authenticates
-//! the presented key and authorizes the matched operation (role, policy,
-//! allowed addresses) before a handler runs. Every `/v1` handler takes a
-//! `Caller`, so no operation can forget either step.
+//! Who is calling and whether they may: the `/v1` middleware authenticates
+//! the presented key and authorizes the addressed operation (role, policy,
+//! allowed addresses) before a handler runs; every `/v1` handler takes the
+//! resulting `Caller`, so no operation can forget either step.
 
 pub mod key_format;
 pub mod policy;
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{ready, Ready};
 
-use actix_web::dev::Payload;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
@@ -17,7 +18,7 @@ use chrono::Utc;
 use crate::audit::AuditEvent;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
-use crate::openapi::routes;
+use crate::openapi::{routes, Route};
 use crate::resources::api_keys::repo::{self as key_repo, KeyRecord, Unusable};
 use crate::startup::AppState;
 
@@ -91,7 +92,29 @@ impl From<Unusable> for ApiError {
     }
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
+/// The `/v1` scope middleware: authenticates the presented key and
+/// authorizes the operation the request addresses, before any extractor
+/// reads the path or body, so bad credentials are always a 401 and a
+/// forbidden call always a 403. The `Caller` it leaves in the request's
+/// extensions is what handlers receive.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // Unknown paths and methods pass on to the 404/405 answers.
+    let Some(route) = routes().find_for_path(req.method(), req.path()).cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    match authorize(&req, &route).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(err) => Ok(req.error_response(err)),
+    }
+}
+
+async fn authorize(req: &ServiceRequest, route: &Route) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState is not registered"))?
@@ -110,10 +133,6 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     record.ensure_usable(Utc::now())?;
     let rights = record.rights()?;
 
-    let route = req
-        .match_pattern()
-        .and_then(|pattern| routes().find(req.method(), &pattern).cloned())
-        .ok_or_else(|| ApiError::internal(format!("undocumented route {}", req.path())))?;
     let op = route.operation_id.as_str();
     let forbidden = |code, detail: String| ApiError::Forbidden {
         code,
@@ -121,10 +140,12 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         missing_permission: Some(op.to_owned()),
     };
     if let Some(peer) = req.peer_addr() {
-        if !rights.allows_ip(peer.ip()) {
+        // An IPv4 client of an IPv6 listener shows as ::ffff:a.b.c.d.
+        let ip = peer.ip().to_canonical();
+        if !rights.allows_ip(ip) {
             return Err(forbidden(
                 "ip_not_allowed",
-                format!("this key may not be used from {}", peer.ip()),
+                format!("this key may not be used from {ip}"),
             ));
         }
     }
@@ -141,16 +162,7 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         ));
     }
     if let Some(policy) = &rights.policy {
-        let params: Vec<(String, String)> = route
-            .path_params
-            .iter()
-            .filter_map(|name| {
-                req.match_info()
-                    .get(name)
-                    .map(|v| (name.clone(), v.to_owned()))
-            })
-            .collect();
-        if !policy.allows(op, &params) {
+        if !policy.allows(op, &route.params_of(req.path())) {
             return Err(forbidden(
                 "operation_not_allowed",
                 format!("this key's api_policy does not allow {op} here"),
@@ -173,9 +185,14 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+    type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal(format!("{} is not behind the auth middleware", req.path()))),
+        )
     }
 }

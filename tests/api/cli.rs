@@ -1,1 +1,820 @@
-//! (being written)
+//! The `keygate` binary itself: first start and the bootstrap key, logs that
+//! never carry secrets, the `keys`, `openapi` and `migrate` commands, bad
+//! configuration, and the database backends as the command line picks them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use keygate::auth::key_format::{self, KeyKind};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::PgDatabase;
+
+const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
+
+/// Every variable keygate reads; removed before each run so the tests do not
+/// depend on the environment they run in.
+const KEYGATE_VARS: [&str; 6] = [
+    "DATABASE_URL",
+    "KEYGATE_BIND",
+    "KEYGATE_POOL_SIZE",
+    "KEYGATE_BOOTSTRAP_KEY",
+    "KEYGATE_MAX_BODY_BYTES",
+    "RUST_LOG",
+];
+
+/// `keygate` in `dir`, with none of keygate's variables inherited.
+fn keygate(dir: &Path) -> Command {
+    let mut cmd = Command::new(KEYGATE);
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for var in KEYGATE_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `sqlite://` URL of `data/keygate.db` under `dir`.
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("data").join("keygate.db").display())
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Runs a command that must end by itself within `limit`; kills it and
+/// panics otherwise.
+fn run_with_timeout(mut cmd: Command, limit: Duration) -> (ExitStatus, String, String, Duration) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn keygate");
+    let stdout = collect(child.stdout.take().expect("stdout"));
+    let stderr = collect(child.stderr.take().expect("stderr"));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = finish(stderr);
+            panic!("keygate did not exit within {limit:?}; stderr:\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    (status, finish(stdout), finish(stderr), elapsed)
+}
+
+/// A pipe read to the end on its own thread (so a chatty child never
+/// blocks on a full pipe).
+struct Collector {
+    text: Arc<Mutex<Vec<u8>>>,
+    thread: JoinHandle<()>,
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> Collector {
+    let text = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&text);
+    let thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    Collector { text, thread }
+}
+
+fn finish(collector: Collector) -> String {
+    let _ = collector.thread.join();
+    let bytes = collector.text.lock().unwrap().clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Every `kg_ak_` occurrence in `text`, each with the run of base62
+/// characters that follows it (a well-formed key has exactly 38).
+fn kg_ak_occurrences(text: &str) -> Vec<String> {
+    text.match_indices("kg_ak_")
+        .map(|(at, prefix)| {
+            let tail: String = text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            format!("{prefix}{tail}")
+        })
+        .collect()
+}
+
+/// The well-formed API keys in `text`.
+fn well_formed_keys(text: &str) -> Vec<String> {
+    kg_ak_occurrences(text)
+        .into_iter()
+        .filter(|k| key_format::parse(k) == Ok(KeyKind::ApiKey))
+        .collect()
+}
+
+/// The one key printed in `text`; panics unless there is exactly one
+/// `kg_ak_` occurrence and it is a well-formed API key.
+fn the_one_key(text: &str) -> String {
+    let found = kg_ak_occurrences(text);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one kg_ak_ key in:\n{text}"
+    );
+    let key = found.into_iter().next().unwrap();
+    assert_eq!(key.len(), 6 + 38, "kg_ak_ + 38 base62 characters: {key:?}");
+    assert_eq!(key_format::parse(&key), Ok(KeyKind::ApiKey), "{key:?}");
+    key
+}
+
+/// A running `keygate` child; killed (and reaped) when dropped.
+struct Server {
+    child: Option<Child>,
+    stdout: Option<Collector>,
+    stderr: Option<Collector>,
+    base: String,
+    client: reqwest::Client,
+}
+
+/// What a stopped server wrote.
+struct Stopped {
+    stdout: String,
+    stderr: String,
+}
+
+impl Server {
+    /// Starts `keygate` (serve) in `dir` on a free port with the given
+    /// variables, and waits until `/healthz` answers.
+    async fn start(dir: &Path, vars: &[(&str, &str)]) -> Server {
+        Self::start_with(dir, &[], vars).await
+    }
+
+    async fn start_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut cmd = keygate(dir);
+        cmd.args(args)
+            .env("KEYGATE_BIND", format!("127.0.0.1:{port}"))
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn keygate");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        let mut server = Server {
+            child: Some(child),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = format!("{}/healthz", self.base);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().expect("try_wait") {
+                let out = self.stop_now();
+                panic!(
+                    "keygate exited with {status} before answering /healthz; stderr:\n{}",
+                    out.stderr
+                );
+            }
+            if let Ok(res) = self.client.get(&url).send().await {
+                if res.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                let out = self.stop_now();
+                panic!(
+                    "/healthz did not answer within 10 s; stderr:\n{}",
+                    out.stderr
+                );
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `GET /v1/me` with `key` as a bearer token.
+    async fn me(&self, key: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .get(format!("{}/v1/me", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET /v1/me");
+        let status = res.status();
+        let body = res.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// `POST /v1/api_keys` with `key`; asserts 201 and returns the body.
+    async fn create_api_key(&self, key: &str, body: Value) -> Value {
+        let res = self
+            .client
+            .post(format!("{}/v1/api_keys", self.base))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /v1/api_keys");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::CREATED, "create {body}: {text}");
+        serde_json::from_str(&text).expect("json body")
+    }
+
+    /// Waits (up to 5 s) for the printed bootstrap key on stderr while the
+    /// server runs, and returns it; panics unless it is exactly one
+    /// well-formed key.
+    fn printed_key(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let so_far = {
+                let collector = self.stderr.as_ref().expect("stderr collector");
+                let bytes = collector.text.lock().unwrap();
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            // The whole line has arrived once a newline follows the key.
+            if let Some(at) = so_far.find("kg_ak_") {
+                if so_far[at..].contains('\n') {
+                    return the_one_key(&so_far);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no key printed; stderr:\n{so_far}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop_now(&mut self) -> Stopped {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Stopped {
+            stdout: self.stdout.take().map(finish).unwrap_or_default(),
+            stderr: self.stderr.take().map(finish).unwrap_or_default(),
+        }
+    }
+
+    /// Kills the server and returns everything it wrote.
+    fn stop(mut self) -> Stopped {
+        self.stop_now()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Files and folders under `dir`, recursively, relative to it.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("read_dir").flatten() {
+            let path = entry.path();
+            out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            if path.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn output(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = keygate(dir);
+    cmd.args(args).envs(vars.iter().copied());
+    cmd.output().expect("run keygate")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// First start and the bootstrap key
+// ---------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn first_start_on_an_empty_sqlite_database_prints_one_personal_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!dir.path().join("data").exists());
+    let url = sqlite_url(dir.path());
+
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    assert!(dir.path().join("data").is_dir(), "data/ is created");
+    assert!(
+        dir.path().join("data").join("keygate.db").is_file(),
+        "the SQLite file is data/keygate.db"
+    );
+    // The key is printed before the listener runs, so it is already written.
+    let first = server.stop();
+    let key = the_one_key(&first.stderr);
+    assert!(
+        !first.stdout.contains("kg_ak_"),
+        "the key goes to stderr only; stdout:\n{}",
+        first.stdout
+    );
+
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    let (status, me) = server.me(&key).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["api_key_role"], "personal", "{me}");
+    assert!(
+        me["id"].as_str().unwrap_or_default().starts_with("aky_"),
+        "{me}"
+    );
+    assert!(
+        me["organization_id"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("org_"),
+        "{me}"
+    );
+    let (status, _) = server
+        .me(&key_format::generate(KeyKind::ApiKey).value)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a random key does not authenticate"
+    );
+    let second = server.stop();
+    assert!(
+        !second.stderr.contains("kg_ak_") && !second.stdout.contains("kg_ak_"),
+        "a second start prints no key; stderr:\n{}",
+        second.stderr
+    );
+}
+
+#[actix_web::test]
+async fn debug_logs_never_contain_created_keys_or_their_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url), ("RUST_LOG", "debug")]).await;
+    // Poll the collected stderr for the printed key while the server runs.
+    let bootstrap = server.printed_key();
+
+    let mut created = Vec::new();
+    for (name, role) in [("log one", "serving"), ("log two", "serving_and_indexing")] {
+        let body = server
+            .create_api_key(&bootstrap, json!({"name": name, "api_key_role": role}))
+            .await;
+        let key = body["key"]
+            .as_str()
+            .expect("key in the create response")
+            .to_owned();
+        assert_eq!(key_format::parse(&key), Ok(KeyKind::ApiKey), "{key}");
+        // Use each key so that the authentication path logs what it logs.
+        let (status, me) = server.me(&key).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["api_key_role"], role);
+        created.push(key);
+    }
+    // And a wrong key, which is rejected (and may be logged as rejected).
+    let (status, _) = server
+        .me(&key_format::generate(KeyKind::ApiKey).value)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let out = server.stop();
+    let log = out.stderr;
+    assert!(
+        log.contains("DEBUG") || log.contains("debug"),
+        "RUST_LOG=debug produced debug lines:\n{log}"
+    );
+    for key in &created {
+        assert!(!log.contains(key.as_str()), "a created key reached the log");
+        let hash = keygate::crypto::hash_key(key);
+        assert!(!log.contains(&hash), "a created key's hash reached the log");
+        assert!(
+            !log.contains(&hash.to_uppercase()),
+            "a created key's hash (upper case) reached the log"
+        );
+    }
+    assert_eq!(
+        log.matches(bootstrap.as_str()).count(),
+        1,
+        "the bootstrap key appears exactly once (its print)"
+    );
+    let bootstrap_hash = keygate::crypto::hash_key(&bootstrap);
+    assert!(
+        !log.contains(&bootstrap_hash),
+        "the bootstrap key's hash reached the log"
+    );
+    assert!(!out.stdout.contains("kg_ak_"), "stdout:\n{}", out.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// keys generate / keys create
+// ---------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn keys_generate_prints_a_key_that_bootstrap_accepts_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = || {
+        let out = output(dir.path(), &["keys", "generate"], &[]);
+        assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.lines().count(), 1, "one line: {stdout:?}");
+        assert!(stdout.ends_with('\n'), "{stdout:?}");
+        let key = stdout.trim_end().to_owned();
+        assert_eq!(key_format::parse(&key), Ok(KeyKind::ApiKey), "{key:?}");
+        assert_eq!(the_one_key(&stdout), key);
+        assert!(
+            !text(&out.stderr).contains(&key),
+            "the key is on stdout only"
+        );
+        key
+    };
+    let key = generate();
+    assert_ne!(generate(), key, "each call makes a new key");
+    assert!(
+        tree(dir.path()).is_empty(),
+        "`keys generate` stores nothing: {:?}",
+        tree(dir.path())
+    );
+
+    let url = sqlite_url(dir.path());
+    let server = Server::start(
+        dir.path(),
+        &[("DATABASE_URL", &url), ("KEYGATE_BOOTSTRAP_KEY", &key)],
+    )
+    .await;
+    let (status, me) = server.me(&key).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["api_key_role"], "personal", "{me}");
+    let out = server.stop();
+    assert!(
+        !out.stderr.contains("kg_ak_") && !out.stdout.contains("kg_ak_"),
+        "a supplied bootstrap key is never printed; stderr:\n{}",
+        out.stderr
+    );
+}
+
+#[actix_web::test]
+async fn keys_create_mints_a_working_key_into_an_initialised_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let vars = [("DATABASE_URL", url.as_str())];
+
+    // Initialise with a first start, and learn the organization's id.
+    let server = Server::start(dir.path(), &vars).await;
+    let bootstrap = server.printed_key();
+    let (status, me) = server.me(&bootstrap).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let org_id = me["organization_id"]
+        .as_str()
+        .expect("organization_id")
+        .to_owned();
+    drop(server.stop());
+
+    let create = |org: &str, name: &str, role: &str| {
+        let out = output(
+            dir.path(),
+            &[
+                "keys", "create", "--org", org, "--name", name, "--role", role,
+            ],
+            &vars,
+        );
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "keys create --org {org}: {stderr}");
+        assert_eq!(stdout.lines().count(), 1, "one line on stdout: {stdout:?}");
+        let key = stdout.trim_end().to_owned();
+        assert_eq!(key_format::parse(&key), Ok(KeyKind::ApiKey), "{key:?}");
+        assert!(!stderr.contains("kg_ak_"), "no key on stderr: {stderr}");
+        key
+    };
+    let by_name = create("default", "ops", "serving");
+    let by_id = create(&org_id, "ops by id", "serving_and_indexing");
+    assert_ne!(by_name, by_id);
+
+    // Unknown organization: non-zero, with a message, nothing on stdout.
+    let out = output(
+        dir.path(),
+        &[
+            "keys",
+            "create",
+            "--org",
+            "no-such-org",
+            "--name",
+            "x",
+            "--role",
+            "serving",
+        ],
+        &vars,
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "unknown org must fail");
+    assert!(
+        stderr.contains("no-such-org") && stderr.to_lowercase().contains("organization"),
+        "the message names the organization: {stderr}"
+    );
+    assert!(!text(&out.stdout).contains("kg_"), "no key printed");
+
+    // A role clap does not know.
+    let out = output(
+        dir.path(),
+        &[
+            "keys", "create", "--org", "default", "--name", "x", "--role", "root",
+        ],
+        &vars,
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "--role root must fail");
+    assert_eq!(out.status.code(), Some(2), "clap usage error: {stderr}");
+    assert!(
+        stderr.contains("root") && stderr.contains("--role"),
+        "{stderr}"
+    );
+    assert!(!text(&out.stdout).contains("kg_"), "no key printed");
+
+    // The minted keys work against a server on that database.
+    let server = Server::start(dir.path(), &vars).await;
+    let (status, me) = server.me(&by_name).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["api_key_role"], "serving", "{me}");
+    assert_eq!(me["name"], "ops", "{me}");
+    assert_eq!(me["organization_id"], org_id.as_str(), "{me}");
+    assert_eq!(me["enabled"], true, "{me}");
+    let (status, me) = server.me(&by_id).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["api_key_role"], "serving_and_indexing", "{me}");
+    assert_eq!(me["name"], "ops by id", "{me}");
+    assert_eq!(me["organization_id"], org_id.as_str(), "{me}");
+    let out = server.stop();
+    assert!(
+        !out.stderr.contains("kg_ak_"),
+        "no new bootstrap: {}",
+        out.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// openapi, migrate, --help
+// ---------------------------------------------------------------------------
+
+#[test]
+fn openapi_prints_the_committed_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = output(dir.path(), &["openapi"], &[]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("read openapi/openapi.json");
+    let printed = text(&out.stdout);
+    assert!(
+        printed == committed,
+        "`keygate openapi` differs from openapi/openapi.json ({} vs {} bytes)",
+        printed.len(),
+        committed.len()
+    );
+    let doc: Value = serde_json::from_str(&printed).expect("valid JSON");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(tree(dir.path()).is_empty(), "openapi touches no database");
+}
+
+#[actix_web::test]
+async fn migrate_on_a_fresh_sqlite_url_exits_zero_and_creates_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let vars = [("DATABASE_URL", url.as_str())];
+    for round in ["first", "second (nothing pending)"] {
+        let out = output(dir.path(), &["migrate"], &vars);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{round} migrate: {stderr}");
+        assert!(!stderr.contains("kg_ak_") && !text(&out.stdout).contains("kg_ak_"));
+    }
+    assert!(
+        dir.path().join("data").join("keygate.db").is_file(),
+        "{:?}",
+        tree(dir.path())
+    );
+
+    // Migrating does not bootstrap: the first start still prints its key.
+    let server = Server::start(dir.path(), &vars).await;
+    let out = server.stop();
+    the_one_key(&out.stderr);
+}
+
+#[test]
+fn help_of_every_command_exits_zero_with_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 6] = [
+        &["--help"],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["openapi", "--help"],
+        &["keys", "--help"],
+        &["keys", "create", "--help"],
+    ];
+    for args in cases {
+        let out = output(dir.path(), args, &[]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            stdout.contains("Usage:"),
+            "{args:?} prints usage:\n{stdout}"
+        );
+    }
+    let create = text(&output(dir.path(), &["keys", "create", "--help"], &[]).stdout);
+    for flag in ["--org", "--name", "--role", "--database-url"] {
+        assert!(
+            create.contains(flag),
+            "keys create --help lists {flag}:\n{create}"
+        );
+    }
+    let serve = text(&output(dir.path(), &["serve", "--help"], &[]).stdout);
+    for var in ["KEYGATE_BIND", "DATABASE_URL", "KEYGATE_BOOTSTRAP_KEY"] {
+        assert!(serve.contains(var), "serve --help names {var}:\n{serve}");
+    }
+    assert!(tree(dir.path()).is_empty(), "--help creates nothing");
+}
+
+// ---------------------------------------------------------------------------
+// Bad configuration and database selection
+// ---------------------------------------------------------------------------
+
+#[test]
+fn bad_configuration_fails_at_start_naming_the_variable() {
+    let cases = [
+        ("KEYGATE_BIND", "nonsense"),
+        ("DATABASE_URL", "mysql://x"),
+        ("KEYGATE_POOL_SIZE", "0"),
+        ("KEYGATE_POOL_SIZE", "abc"),
+        ("KEYGATE_MAX_BODY_BYTES", "abc"),
+        ("KEYGATE_BOOTSTRAP_KEY", "not-a-key"),
+    ];
+    for (variable, value) in cases {
+        for args in [&[][..], &["serve"][..]] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut cmd = keygate(dir.path());
+            cmd.args(args)
+                .env("DATABASE_URL", sqlite_url(dir.path()))
+                .env("KEYGATE_BIND", format!("127.0.0.1:{}", free_port()))
+                .env(variable, value);
+            let (status, stdout, stderr, _) = run_with_timeout(cmd, Duration::from_secs(10));
+            let case = format!("{variable}={value} ({args:?})");
+            assert!(!status.success(), "{case} must fail; stderr:\n{stderr}");
+            assert!(
+                stderr.lines().any(|line| line.contains(variable)),
+                "{case}: a stderr line names {variable}:\n{stderr}"
+            );
+            // The hint `kg_ak_...` may appear; a real key must not.
+            assert!(
+                well_formed_keys(&stderr).is_empty() && well_formed_keys(&stdout).is_empty(),
+                "{case}: no key printed:\n{stderr}"
+            );
+            if variable == "KEYGATE_BOOTSTRAP_KEY" {
+                assert!(
+                    !stderr.contains(value),
+                    "{case}: the bad key is not echoed:\n{stderr}"
+                );
+            }
+            assert!(
+                !dir.path().join("data").join("keygate.db").exists(),
+                "{case}: no database is opened with a bad configuration"
+            );
+        }
+    }
+}
+
+#[test]
+fn unreachable_postgres_never_falls_back_to_sqlite() {
+    let url = "postgres://postgres@127.0.0.1:1/keygate";
+    let commands: [&[&str]; 3] = [
+        &[],
+        &["migrate"],
+        &[
+            "keys", "create", "--org", "default", "--name", "x", "--role", "serving",
+        ],
+    ];
+    // Run them side by side: each waits out the connection timeout.
+    let handles: Vec<_> = commands
+        .into_iter()
+        .map(|args| {
+            std::thread::spawn(move || {
+                let dir = tempfile::tempdir().unwrap();
+                let before = tree(dir.path());
+                let mut cmd = keygate(dir.path());
+                cmd.args(args)
+                    .env("DATABASE_URL", url)
+                    .env("KEYGATE_BIND", format!("127.0.0.1:{}", free_port()));
+                let (status, stdout, stderr, elapsed) =
+                    run_with_timeout(cmd, Duration::from_secs(20));
+                let after = tree(dir.path());
+                (args, before, after, status, stdout, stderr, elapsed)
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (args, before, after, status, stdout, stderr, elapsed) = handle.join().unwrap();
+        assert!(!status.success(), "{args:?} must fail; stderr:\n{stderr}");
+        assert!(
+            elapsed < Duration::from_secs(15),
+            "{args:?} took {elapsed:?}"
+        );
+        assert!(
+            stderr.to_lowercase().contains("database"),
+            "{args:?}: the message is about the database:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("kg_ak_") && !stdout.contains("kg_ak_"),
+            "{args:?}"
+        );
+        assert_eq!(
+            before, after,
+            "{args:?}: no file is created (no SQLite fallback)"
+        );
+        assert!(after.is_empty(), "{args:?}: {after:?}");
+    }
+}
+
+#[actix_web::test]
+async fn first_start_on_postgres_prints_a_working_key() {
+    let Some(pg) = PgDatabase::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [("DATABASE_URL", pg.url.as_str())];
+    let server = Server::start(dir.path(), &vars).await;
+    let bootstrap = server.printed_key();
+    let (status, me) = server.me(&bootstrap).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["api_key_role"], "personal", "{me}");
+    let first = server.stop();
+    the_one_key(&first.stderr);
+    assert!(
+        tree(dir.path()).is_empty(),
+        "PostgreSQL start writes no local file"
+    );
+
+    // keys create against PostgreSQL, then a second start that prints nothing.
+    let out = output(
+        dir.path(),
+        &[
+            "keys", "create", "--org", "default", "--name", "pg ops", "--role", "serving",
+        ],
+        &vars,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let minted = text(&out.stdout).trim_end().to_owned();
+    assert_eq!(
+        key_format::parse(&minted),
+        Ok(KeyKind::ApiKey),
+        "{minted:?}"
+    );
+
+    let server = Server::start(dir.path(), &vars).await;
+    let (status, me) = server.me(&minted).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["api_key_role"], "serving", "{me}");
+    let (status, _) = server.me(&bootstrap).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = server.stop();
+    assert!(
+        !second.stderr.contains("kg_ak_"),
+        "second start: {}",
+        second.stderr
+    );
+    drop(pg);
+}

@@ -35,7 +35,13 @@ impl PgDatabase {
                 panic!("PostgreSQL at KEYGATE_TEST_DATABASE_URL is unreachable and CI is set: {e}")
             }
             Err(e) => {
-                eprintln!("\n!!! SKIPPING PostgreSQL test: cannot connect to {admin_url}: {e}\n");
+                // Straight to stderr: the test harness captures eprintln!
+                // of passing tests, and this line must be seen.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n!!! SKIPPING PostgreSQL test: cannot connect to {admin_url}: {e}\n"
+                );
                 return None;
             }
         };
