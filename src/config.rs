@@ -143,7 +143,10 @@ impl DatabaseArgs {
             }
             // Every pooled connection would get its own empty database.
             if target == ":memory:" || target.contains("mode=memory") {
-                return Err(config_error("DATABASE_URL", "an in-memory SQLite database is not supported; name a file"));
+                return Err(config_error(
+                    "DATABASE_URL",
+                    "an in-memory SQLite database is not supported; name a file",
+                ));
             }
             create_parent(Path::new(&target))?;
         }
@@ -165,7 +168,12 @@ where
         .parse::<T>()
         .ok()
         .filter(|n| *n >= min && *n <= max)
-        .ok_or_else(|| config_error(variable, format!("must be a whole number from {min} to {max}, got {text:?}")))
+        .ok_or_else(|| {
+            config_error(
+                variable,
+                format!("must be a whole number from {min} to {max}, got {text:?}"),
+            )
+        })
 }
 
 fn create_parent(path: &Path) -> Result<(), ConfigError> {

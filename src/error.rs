@@ -419,7 +419,10 @@ fn redact_serde(err: &serde_json::Error) -> String {
     loop {
         let string = rest.find("string \"").map(|i| (i, "string \"", '"'));
         let variant = rest.find("variant `").map(|i| (i, "variant `", '`'));
-        let next = [string, variant].into_iter().flatten().min_by_key(|(i, _, _)| *i);
+        let next = [string, variant]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(i, _, _)| *i);
         let Some((at, opener, close)) = next else {
             out.push_str(rest);
             return out;
@@ -432,40 +435,6 @@ fn redact_serde(err: &serde_json::Error) -> String {
         out.push_str(&rest[..at]);
         out.push_str(opener.trim_end_matches(['"', '`']).trim_end());
         rest = &rest[value_start + len + 1..];
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn serde_messages_lose_the_values_they_quote() {
-        let cases = [
-            r#"{"a": "kg_ak_secret"}"#,
-        ];
-        #[derive(Debug, serde::Deserialize)]
-        #[expect(dead_code, reason = "only deserialized")]
-        struct Numeric {
-            a: u32,
-        }
-        #[derive(Debug, serde::Deserialize)]
-        #[expect(dead_code, reason = "only deserialized")]
-        enum Kind {
-            One,
-        }
-        #[derive(Debug, serde::Deserialize)]
-        #[expect(dead_code, reason = "only deserialized")]
-        struct Variant {
-            a: Kind,
-        }
-        for case in cases {
-            let e1 = serde_json::from_str::<Numeric>(case).unwrap_err();
-            let e2 = serde_json::from_str::<Variant>(case).unwrap_err();
-            for e in [e1, e2] {
-                let text = super::redact_serde(&e);
-                assert!(!text.contains("kg_ak_secret"), "{text}");
-                assert!(text.contains("line 1"), "{text}");
-            }
-        }
     }
 }
 
@@ -505,5 +474,36 @@ pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         Err(ApiError::NotFound(format!("no route for {}", req.path())))
     } else {
         Err(ApiError::MethodNotAllowed { allow })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_messages_lose_the_values_they_quote() {
+        let cases = [r#"{"a": "kg_ak_secret"}"#];
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only deserialized")]
+        struct Numeric {
+            a: u32,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            One,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only deserialized")]
+        struct Variant {
+            a: Kind,
+        }
+        for case in cases {
+            let e1 = serde_json::from_str::<Numeric>(case).unwrap_err();
+            let e2 = serde_json::from_str::<Variant>(case).unwrap_err();
+            for e in [e1, e2] {
+                let text = super::redact_serde(&e);
+                assert!(!text.contains("kg_ak_secret"), "{text}");
+                assert!(text.contains("line 1"), "{text}");
+            }
+        }
     }
 }

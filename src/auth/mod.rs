@@ -10,8 +10,8 @@ use std::future::{ready, Ready};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
@@ -188,11 +188,8 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<Caller>()
-                .cloned()
-                .ok_or_else(|| ApiError::internal(format!("{} is not behind the auth middleware", req.path()))),
-        )
+        ready(req.extensions().get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::internal(format!("{} is not behind the auth middleware", req.path()))
+        }))
     }
 }

@@ -49,17 +49,27 @@ impl PgDatabase {
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .expect("create test database");
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url);
         let url = format!("{base}/{name}");
-        Some(PgDatabase { admin_url, name, url })
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
     }
 }
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -70,8 +80,6 @@ pub struct TestApp {
     pub address: String,
     /// The `personal` key of organization `default`.
     pub bootstrap_key: String,
-    /// Which backend it runs on.
-    pub backend: Backend,
     /// The SQLite file, for SQLite apps.
     pub sqlite_path: Option<PathBuf>,
     /// HTTP client.
@@ -88,7 +96,12 @@ impl TestApp {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("keygate.db");
-                (path.to_string_lossy().into_owned(), Some(dir), None, Some(path))
+                (
+                    path.to_string_lossy().into_owned(),
+                    Some(dir),
+                    None,
+                    Some(path),
+                )
             }
             Backend::Postgres => {
                 let pg = PgDatabase::create()?;
@@ -107,13 +120,15 @@ impl TestApp {
             max_body_bytes: 65_536,
         };
         let (app, printed) = Application::build(&settings, 1).expect("application starts");
-        assert!(printed.is_none(), "a supplied bootstrap key is never printed");
+        assert!(
+            printed.is_none(),
+            "a supplied bootstrap key is never printed"
+        );
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run());
         Some(TestApp {
             address,
             bootstrap_key,
-            backend,
             sqlite_path,
             client: reqwest::Client::new(),
             _tempdir: tempdir,
@@ -122,8 +137,15 @@ impl TestApp {
     }
 
     /// A request to a path, authenticated with `key` when given.
-    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> reqwest::RequestBuilder {
-        let builder = self.client.request(method, format!("{}{}", self.address, path));
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let builder = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         match key {
             Some(key) => builder.bearer_auth(key),
             None => builder,
@@ -132,22 +154,36 @@ impl TestApp {
 
     /// GET with a key.
     pub async fn get(&self, path: &str, key: &str) -> Response {
-        self.request(Method::GET, path, Some(key)).send().await.expect("request")
+        self.request(Method::GET, path, Some(key))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// DELETE with a key.
     pub async fn delete(&self, path: &str, key: &str) -> Response {
-        self.request(Method::DELETE, path, Some(key)).send().await.expect("request")
+        self.request(Method::DELETE, path, Some(key))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// POST a JSON body with a key.
     pub async fn post(&self, path: &str, key: &str, body: &Value) -> Response {
-        self.request(Method::POST, path, Some(key)).json(body).send().await.expect("request")
+        self.request(Method::POST, path, Some(key))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// PATCH a JSON body with a key.
     pub async fn patch(&self, path: &str, key: &str, body: &Value) -> Response {
-        self.request(Method::PATCH, path, Some(key)).json(body).send().await.expect("request")
+        self.request(Method::PATCH, path, Some(key))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates an API key with the given body using `key`, asserting 201;
@@ -161,7 +197,10 @@ impl TestApp {
     /// Creates a key of a role with a unique name; returns (id, secret).
     pub async fn key_with_role(&self, role: &str) -> (String, String) {
         let created = self
-            .create_key(&self.bootstrap_key, serde_json::json!({"name": format!("{role} key"), "api_key_role": role}))
+            .create_key(
+                &self.bootstrap_key,
+                serde_json::json!({"name": format!("{role} key"), "api_key_role": role}),
+            )
             .await;
         (
             created["id"].as_str().unwrap().to_owned(),
@@ -184,7 +223,10 @@ pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Va
     let body: Value = res.json().await.expect("problem body");
     assert_eq!(body["code"], code, "code in {body}");
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["request_id"].is_string() && body["instance"].is_string(), "{body}");
+    assert!(
+        body["request_id"].is_string() && body["instance"].is_string(),
+        "{body}"
+    );
     body
 }
 

@@ -43,10 +43,14 @@ struct Column {
 }
 
 fn migrate(backend: Backend, target: String) {
-    Db::connect(&DatabaseSettings { backend, target, pool_size: 1 })
-        .unwrap()
-        .migrate()
-        .unwrap();
+    Db::connect(&DatabaseSettings {
+        backend,
+        target,
+        pool_size: 1,
+    })
+    .unwrap()
+    .migrate()
+    .unwrap();
 }
 
 fn columns(rows: Vec<Column>) -> BTreeSet<(String, String)> {
@@ -72,7 +76,9 @@ fn both_backends_end_with_the_same_tables_and_columns() {
     );
     assert!(sqlite_columns.contains(&("api_keys".to_owned(), "key_prefix".to_owned())));
 
-    let Some(pg) = PgDatabase::create() else { return };
+    let Some(pg) = PgDatabase::create() else {
+        return;
+    };
     migrate(Backend::Postgres, pg.url.clone());
     let mut postgres = diesel::PgConnection::establish(&pg.url).unwrap();
     let postgres_columns = columns(

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use crate::backend_test;
 
-
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
 
 #[test]
@@ -48,7 +47,10 @@ fn path_id_patterns_match_the_server_rules() {
             .map(|p| p["schema"]["pattern"].as_str().unwrap().to_owned())
             .unwrap()
     };
-    assert_eq!(param_pattern("/v1/api_keys/{api_key_id}", "api_key_id"), ApiKeyId::PATTERN);
+    assert_eq!(
+        param_pattern("/v1/api_keys/{api_key_id}", "api_key_id"),
+        ApiKeyId::PATTERN
+    );
     assert_eq!(
         param_pattern("/v1/organizations/{organization_id}", "organization_id"),
         OrganizationId::PATTERN
