@@ -8,18 +8,27 @@ use crate::db::schema::audit_events;
 use crate::db::{new_id, now, AnyConnection};
 
 /// One audited action.
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {
-    id: String,
-    occurred_at: chrono::NaiveDateTime,
-    organization_id: Option<String>,
-    actor_key_id: Option<String>,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    request_id: String,
-    outcome: String,
+    /// `evt_` id, time-ordered.
+    pub id: String,
+    /// When it happened.
+    pub occurred_at: chrono::NaiveDateTime,
+    /// The actor's organization, if known.
+    pub organization_id: Option<String>,
+    /// The key that acted, if known.
+    pub actor_key_id: Option<String>,
+    /// The operationId.
+    pub action: String,
+    /// The kind of resource.
+    pub resource_type: String,
+    /// The resource's id, if any.
+    pub resource_id: Option<String>,
+    /// The request's id.
+    pub request_id: String,
+    /// `success` or `denied`.
+    pub outcome: String,
 }
 
 impl AuditEvent {
@@ -42,6 +51,29 @@ impl AuditEvent {
             resource_id: Some(resource_id.to_owned()),
             request_id: request_id.to_owned(),
             outcome: "success".to_owned(),
+        }
+    }
+
+    /// A mutation refused with 401 or 403; the actor is unknown when the
+    /// caller did not authenticate.
+    pub fn denied(
+        organization_id: Option<&str>,
+        actor_key_id: Option<&str>,
+        action: &str,
+        resource_type: &str,
+        resource_id: Option<&str>,
+        request_id: &str,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: new_id("evt_"),
+            occurred_at: now().naive_utc(),
+            organization_id: organization_id.map(str::to_owned),
+            actor_key_id: actor_key_id.map(str::to_owned),
+            action: action.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.map(str::to_owned),
+            request_id: request_id.to_owned(),
+            outcome: "denied".to_owned(),
         }
     }
 

@@ -87,6 +87,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Migrate(args)) => {
             let db = Db::connect(&args.settings()?).map_err(StartError::from)?;
             db.migrate().map_err(StartError::from)?;
+            db.close();
             eprintln!("keygate: migrations applied");
             Ok(())
         }
@@ -120,12 +121,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
 }
 
 fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
-    let settings = crate::config::Settings {
-        bind: "127.0.0.1:0".parse().expect("literal address"),
-        database: args.database.settings()?,
-        bootstrap_key: None,
-        max_body_bytes: 65_536,
-    };
+    let settings = crate::config::Settings::for_database(args.database.settings()?);
     let (db, printable) = prepare_database(&settings)?;
     if let Some(key) = printable {
         eprintln!(
@@ -155,6 +151,7 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
             key_repo::create(conn, &org.id, &input, audit)
         })
         .map_err(|e| CliError::Operation(e.to_string()))?;
+    db.close();
     eprintln!(
         "keygate: created {} ({}) in {}; the key is shown only this once:",
         row.id, row.api_key_role, row.organization_id

@@ -7,11 +7,14 @@
 //! | `KEYGATE_POOL_SIZE` | `8` | connections in the database pool (1 to 256) |
 //! | `KEYGATE_BOOTSTRAP_KEY` | generated | the first `personal` key of an empty database (a `kg_ak_` key, see `keygate keys generate`) |
 //! | `KEYGATE_MAX_BODY_BYTES` | `65536` | largest accepted request body; larger bodies get 413 |
+//! | `KEYGATE_AUTH_CACHE_TTL_MS` | `1000` | how long a key look-up is trusted without the database (0 to 60000; 0 turns the cache off); the staleness bound across nodes |
+//! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
 //! | `RUST_LOG` | `info` | log filter for env_logger |
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -43,6 +46,12 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "KEYGATE_MAX_BODY_BYTES", default_value = "65536")]
     pub max_body_bytes: String,
+    /// How long a key look-up is trusted without the database, in ms (0 to 60000).
+    #[arg(long, env = "KEYGATE_AUTH_CACHE_TTL_MS", default_value = "1000")]
+    pub auth_cache_ttl_ms: String,
+    /// How often `last_used_at` values are written, in ms (100 to 600000).
+    #[arg(long, env = "KEYGATE_LAST_USED_FLUSH_MS", default_value = "5000")]
+    pub last_used_flush_ms: String,
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub database: DatabaseArgs,
@@ -89,6 +98,25 @@ pub struct Settings {
     pub bootstrap_key: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long a cached key look-up is trusted.
+    pub auth_cache_ttl: Duration,
+    /// How often `last_used_at` is written.
+    pub last_used_flush: Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but the database (the command line's
+    /// subcommands and tests).
+    pub fn for_database(database: DatabaseSettings) -> Settings {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database,
+            bootstrap_key: None,
+            max_body_bytes: 65_536,
+            auth_cache_ttl: Duration::from_secs(1),
+            last_used_flush: Duration::from_secs(5),
+        }
+    }
 }
 
 impl fmt::Debug for Settings {
@@ -101,6 +129,8 @@ impl fmt::Debug for Settings {
                 &self.bootstrap_key.as_ref().map(|_| "<redacted>"),
             )
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("auth_cache_ttl", &self.auth_cache_ttl)
+            .field("last_used_flush", &self.last_used_flush)
             .finish()
     }
 }
@@ -214,11 +244,25 @@ impl ServeArgs {
             }
             None => None,
         };
+        let auth_cache_ttl = parse_number(
+            "KEYGATE_AUTH_CACHE_TTL_MS",
+            &self.auth_cache_ttl_ms,
+            0,
+            60_000,
+        )?;
+        let last_used_flush = parse_number(
+            "KEYGATE_LAST_USED_FLUSH_MS",
+            &self.last_used_flush_ms,
+            100,
+            600_000,
+        )?;
         Ok(Settings {
             bind,
             database: self.database.settings()?,
             bootstrap_key,
             max_body_bytes,
+            auth_cache_ttl: Duration::from_millis(auth_cache_ttl),
+            last_used_flush: Duration::from_millis(last_used_flush),
         })
     }
 }

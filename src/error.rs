@@ -1,6 +1,6 @@
 //! Every error keygate returns: `ApiError`, its RFC 9457 problem+json body,
 //! the conversions from library errors, and the handlers that turn extractor
-//! failures (JSON, path, query) and unknown routes into the same shape.
+//! failures (body, path, query) and unknown routes into the same shape.
 //!
 //! `request_id` and `instance` are filled in by the request-id middleware,
 //! which sees the [`ProblemDetails`] this module leaves in the response's
@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
@@ -385,28 +385,17 @@ fn flatten_validation(
     }
 }
 
-/// `JsonConfig` error handler: 413, 415 or 400 in problem+json.
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit: *limit },
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-        JsonPayloadError::Deserialize(e) => ApiError::BadRequest {
-            code: if e.is_data() {
-                "invalid_body"
-            } else {
-                "invalid_json"
-            },
-            detail: format!("request body: {}", redact_serde(e)),
-            errors: Vec::new(),
+/// A 400 for a JSON body that does not parse into the expected type.
+pub fn body_error(e: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
+        code: if e.is_data() {
+            "invalid_body"
+        } else {
+            "invalid_json"
         },
-        other => ApiError::BadRequest {
-            code: "invalid_body",
-            detail: format!("request body: {other}"),
-            errors: Vec::new(),
-        },
-    };
-    api.into()
+        detail: format!("request body: {}", redact_serde(e)),
+        errors: Vec::new(),
+    }
 }
 
 // serde repeats offending values in its messages (`string "..."`,

@@ -32,6 +32,8 @@ pub const API_PREFIX: &str = "/v1";
     servers((url = "/", description = "This keygate server")),
     tags(
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
+        (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key."),
+        (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
         (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
         (name = "system", description = "Liveness, readiness and the OpenAPI document.")
     ),
@@ -88,7 +90,32 @@ fn build_document() -> Value {
         .split_for_parts();
     let mut doc = serde_json::to_value(api).expect("document serializes");
     add_shared_responses(&mut doc);
+    add_policy_names(&mut doc);
     doc
+}
+
+// `api_policy` names operations and path parameters: list them in the
+// document, from the same route index the server checks them against.
+fn add_policy_names(doc: &mut Value) {
+    let routes = Routes::from_document(doc);
+    let mut ops: Vec<&str> = Vec::new();
+    let mut params: Vec<&str> = Vec::new();
+    for route in routes.all() {
+        if route.path.starts_with(API_PREFIX) {
+            ops.push(&route.operation_id);
+            params.extend(route.path_params.iter().map(String::as_str));
+        }
+    }
+    ops.sort_unstable();
+    ops.dedup();
+    params.sort_unstable();
+    params.dedup();
+    let (ops, params) = (json!(ops), json!(params));
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ApiPolicy"]["properties"]["allowed_operations"]["propertyNames"] =
+        json!({ "enum": ops });
+    schemas["OperationPolicy"]["properties"]["allowed_resources"]["propertyNames"] =
+        json!({ "enum": params });
 }
 
 fn problem_response(description: &str, code: &str, status: u16, detail: &str) -> Value {
@@ -147,28 +174,72 @@ fn add_shared_responses(doc: &mut Value) {
         "UnsupportedMediaType": problem_response("The request body is not `application/json`.", "unsupported_media_type", 415, "request body must be application/json"),
         "InternalError": problem_response("An unexpected error; the body says nothing of the cause, the server log does.", "internal_error", 500, "an internal error occurred; the request id identifies it in the server log"),
         "ServiceUnavailable": unavailable,
+        "PreconditionFailed": problem_response("`If-Match` names a version that is no longer current; nothing was changed. Read the resource again for its `ETag`.", "precondition_failed", 412, "the resource has changed since the given ETag"),
+        "GatewayTimeout": problem_response("The budget of `Request-Timeout` or `Request-Timeout-Millis` ran out; nothing was changed (the transaction was rolled back).", "request_timeout", 504, "the request timeout ran out"),
     });
     doc["components"]["responses"] = shared;
+    doc["components"]["parameters"] = json!({
+        "RequestTimeout": {
+            "name": "Request-Timeout",
+            "in": "header",
+            "required": false,
+            "description": "Budget for this request in whole seconds (at least 1). When it runs out the answer is 504 and nothing is changed. With `Request-Timeout-Millis` too, the smaller budget applies.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 86400000 },
+            "example": 5
+        },
+        "RequestTimeoutMillis": {
+            "name": "Request-Timeout-Millis",
+            "in": "header",
+            "required": false,
+            "description": "Budget for this request in milliseconds (at least 1). When it runs out the answer is 504 and nothing is changed.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 86400000 },
+            "example": 2500
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": "Apply the change only if the resource's current `ETag` is one of these (or `*`); otherwise 412 and nothing is changed.",
+            "schema": { "type": "string", "minLength": 1 },
+            "example": "\"3f2a9c41d07be815a6c2\""
+        }
+    });
 
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
     for (path, item) in paths.iter_mut() {
         let authenticated = path.starts_with(API_PREFIX);
-        for (_, op) in item.as_object_mut().into_iter().flatten() {
+        for (method, op) in item.as_object_mut().into_iter().flatten() {
             let Some(op) = op.as_object_mut() else {
                 continue;
             };
+            let conditional = matches!(method.as_str(), "patch" | "put" | "delete")
+                || op["operationId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("rotate_"));
             let has = |location: &str| {
                 op.get("parameters")
                     .and_then(Value::as_array)
                     .is_some_and(|ps| ps.iter().any(|p| p["in"] == location))
             };
-            let (has_path, has_query) = (has("path"), has("query"));
+            let has_path = has("path");
             let has_body = op.contains_key("requestBody");
-            let mut add = vec![];
-            if has_path || has_query || has_body {
-                add.push(("400", "BadRequest"));
+            let params = op
+                .entry("parameters")
+                .or_insert_with(|| Value::Array(Vec::new()))
+                .as_array_mut()
+                .expect("parameters is an array");
+            if conditional {
+                params.push(json!({ "$ref": "#/components/parameters/IfMatch" }));
+            }
+            params.push(json!({ "$ref": "#/components/parameters/RequestTimeout" }));
+            params.push(json!({ "$ref": "#/components/parameters/RequestTimeoutMillis" }));
+            // Every operation takes the timeout headers, so every one can
+            // answer 400 (a bad header) and 504.
+            let mut add = vec![("400", "BadRequest"), ("504", "GatewayTimeout")];
+            if conditional {
+                add.push(("412", "PreconditionFailed"));
             }
             if authenticated {
                 add.extend([("401", "Unauthorized"), ("403", "Forbidden")]);

@@ -14,17 +14,47 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::auth::key_format::GeneratedKey;
 use crate::config::Settings;
 use crate::db::{Db, SetupError};
-use crate::error::{json_error, no_route, path_error, query_error, ApiError};
+use crate::error::{no_route, path_error, query_error, ApiError};
 use crate::middleware::request_id;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::cache::KeyCache;
+use crate::auth::last_used::LastUsed;
 use crate::resources::{
-    api_keys, organizations, organizations::repo::DEFAULT_ORGANIZATION, system,
+    api_keys, audit_events, organizations, organizations::repo::DEFAULT_ORGANIZATION, system,
+    verify,
 };
+use crate::timeout::request_timeout;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// Key look-ups, trusted for a bounded time.
+    pub cache: Arc<KeyCache>,
+    /// `last_used_at` values waiting to be written.
+    pub last_used: Arc<LastUsed>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// Writes the pending `last_used_at` values.
+    pub async fn flush_last_used(&self) {
+        let values = self.last_used.drain();
+        if values.is_empty() {
+            return;
+        }
+        let written = self
+            .db
+            .write(move |conn| Ok(crate::auth::last_used::write(conn, &values)?))
+            .await;
+        if let Err(err) = written {
+            log::warn!("could not write last_used_at: {err}");
+        }
+    }
 }
 
 /// Registers every documented operation. The server and
@@ -34,6 +64,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         scope::scope(crate::openapi::API_PREFIX)
             .wrap(from_fn(crate::auth::authenticate))
             .configure(api_keys::configure)
+            .configure(verify::configure)
+            .configure(audit_events::configure)
             .configure(organizations::configure),
     );
 }
@@ -92,6 +124,8 @@ pub fn prepare_database(settings: &Settings) -> Result<(Db, Option<GeneratedKey>
 pub struct Application {
     server: Server,
     port: u16,
+    state: web::Data<AppState>,
+    flush_every: Duration,
 }
 
 impl Application {
@@ -106,19 +140,20 @@ impl Application {
             source,
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let state = web::Data::new(AppState { db });
+        let state = web::Data::new(AppState {
+            db,
+            cache: Arc::new(KeyCache::new(settings.auth_cache_ttl)),
+            last_used: Arc::new(LastUsed::default()),
+            max_body_bytes: settings.max_body_bytes,
+        });
+        let server_state = state.clone();
         let max_body = settings.max_body_bytes;
         let document = crate::openapi::document().clone();
         let server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
-                .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(max_body)
-                        .content_type_required(true)
-                        .error_handler(json_error),
-                )
+                .app_data(server_state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .configure(configure_api)
@@ -129,6 +164,7 @@ impl Application {
                         .external_url_unchecked("/api-docs/openapi.json", document.clone())
                         .config(Config::from("/api-docs/openapi.json").persist_authorization(true)),
                 )
+                .wrap(from_fn(request_timeout))
                 .wrap(from_fn(request_id))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#))
         })
@@ -139,7 +175,15 @@ impl Application {
             source,
         })?
         .run();
-        Ok((Application { server, port }, printable))
+        Ok((
+            Application {
+                server,
+                port,
+                state,
+                flush_every: settings.last_used_flush,
+            },
+            printable,
+        ))
     }
 
     /// The port actually bound (useful with port 0).
@@ -147,8 +191,21 @@ impl Application {
         self.port
     }
 
-    /// Runs until stopped.
+    /// Runs until stopped, writing `last_used_at` every flush interval and
+    /// once more at shutdown.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let state = self.state.clone();
+        let every = self.flush_every;
+        let flusher = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(every);
+            loop {
+                tick.tick().await;
+                state.flush_last_used().await;
+            }
+        });
+        let result = self.server.await;
+        flusher.abort();
+        self.state.flush_last_used().await;
+        result
     }
 }

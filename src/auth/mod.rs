@@ -3,10 +3,14 @@
 //! allowed addresses) before a handler runs; every `/v1` handler takes the
 //! resulting `Caller`, so no operation can forget either step.
 
+pub mod cache;
 pub mod key_format;
+pub mod last_used;
 pub mod policy;
 
 use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -16,13 +20,14 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
 use crate::audit::AuditEvent;
+use crate::db::now;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::openapi::{routes, Route};
 use crate::resources::api_keys::repo::{self as key_repo, KeyRecord, Unusable};
 use crate::startup::AppState;
 
-pub use policy::{required_role, ApiPolicy, OperationPolicy, Rights, Role};
+pub use policy::{required_role, rule, ApiPolicy, OperationPolicy, OperationRule, Rights, Role};
 
 /// An authenticated, authorized caller of one operation.
 #[derive(Debug, Clone)]
@@ -35,18 +40,20 @@ pub struct Caller {
     pub rights: Rights,
     /// The operationId being called.
     pub operation_id: String,
+    /// The resource type the operation acts on (for audit events).
+    pub resource_type: &'static str,
     /// This request's id.
     pub request_id: String,
 }
 
 impl Caller {
     /// An audit event for a successful mutation by this caller.
-    pub fn audit(&self, resource_type: &str, resource_id: &str) -> AuditEvent {
+    pub fn audit(&self, resource_id: &str) -> AuditEvent {
         AuditEvent::success(
             &self.organization_id,
             Some(&self.key_id),
             &self.operation_id,
-            resource_type,
+            self.resource_type,
             resource_id,
             &self.request_id,
         )
@@ -92,11 +99,46 @@ impl From<Unusable> for ApiError {
     }
 }
 
+/// What a presented key turned out to be.
+pub enum Lookup {
+    /// Not a keygate API key by shape or checksum (no database look-up).
+    Malformed,
+    /// Well formed, but no such key.
+    Unknown,
+    /// A key (current or pending secret); usability not yet checked.
+    Found(Arc<KeyRecord>),
+}
+
+/// Looks a presented key up: shape and checksum first, then the cache, then
+/// the database (whose answer, found or not, is cached).
+pub async fn lookup(state: &AppState, key: &str) -> Result<Lookup, ApiError> {
+    if key_format::parse(key) != Ok(key_format::KeyKind::ApiKey) {
+        return Ok(Lookup::Malformed);
+    }
+    let hash = crate::crypto::hash_key(key);
+    let record = match state.cache.get(&hash) {
+        Some(record) => record,
+        None => {
+            let fetched = Instant::now();
+            let query_hash = hash.clone();
+            let record = state
+                .db
+                .read(move |conn| key_repo::find_by_secret(conn, &query_hash))
+                .await?
+                .map(Arc::new);
+            state.cache.put(hash, record.clone(), fetched);
+            record
+        }
+    };
+    Ok(record.map_or(Lookup::Unknown, Lookup::Found))
+}
+
 /// The `/v1` scope middleware: authenticates the presented key and
 /// authorizes the operation the request addresses, before any extractor
 /// reads the path or body, so bad credentials are always a 401 and a
 /// forbidden call always a 403. The `Caller` it leaves in the request's
-/// extensions is what handlers receive.
+/// extensions is what handlers receive. A refused mutation is audited with
+/// outcome `denied`.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -105,34 +147,52 @@ pub async fn authenticate(
     let Some(route) = routes().find_for_path(req.method(), req.path()).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    match authorize(&req, &route).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        Err(err) => Ok(req.error_response(err)),
-    }
-}
-
-async fn authorize(req: &ServiceRequest, route: &Route) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState is not registered"))?
         .clone();
-    let key = presented_key(req.headers())?;
-    // Shape and checksum first: a mistyped key never reaches the database.
-    if key_format::parse(key) != Ok(key_format::KeyKind::ApiKey) {
-        return Err(unauthorized("the API key is malformed"));
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let outcome = match identify(&state, &req).await {
+        Err(err) => Err((err, None)),
+        Ok(record) => permit(&req, &route, &record, &request_id).map_err(|err| (err, Some(record))),
+    };
+    match outcome {
+        Ok(caller) => {
+            state.last_used.touch(&caller.key_id, now().naive_utc());
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err((err, who)) => {
+            if matches!(err, ApiError::Unauthorized(_) | ApiError::Forbidden { .. }) {
+                record_denied(&state, &route, who.as_deref(), req.path(), &request_id).await;
+            }
+            Ok(req.error_response(err))
+        }
     }
-    let hash = crate::crypto::hash_key(key);
-    let record: KeyRecord = state
-        .db
-        .read(move |conn| key_repo::find_by_secret(conn, &hash))
-        .await?
-        .ok_or_else(|| unauthorized("the API key is not valid"))?;
-    record.ensure_usable(Utc::now())?;
-    let rights = record.rights()?;
+}
 
+async fn identify(state: &AppState, req: &ServiceRequest) -> Result<Arc<KeyRecord>, ApiError> {
+    let key = presented_key(req.headers())?;
+    let record = match lookup(state, key).await? {
+        Lookup::Malformed => return Err(unauthorized("the API key is malformed")),
+        Lookup::Unknown => return Err(unauthorized("the API key is not valid")),
+        Lookup::Found(record) => record,
+    };
+    record.ensure_usable(Utc::now())?;
+    Ok(record)
+}
+
+fn permit(
+    req: &ServiceRequest,
+    route: &Route,
+    record: &KeyRecord,
+    request_id: &str,
+) -> Result<Caller, ApiError> {
+    let rights = &record.rights;
     let op = route.operation_id.as_str();
     let forbidden = |code, detail: String| ApiError::Forbidden {
         code,
@@ -149,14 +209,14 @@ async fn authorize(req: &ServiceRequest, route: &Route) -> Result<Caller, ApiErr
             ));
         }
     }
-    let required = required_role(op)
+    let rule = rule(op)
         .ok_or_else(|| forbidden("operation_not_allowed", format!("no key may call {op}")))?;
-    if rights.role < required {
+    if rights.role < rule.role {
         return Err(forbidden(
             "insufficient_role",
             format!(
                 "{op} needs the {} role; this key is {}",
-                required.as_str(),
+                rule.role.as_str(),
                 rights.role.as_str()
             ),
         ));
@@ -169,18 +229,40 @@ async fn authorize(req: &ServiceRequest, route: &Route) -> Result<Caller, ApiErr
             ));
         }
     }
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
     Ok(Caller {
-        key_id: record.api_key.id,
-        organization_id: record.api_key.organization_id,
-        rights,
+        key_id: record.api_key.id.clone(),
+        organization_id: record.api_key.organization_id.clone(),
+        rights: rights.clone(),
         operation_id: op.to_owned(),
-        request_id,
+        resource_type: rule.resource_type,
+        request_id: request_id.to_owned(),
     })
+}
+
+async fn record_denied(
+    state: &AppState,
+    route: &Route,
+    who: Option<&KeyRecord>,
+    path: &str,
+    request_id: &str,
+) {
+    let Some(rule) = rule(&route.operation_id).filter(|r| r.mutates) else {
+        return;
+    };
+    let event = AuditEvent::denied(
+        who.map(|r| r.api_key.organization_id.as_str()),
+        who.map(|r| r.api_key.id.as_str()),
+        &route.operation_id,
+        rule.resource_type,
+        route.params_of(path).first().map(|(_, v)| v.as_str()),
+        request_id,
+    );
+    if let Err(err) = state.db.write(move |conn| Ok(event.record(conn)?)).await {
+        log::warn!(
+            "could not record a denied {} event: {err}",
+            route.operation_id
+        );
+    }
 }
 
 impl FromRequest for Caller {

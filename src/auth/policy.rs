@@ -45,20 +45,46 @@ impl Role {
     }
 }
 
-/// The least role each operation needs. Every authenticated operation of the
-/// document must be listed; a test checks it. Operations missing here are
-/// refused.
-pub fn required_role(operation_id: &str) -> Option<Role> {
-    Some(match operation_id {
-        "get_me" | "get_organization" => Role::Serving,
-        "create_organization"
-        | "create_api_key"
-        | "list_api_keys"
-        | "get_api_key"
+/// What the server knows of each authenticated operation: the least role it
+/// needs, whether it changes state (and so is audited, also when refused),
+/// and the resource type its audit events name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationRule {
+    /// The least role.
+    pub role: Role,
+    /// Whether it is a mutation.
+    pub mutates: bool,
+    /// `resource_type` of its audit events.
+    pub resource_type: &'static str,
+}
+
+/// The rule of every authenticated operation of the document; a test checks
+/// that none is missing. Operations missing here are refused.
+pub fn rule(operation_id: &str) -> Option<OperationRule> {
+    let (role, mutates, resource_type) = match operation_id {
+        "get_me" => (Role::Serving, false, "api_key"),
+        "verify_key" => (Role::Serving, false, "api_key"),
+        "get_organization" => (Role::Serving, false, "organization"),
+        "create_organization" => (Role::Personal, true, "organization"),
+        "list_api_keys" | "get_api_key" => (Role::Personal, false, "api_key"),
+        "create_api_key"
         | "update_api_key"
-        | "delete_api_key" => Role::Personal,
+        | "delete_api_key"
+        | "rotate_api_key"
+        | "revoke_pending_api_key" => (Role::Personal, true, "api_key"),
+        "list_audit_events" => (Role::Personal, false, "audit_event"),
         _ => return None,
+    };
+    Some(OperationRule {
+        role,
+        mutates,
+        resource_type,
     })
+}
+
+/// The least role an operation needs.
+pub fn required_role(operation_id: &str) -> Option<Role> {
+    rule(operation_id).map(|r| r.role)
 }
 
 /// How one operation is allowed by a policy.
@@ -130,34 +156,58 @@ impl ApiPolicy {
     }
 
     /// Field errors for operations that do not exist and resource parameters
-    /// the operation does not have.
+    /// no operation has (the document lists both as `propertyNames`). A
+    /// parameter the listed operation does not have constrains nothing.
     pub fn check(&self, field: &str) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (name, op) in &self.allowed_operations {
             let path = format!("{field}.allowed_operations.{name}");
-            let Some(route) = routes()
-                .by_operation_id(name)
-                .filter(|r| required_role(&r.operation_id).is_some())
-            else {
+            if !policy_operations().contains(&name.as_str()) {
                 errors.push(FieldError::new(
                     path,
                     "unknown_operation",
                     "is not an operationId of this API",
                 ));
                 continue;
-            };
+            }
             for param in op.allowed_resources.keys() {
-                if !route.path_params.contains(param) {
+                if !policy_parameters().contains(&param.as_str()) {
                     errors.push(FieldError::new(
                         format!("{path}.allowed_resources.{param}"),
                         "unknown_parameter",
-                        format!("is not a path parameter of {name}"),
+                        "is not a path parameter of this API",
                     ));
                 }
             }
         }
         errors
     }
+}
+
+/// The operationIds a policy may name: every authenticated operation.
+pub fn policy_operations() -> Vec<&'static str> {
+    let mut ops: Vec<&'static str> = routes()
+        .all()
+        .iter()
+        .filter(|r| rule(&r.operation_id).is_some())
+        .map(|r| r.operation_id.as_str())
+        .collect();
+    ops.sort_unstable();
+    ops.dedup();
+    ops
+}
+
+/// The path parameter names `allowed_resources` may name.
+pub fn policy_parameters() -> Vec<&'static str> {
+    let mut params: Vec<&'static str> = routes()
+        .all()
+        .iter()
+        .filter(|r| rule(&r.operation_id).is_some())
+        .flat_map(|r| r.path_params.iter().map(String::as_str))
+        .collect();
+    params.sort_unstable();
+    params.dedup();
+    params
 }
 
 /// Everything that bounds what a key can do.

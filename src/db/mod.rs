@@ -6,9 +6,10 @@
 pub mod schema;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
@@ -17,6 +18,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::{Backend, DatabaseSettings};
 use crate::error::ApiError;
+use crate::timeout::current_deadline;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -95,6 +97,21 @@ pub enum SetupError {
     Migrate(String),
 }
 
+async fn within<T>(
+    deadline: Option<Instant>,
+    task: impl std::future::Future<
+        Output = Result<Result<T, ApiError>, actix_web::error::BlockingError>,
+    >,
+) -> Result<T, ApiError> {
+    match deadline {
+        None => task.await?,
+        Some(deadline) => match tokio::time::timeout_at(deadline.into(), task).await {
+            Ok(done) => done?,
+            Err(_) => Err(ApiError::Timeout),
+        },
+    }
+}
+
 /// Now, in UTC, truncated to microseconds so both backends store and return
 /// the same value.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
@@ -163,47 +180,110 @@ impl Db {
         result.map_err(|e| SetupError::Migrate(e.to_string()))
     }
 
-    /// Runs read-only database work on the blocking pool.
+    /// Runs read-only database work on the blocking pool, within the
+    /// request's deadline (504 when it runs out).
     pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
-        })
-        .await?
+        let deadline = current_deadline();
+        within(
+            deadline,
+            actix_web::web::block(move || {
+                let mut conn = pool.get()?;
+                work(&mut conn)
+            }),
+        )
+        .await
     }
 
-    /// Runs database work that writes, on the blocking pool. The work owns its
-    /// transaction (repo functions open one each).
+    /// Runs database work that writes, on the blocking pool, in one
+    /// transaction (repo functions' own transactions nest inside it). When
+    /// the request has a deadline the answer is 504 once it runs out, and a
+    /// transaction that finishes after it is rolled back, never committed.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let this = self.clone();
-        actix_web::web::block(move || this.write_blocking(work)).await?
+        let deadline = current_deadline();
+        within(
+            deadline,
+            actix_web::web::block(move || this.write_until(deadline, work)),
+        )
+        .await
     }
 
-    /// The synchronous form of [`Db::write`], for the command line and tests.
+    /// The synchronous form of [`Db::write`] without a deadline, for the
+    /// command line, start-up and tests.
     pub fn write_blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
     {
-        let mut conn = self.pool.get()?;
-        match self.backend {
-            Backend::Sqlite => {
-                let _turn = self
-                    .sqlite_writer
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                work(&mut conn)
-            }
-            Backend::Postgres => work(&mut conn),
+        self.write_until(None, work)
+    }
+
+    fn write_until<T, F>(&self, deadline: Option<Instant>, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+    {
+        let expired = || deadline.is_some_and(|d| Instant::now() >= d);
+        if expired() {
+            return Err(ApiError::Timeout);
         }
+        let mut conn = self.pool.get()?;
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(
+                self.sqlite_writer
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            ),
+            Backend::Postgres => None,
+        };
+        let conn = &mut *conn;
+        type Manager = <AnyConnection as Connection>::TransactionManager;
+        match conn {
+            // A deferred BEGIN that reads and then writes fails at once with
+            // SQLITE_BUSY when another process holds the write lock; IMMEDIATE
+            // takes the lock up front, so busy_timeout applies.
+            AnyConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            }
+            AnyConnection::Postgresql(_) => Manager::begin_transaction(conn)?,
+        }
+        let outcome = work(conn).and_then(|out| {
+            if expired() {
+                Err(ApiError::Timeout)
+            } else {
+                Ok(out)
+            }
+        });
+        match outcome {
+            Ok(out) => match Manager::commit_transaction(conn) {
+                Ok(()) => Ok(out),
+                Err(err) => {
+                    let _ = Manager::rollback_transaction(conn);
+                    Err(err.into())
+                }
+            },
+            Err(err) => {
+                if let Err(rollback) = Manager::rollback_transaction(conn) {
+                    log::warn!("rollback failed: {rollback}");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Closes every pooled connection now. A command-line run calls it before
+    /// exiting: libpq and OpenSSL tear down at process exit, and a pooled
+    /// PostgreSQL connection still open then can crash the exit.
+    pub fn close(self) {
+        let Db { pool, .. } = self;
+        drop(pool);
     }
 
     /// Whether a connection can be had and answers.

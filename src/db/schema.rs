@@ -58,6 +58,10 @@ diesel::table! {
         owner_kind -> Text,
         /// Id of the owning resource.
         owner_id -> Text,
+        /// First ten characters of the key, for display.
+        key_prefix -> Text,
+        /// Last four characters of the key, for display.
+        key_last4 -> Text,
         /// `current` or `pending`.
         state -> Text,
         /// When a pending secret stops working.

@@ -3,8 +3,10 @@
 //! helpers for PATCH bodies.
 
 pub mod api_keys;
+pub mod audit_events;
 pub mod organizations;
 pub mod system;
+pub mod verify;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -22,6 +24,109 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(deserializer).map(Some)
+}
+
+/// A required JSON request body: `application/json` (415 otherwise), within
+/// the size limit (413), a JSON object (an array is not, though serde would
+/// take one for a struct), and of the expected shape (400).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// A JSON body that may be left out entirely (an empty body or JSON `null`
+/// is `None`); a body that is present follows the rules of [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+type BodyFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, actix_web::Error>>>>;
+
+/// Reads the body and parses it as `T` when present: `Ok(None)` for no body.
+fn read_body<T: serde::de::DeserializeOwned + 'static>(
+    req: &actix_web::HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    optional: bool,
+) -> BodyFuture<Option<T>> {
+    use actix_web::{FromRequest, HttpMessage};
+    let bytes = actix_web::web::Bytes::from_request(req, payload);
+    let is_json = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    let limit = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .map_or(65_536, |s| s.max_body_bytes);
+    Box::pin(async move {
+        let bytes = bytes.await.map_err(|e| {
+            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            {
+                ApiError::PayloadTooLarge { limit }.into()
+            } else {
+                e
+            }
+        })?;
+        if optional && bytes.is_empty() {
+            return Ok(None);
+        }
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType.into());
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| crate::error::body_error(&e))?;
+        // A JSON `null` means "no body" where the body is optional.
+        if optional && value.is_null() {
+            return Ok(None);
+        }
+        if !value.is_object() {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                detail: "request body: must be a JSON object".to_owned(),
+                errors: Vec::new(),
+            }
+            .into());
+        }
+        T::deserialize(value)
+            .map(Some)
+            .map_err(|e| crate::error::body_error(&e).into())
+    })
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = BodyFuture<Self>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let body = read_body::<T>(req, payload, false);
+        Box::pin(async move {
+            let value = body
+                .await?
+                .ok_or_else(|| ApiError::internal("a required body was None"))?;
+            Ok(JsonBody(value))
+        })
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = BodyFuture<Self>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let body = read_body::<T>(req, payload, true);
+        Box::pin(async move { Ok(OptionalJson(body.await?)) })
+    }
 }
 
 /// `limit` and `cursor` of every list operation.
@@ -52,20 +157,30 @@ impl PageQuery {
         self.validate()?;
         let after = match &self.cursor {
             None => None,
-            Some(cursor) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(cursor)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .filter(|id| id.len() <= 100 && id.is_ascii())
-                    .ok_or_else(|| {
-                        ApiError::invalid_field(
-                            "cursor",
-                            "invalid_cursor",
-                            "is not a cursor this API returned",
-                        )
-                    })?,
-            ),
+            Some(cursor) => {
+                let well_formed = (1..=200).contains(&cursor.len())
+                    && cursor
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !well_formed {
+                    return Err(ApiError::invalid_field(
+                        "cursor",
+                        "pattern",
+                        "must be 1 to 200 characters of A-Z, a-z, 0-9, '-' and '_'",
+                    ));
+                }
+                // A cursor is the base64url of the last id seen. Any text the
+                // document allows is accepted: one this API did not return
+                // simply pages from its position in id order (possibly an
+                // empty page), so the contract holds for every valid value.
+                Some(
+                    URL_SAFE_NO_PAD
+                        .decode(cursor)
+                        .ok()
+                        .and_then(|bytes| String::from_utf8(bytes).ok())
+                        .unwrap_or_else(|| cursor.clone()),
+                )
+            }
         };
         Ok(Page {
             limit: self.limit.unwrap_or(20),

@@ -477,7 +477,7 @@ backend_test! {
             ("enabled as a string", json!({"enabled": "no"}), "invalid_body", None),
             ("empty cidrs", json!({"allowed_cidrs": []}), "validation_failed", Some("allowed_cidrs")),
             ("not a cidr", json!({"allowed_cidrs": ["nope"]}), "invalid_body", None),
-            ("past expiry", json!({"expires_at": "2001-01-01T00:00:00Z"}), "validation_failed", Some("expires_at")),
+            ("array body", json!([]), "invalid_body", None),
             (
                 "unknown operation",
                 json!({"api_policy": {"allowed_operations": {"launch_rockets": {}}}}),
@@ -558,7 +558,7 @@ backend_test! {
             ("empty cidrs", base(json!({"allowed_cidrs": []})), "validation_failed", Some("allowed_cidrs")),
             ("not a cidr", base(json!({"allowed_cidrs": ["nope"]})), "invalid_body", None),
             ("101 cidrs", base(json!({"allowed_cidrs": many_cidrs})), "validation_failed", Some("allowed_cidrs")),
-            ("past expiry", base(json!({"expires_at": "2001-01-01T00:00:00Z"})), "validation_failed", Some("expires_at")),
+            ("array body", json!([base(json!({}))]), "invalid_body", None),
             ("expiry not a time", base(json!({"expires_at": "tomorrow"})), "invalid_body", None),
             (
                 "unknown operation",
@@ -567,13 +567,13 @@ backend_test! {
                 Some("api_policy.allowed_operations.launch_rockets"),
             ),
             (
-                "resource parameter the operation lacks",
+                "resource parameter no operation has",
                 base(json!({"api_policy": {"allowed_operations": {"list_api_keys": {
                     "allow_any_resource": false,
-                    "allowed_resources": {"api_key_id": [UNKNOWN_ID]}
+                    "allowed_resources": {"corpus_key": [UNKNOWN_ID]}
                 }}}})),
                 "validation_failed",
-                Some("api_policy.allowed_operations.list_api_keys.allowed_resources.api_key_id"),
+                Some("api_policy.allowed_operations.list_api_keys.allowed_resources.corpus_key"),
             ),
             ("policy without allowed_operations", base(json!({"api_policy": {}})), "invalid_body", None),
             ("enabled null", base(json!({"enabled": null})), "invalid_body", None),
@@ -613,5 +613,28 @@ backend_test! {
             1 + accepted_count,
             "rejected bodies created nothing"
         );
+    }
+}
+
+backend_test! {
+    async fn a_past_expiry_is_accepted_and_expires_the_key_at_once(app) {
+        let created = app
+            .create_key(
+                &app.bootstrap_key,
+                json!({"name": "born expired", "api_key_role": "serving", "expires_at": "2001-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(created["expires_at"], "2001-01-01T00:00:00Z");
+        let res = app.get("/v1/me", created["key"].as_str().unwrap()).await;
+        assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+        let (id, key) = app.key_with_role("serving").await;
+        assert_eq!(app.get("/v1/me", &key).await.status(), StatusCode::OK);
+        let res = app
+            .patch(&format!("/v1/api_keys/{id}"), &app.bootstrap_key, &json!({"expires_at": "2001-01-01T00:00:00Z"}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "retiring a key by a past expiry");
+        let res = app.get("/v1/me", &key).await;
+        assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
 }

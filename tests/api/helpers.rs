@@ -82,6 +82,11 @@ pub struct TestApp {
     pub bootstrap_key: String,
     /// The SQLite file, for SQLite apps.
     pub sqlite_path: Option<PathBuf>,
+    /// Which backend it runs on.
+    pub backend: Backend,
+    /// The database the server uses: the SQLite file path, or the
+    /// PostgreSQL URL (for tests that hold locks or read rows directly).
+    pub database_target: String,
     /// HTTP client.
     pub client: reqwest::Client,
     _tempdir: Option<tempfile::TempDir>,
@@ -109,16 +114,15 @@ impl TestApp {
             }
         };
         let bootstrap_key = key_format::generate(KeyKind::ApiKey).value;
-        let settings = Settings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database: DatabaseSettings {
-                backend,
-                target,
-                pool_size: 4,
-            },
-            bootstrap_key: Some(bootstrap_key.clone()),
-            max_body_bytes: 65_536,
-        };
+        let database_target = target.clone();
+        let mut settings = Settings::for_database(DatabaseSettings {
+            backend,
+            target,
+            pool_size: 4,
+        });
+        settings.bootstrap_key = Some(bootstrap_key.clone());
+        // Short, so tests see last_used_at without waiting long.
+        settings.last_used_flush = std::time::Duration::from_millis(200);
         let (app, printed) = Application::build(&settings, 1).expect("application starts");
         assert!(
             printed.is_none(),
@@ -130,6 +134,8 @@ impl TestApp {
             address,
             bootstrap_key,
             sqlite_path,
+            backend,
+            database_target,
             client: reqwest::Client::new(),
             _tempdir: tempdir,
             _pg: pg,

@@ -4,9 +4,12 @@
 mod helpers;
 
 mod api_keys;
+mod audit;
 mod auth;
 mod cli;
+mod conditional;
 mod errors;
+mod lifecycle;
 mod migrations;
 mod openapi;
 mod organizations;

@@ -30,6 +30,8 @@ CREATE TABLE key_secrets (
     organization_id TEXT NOT NULL REFERENCES organizations (id),
     owner_kind TEXT NOT NULL,
     owner_id TEXT NOT NULL,
+    key_prefix TEXT NOT NULL,
+    key_last4 TEXT NOT NULL,
     state TEXT NOT NULL,
     pending_expires_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
@@ -48,3 +50,4 @@ CREATE TABLE audit_events (
     outcome TEXT NOT NULL
 );
 CREATE INDEX audit_events_organization_id ON audit_events (organization_id, id);
+CREATE INDEX audit_events_resource ON audit_events (resource_type, resource_id);

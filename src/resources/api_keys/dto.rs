@@ -2,18 +2,17 @@
 //! input.
 
 use chrono::{DateTime, Utc};
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use super::repo::{ListFilter, NewApiKey};
 use crate::auth::{ApiPolicy, Rights, Role};
 use crate::error::{ApiError, FieldError};
+use crate::net::Cidr;
 use crate::resources::present;
+use crate::rotation::PendingKey;
 
 crate::prefixed_id!(
     /// An API key id: `aky_` and 32 hex digits.
@@ -28,33 +27,6 @@ pub struct ApiKeyPath {
     /// The API key's id.
     #[param(value_type = String, pattern = "^aky_[0-9a-f]{32}$", example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
     pub api_key_id: ApiKeyId,
-}
-
-/// An IPv4 or IPv6 network in CIDR notation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Cidr(pub IpNet);
-
-/// The pattern the document gives for a CIDR.
-pub const CIDR_PATTERN: &str = r"^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$";
-
-impl PartialSchema for Cidr {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some("An IPv4 or IPv6 network in CIDR notation."))
-            .pattern(Some(CIDR_PATTERN))
-            .examples([serde_json::json!("10.0.0.0/8")])
-            .into()
-    }
-}
-
-impl ToSchema for Cidr {}
-
-fn check_expiry(field: &str, at: Option<DateTime<Utc>>, errors: &mut Vec<FieldError>) {
-    if at.is_some_and(|t| t <= Utc::now()) {
-        errors.push(FieldError::new(field, "in_past", "must be in the future"));
-    }
 }
 
 fn check_policy(policy: Option<&ApiPolicy>, errors: &mut Vec<FieldError>) {
@@ -88,7 +60,8 @@ pub struct CreateApiKey {
     #[validate(length(min = 1, max = 100, message = "must list 1 to 100 networks"))]
     #[schema(min_items = 1, max_items = 100, nullable = true)]
     pub allowed_cidrs: Option<Vec<Cidr>>,
-    /// When the key stops working (RFC 3339, in the future); absent or `null`: never.
+    /// When the key stops working (RFC 3339); absent or `null`: never. A time
+    /// already past makes the key expired at once.
     #[schema(nullable = true, example = "2030-01-01T00:00:00Z")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether the key works from the start (default true).
@@ -108,7 +81,6 @@ impl CreateApiKey {
             },
         };
         check_policy(self.api_policy.as_ref(), &mut errors);
-        check_expiry("expires_at", self.expires_at, &mut errors);
         finish(errors)?;
         Ok(NewApiKey {
             name: self.name,
@@ -149,7 +121,8 @@ pub struct UpdateApiKey {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(min_items = 1, max_items = 100)]
     pub allowed_cidrs: Option<Option<Vec<Cidr>>>,
-    /// New expiry in the future, or `null` for never.
+    /// New expiry, or `null` for never; a time already past expires the key
+    /// at once.
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(example = "2030-01-01T00:00:00Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
@@ -179,7 +152,6 @@ impl UpdateApiKey {
             self.api_policy.as_ref().and_then(Option::as_ref),
             &mut errors,
         );
-        check_expiry("expires_at", self.expires_at.flatten(), &mut errors);
         finish(errors)?;
         let mut after = current.clone();
         let cidrs = self
@@ -264,14 +236,18 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// When the key was last changed.
     pub updated_at: DateTime<Utc>,
-    /// When the key last authenticated a request, or `null`.
+    /// When the key last authenticated a request, or `null`. Recorded
+    /// write-behind: it can lag real use by the flush interval (5 s).
     #[schema(required = true, nullable = true)]
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Previous keys that still work until their grace period ends (after a
+    /// rotation), oldest first.
+    pub pending_keys: Vec<PendingKey>,
 }
 
 impl ApiKey {
-    /// The view of a row.
-    pub fn from_row(row: ApiKeyRow) -> Result<ApiKey, ApiError> {
+    /// The view of a row and its pending keys.
+    pub fn from_row(row: ApiKeyRow, pending_keys: Vec<PendingKey>) -> Result<ApiKey, ApiError> {
         let rights = row.rights()?;
         Ok(ApiKey {
             id: row.id,
@@ -289,13 +265,15 @@ impl ApiKey {
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
             last_used_at: row.last_used_at.map(|t| t.and_utc()),
+            pending_keys,
         })
     }
 }
 
-/// A new API key with its secret, shown this once.
+/// An API key with its secret, shown this once: in the answer of the
+/// operation that created or rotated it.
 #[derive(Serialize, ToSchema)]
-pub struct CreatedApiKey {
+pub struct ApiKeyWithSecret {
     /// The key's metadata.
     #[serde(flatten)]
     pub api_key: ApiKey,
@@ -304,9 +282,9 @@ pub struct CreatedApiKey {
     pub key: String,
 }
 
-impl std::fmt::Debug for CreatedApiKey {
+impl std::fmt::Debug for ApiKeyWithSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKey")
+        f.debug_struct("ApiKeyWithSecret")
             .field("api_key", &self.api_key)
             .field("key", &"<redacted>")
             .finish()

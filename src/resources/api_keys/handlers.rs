@@ -2,15 +2,41 @@
 
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
+use validator::Validate;
 
 use super::dto::{
-    ApiKey, ApiKeyFilter, ApiKeyList, ApiKeyPath, CreateApiKey, CreatedApiKey, UpdateApiKey,
+    ApiKey, ApiKeyFilter, ApiKeyList, ApiKeyPath, ApiKeyWithSecret, CreateApiKey, UpdateApiKey,
 };
+use super::model::ApiKeyRow;
 use super::repo;
 use crate::auth::Caller;
+use crate::conditional::{json_with_etag, IfMatch};
+use crate::db::AnyConnection;
 use crate::error::ApiError;
-use crate::resources::PageQuery;
+use crate::resources::{JsonBody, OptionalJson, PageQuery};
+use crate::rotation::{RevokedPending, RotateKey};
 use crate::startup::AppState;
+
+/// A key and its pending keys, read in one go.
+fn load(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+) -> Result<(ApiKeyRow, Vec<crate::rotation::PendingKey>), ApiError> {
+    let row = repo::get(conn, org, id)?;
+    let mut pending = repo::pending_keys(conn, std::slice::from_ref(&row.id))?;
+    let of_row = pending.remove(&row.id).unwrap_or_default();
+    Ok((row, of_row))
+}
+
+/// The view with its `ETag`.
+fn respond(
+    row: ApiKeyRow,
+    pending: Vec<crate::rotation::PendingKey>,
+) -> Result<HttpResponse, ApiError> {
+    let etag = row.etag();
+    Ok(json_with_etag(&etag, &ApiKey::from_row(row, pending)?))
+}
 
 /// Create an API key
 ///
@@ -22,31 +48,33 @@ use crate::startup::AppState;
     tag = "api_keys",
     request_body(content = CreateApiKey, example = json!({"name": "search frontend", "api_key_role": "serving", "allowed_cidrs": ["10.0.0.0/8"], "expires_at": "2030-01-01T00:00:00Z"})),
     responses(
-        (status = 201, description = "The key, with its secret shown once.", body = CreatedApiKey,
-            headers(("Location" = String, description = "Path of the new key."))),
+        (status = 201, description = "The key, with its secret shown once.", body = ApiKeyWithSecret,
+            headers(("Location" = String, description = "Path of the new key."), ("ETag" = String, description = "Version of the key, for `If-Match`."))),
     )
 )]
 #[post("/api_keys")]
 pub async fn create_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreateApiKey>,
+    body: JsonBody<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner().into_input()?;
     input.rights().ensure_within(&caller.rights)?;
-    let audit = caller.audit("api_key", "");
+    let audit = caller.audit("");
     let org = caller.organization_id.clone();
     let (row, key) = state
         .db
         .write(move |conn| repo::create(conn, &org, &input, audit))
         .await?;
     let location = format!("/v1/api_keys/{}", row.id);
-    let created = CreatedApiKey {
-        api_key: ApiKey::from_row(row)?,
+    let etag = row.etag();
+    let created = ApiKeyWithSecret {
+        api_key: ApiKey::from_row(row, Vec::new())?,
         key: key.value,
     };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag))
         .json(created))
 }
 
@@ -69,14 +97,21 @@ pub async fn list_api_keys(
     let filter = filter.into_inner().into();
     let org = caller.organization_id;
     let query_page = page.clone();
-    let rows = state
+    let (rows, mut pending) = state
         .db
-        .read(move |conn| repo::list(conn, &org, &filter, &query_page))
+        .read(move |conn| {
+            let rows = repo::list(conn, &org, &filter, &query_page)?;
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            Ok((rows, repo::pending_keys(conn, &ids)?))
+        })
         .await?;
     let (rows, next_cursor) = page.finish(rows, |r| &r.id);
     let data = rows
         .into_iter()
-        .map(ApiKey::from_row)
+        .map(|row| {
+            let of_row = pending.remove(&row.id).unwrap_or_default();
+            ApiKey::from_row(row, of_row)
+        })
         .collect::<Result<_, _>>()?;
     Ok(web::Json(ApiKeyList { data, next_cursor }))
 }
@@ -87,21 +122,19 @@ pub async fn list_api_keys(
 #[utoipa::path(
     tag = "api_keys",
     params(ApiKeyPath),
-    responses((status = 200, description = "The key.", body = ApiKey))
+    responses((status = 200, description = "The key.", body = ApiKey,
+        headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
 )]
 #[get("/api_keys/{api_key_id}")]
 pub async fn get_api_key(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<ApiKeyPath>,
-) -> Result<web::Json<ApiKey>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let org = caller.organization_id;
-    let row = state
-        .db
-        .read(move |conn| repo::get(conn, &org, &id))
-        .await?;
-    Ok(web::Json(ApiKey::from_row(row)?))
+    let (row, pending) = state.db.read(move |conn| load(conn, &org, &id)).await?;
+    respond(row, pending)
 }
 
 /// Update an API key
@@ -109,31 +142,36 @@ pub async fn get_api_key(
 /// Changes only the fields present: `enabled` (a disabled key is refused at
 /// once), `name`, and `api_policy`, `allowed_cidrs` and `expires_at`, which
 /// `null` clears. The caller must hold at least the key's rights, before and
-/// after the change.
+/// after the change. With `If-Match`, a key changed since that `ETag` is
+/// not touched (412).
 #[utoipa::path(
     tag = "api_keys",
     params(ApiKeyPath),
     request_body(content = UpdateApiKey, example = json!({"enabled": false})),
-    responses((status = 200, description = "The key after the change.", body = ApiKey))
+    responses((status = 200, description = "The key after the change.", body = ApiKey,
+        headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
 )]
 #[patch("/api_keys/{api_key_id}")]
 pub async fn update_api_key(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<ApiKeyPath>,
-    body: web::Json<UpdateApiKey>,
-) -> Result<web::Json<ApiKey>, ApiError> {
+    if_match: IfMatch,
+    body: JsonBody<UpdateApiKey>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let body = body.into_inner();
-    let audit = caller.audit("api_key", &id);
+    let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let row = state
+    let key_id = id.clone();
+    let (row, pending) = state
         .db
         .write(move |conn| {
             repo::update(
                 conn,
                 &org,
                 &id,
+                &if_match,
                 |current| {
                     let before = current.rights()?;
                     before.ensure_within(&caller.rights)?;
@@ -142,10 +180,12 @@ pub async fn update_api_key(
                     Ok(changes)
                 },
                 audit,
-            )
+            )?;
+            load(conn, &org, &id)
         })
         .await?;
-    Ok(web::Json(ApiKey::from_row(row)?))
+    state.cache.invalidate_owner(&key_id);
+    respond(row, pending)
 }
 
 /// Delete an API key
@@ -162,10 +202,12 @@ pub async fn delete_api_key(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<ApiKeyPath>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
-    let audit = caller.audit("api_key", &id);
+    let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
+    let key_id = id.clone();
     state
         .db
         .write(move |conn| {
@@ -173,12 +215,93 @@ pub async fn delete_api_key(
                 conn,
                 &org,
                 &id,
+                &if_match,
                 |current| current.rights()?.ensure_within(&caller.rights),
                 audit,
             )
         })
         .await?;
+    state.cache.invalidate_owner(&key_id);
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Rotate an API key
+///
+/// Issues a new secret for the key and returns it, shown only in this
+/// response. The previous secret keeps working as a *pending* key for
+/// `grace_period_seconds` (default 604,800: seven days; 0 ends it at once)
+/// and is listed in `pending_keys`; rotating again adds another pending key.
+/// `POST /v1/verify` reports a pending key as `status: pending`, so callers
+/// still using it can be found. The body is optional.
+#[utoipa::path(
+    tag = "api_keys",
+    params(ApiKeyPath),
+    request_body(content = Option<RotateKey>, example = json!({"grace_period_seconds": 86400})),
+    responses((status = 200, description = "The key with its new secret, shown once; the previous secret is in `pending_keys`.", body = ApiKeyWithSecret,
+        headers(("ETag" = String, description = "Version of the key, for `If-Match`.")),
+        example = json!({"id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "name": "search frontend", "api_key_role": "serving", "api_policy": null, "enabled": true, "allowed_cidrs": null, "expires_at": null, "key_prefix": "kg_ak_Ab3d", "key_last4": "x9Q2", "created_at": "2026-11-01T10:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "last_used_at": "2026-11-23T11:59:58Z", "pending_keys": [{"key_prefix": "kg_ak_Zx81", "key_last4": "Qw3e", "expires_at": "2026-11-24T12:00:00Z"}], "key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"})))
+)]
+#[post("/api_keys/{api_key_id}/rotate")]
+pub async fn rotate_api_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<ApiKeyPath>,
+    if_match: IfMatch,
+    body: OptionalJson<RotateKey>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().api_key_id.0;
+    let body = body.0.unwrap_or_default();
+    body.validate()?;
+    let grace = body.grace_seconds();
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let key_id = id.clone();
+    let (row, pending, key) = state
+        .db
+        .write(move |conn| {
+            let check = |current: &ApiKeyRow| current.rights()?.ensure_within(&caller.rights);
+            let (_, key) = repo::rotate(conn, &org, &id, &if_match, grace, check, audit)?;
+            let (row, pending) = load(conn, &org, &id)?;
+            Ok((row, pending, key))
+        })
+        .await?;
+    state.cache.invalidate_owner(&key_id);
+    let etag = row.etag();
+    let body = ApiKeyWithSecret {
+        api_key: ApiKey::from_row(row, pending)?,
+        key: key.value,
+    };
+    Ok(json_with_etag(&etag, &body))
+}
+
+/// Revoke an API key's pending keys
+///
+/// Ends every pending (rotated-away) secret of the key now and says how many
+/// there were; the current secret keeps working.
+#[utoipa::path(
+    tag = "api_keys",
+    params(ApiKeyPath),
+    responses((status = 200, description = "How many pending keys stopped working.", body = RevokedPending))
+)]
+#[post("/api_keys/{api_key_id}/revoke_pending")]
+pub async fn revoke_pending_api_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<ApiKeyPath>,
+) -> Result<web::Json<RevokedPending>, ApiError> {
+    let id = path.into_inner().api_key_id.0;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let key_id = id.clone();
+    let revoked = state
+        .db
+        .write(move |conn| {
+            let check = |current: &ApiKeyRow| current.rights()?.ensure_within(&caller.rights);
+            repo::revoke_pending(conn, &org, &id, check, audit)
+        })
+        .await?;
+    state.cache.invalidate_owner(&key_id);
+    Ok(web::Json(RevokedPending { revoked }))
 }
 
 /// Get the calling key
@@ -186,17 +309,12 @@ pub async fn delete_api_key(
 /// The API key this request authenticated with.
 #[utoipa::path(
     tag = "api_keys",
-    responses((status = 200, description = "The calling key.", body = ApiKey))
+    responses((status = 200, description = "The calling key.", body = ApiKey,
+        headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
 )]
 #[get("/me")]
-pub async fn get_me(
-    caller: Caller,
-    state: web::Data<AppState>,
-) -> Result<web::Json<ApiKey>, ApiError> {
+pub async fn get_me(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (org, id) = (caller.organization_id, caller.key_id);
-    let row = state
-        .db
-        .read(move |conn| repo::get(conn, &org, &id))
-        .await?;
-    Ok(web::Json(ApiKey::from_row(row)?))
+    let (row, pending) = state.db.read(move |conn| load(conn, &org, &id)).await?;
+    respond(row, pending)
 }

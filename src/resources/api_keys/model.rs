@@ -1,12 +1,12 @@
-//! Rows of `api_keys` and `key_secrets`. Rows never derive `Serialize`; the
-//! secret row has no `Debug`, so a key hash cannot reach a log line.
+//! Rows of `api_keys`. Rows never derive `Serialize`; the secrets live in
+//! `key_secrets` (see `crate::rotation`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use ipnet::IpNet;
 
 use crate::auth::{ApiPolicy, Rights, Role};
-use crate::db::schema::{api_keys, key_secrets};
+use crate::db::schema::api_keys;
 use crate::error::ApiError;
 
 /// One API key's metadata.
@@ -42,6 +42,11 @@ pub struct ApiKeyRow {
 }
 
 impl ApiKeyRow {
+    /// The `ETag` of this version of the key.
+    pub fn etag(&self) -> String {
+        crate::conditional::etag(&self.id, self.updated_at)
+    }
+
     /// The rights stored in the row.
     pub fn rights(&self) -> Result<Rights, ApiError> {
         let corrupt =
@@ -93,27 +98,5 @@ pub struct ApiKeyChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// A usable secret: the hash of a key and whose it is.
-#[derive(Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = key_secrets)]
-pub struct KeySecretRow {
-    /// Hex SHA-256 of the key.
-    pub key_hash: String,
-    /// Owning organization.
-    pub organization_id: String,
-    /// `api_key`, ...
-    pub owner_kind: String,
-    /// Id of the owner.
-    pub owner_id: String,
-    /// `current` or `pending`.
-    pub state: String,
-    /// When a pending secret stops working.
-    pub pending_expires_at: Option<NaiveDateTime>,
-    /// Creation time.
-    pub created_at: NaiveDateTime,
-}
-
 /// `owner_kind` of API key secrets.
 pub const OWNER_API_KEY: &str = "api_key";
-/// `state` of the secret a key was last issued or rotated to.
-pub const STATE_CURRENT: &str = "current";

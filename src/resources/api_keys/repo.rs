@@ -1,21 +1,23 @@
 //! Storage of API keys: plain functions over a connection, each mutation in
-//! one transaction with its audit event.
+//! one transaction with its audit event; writes to an existing key check
+//! `If-Match` against the loaded row inside that transaction.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnet::IpNet;
 
-use super::model::{
-    cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow, KeySecretRow, OWNER_API_KEY, STATE_CURRENT,
-};
+use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow, OWNER_API_KEY};
 use crate::audit::AuditEvent;
-use crate::auth::key_format::{self, GeneratedKey, KeyKind};
+use crate::auth::key_format::{GeneratedKey, KeyKind};
 use crate::auth::{ApiPolicy, Rights, Role};
-use crate::crypto::hash_key;
+use crate::conditional::IfMatch;
 use crate::db::schema::{api_keys, key_secrets};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::Page;
+use crate::rotation::{self, KeySecretRow, Owner, PendingKey};
 
 /// What a new key is made of.
 #[derive(Debug, Clone)]
@@ -46,12 +48,15 @@ impl NewApiKey {
     }
 }
 
-/// An API key found by one of its secrets.
+/// An API key found by one of its secrets, with its rights parsed once (it
+/// is what the authentication cache holds).
 pub struct KeyRecord {
     /// The key.
     pub api_key: ApiKeyRow,
     /// The secret presented.
     pub secret: KeySecretRow,
+    /// The key's rights.
+    pub rights: Rights,
 }
 
 /// Why a known key does not authenticate.
@@ -75,10 +80,13 @@ impl KeyRecord {
         }
         Ok(())
     }
+}
 
-    /// The key's rights.
-    pub fn rights(&self) -> Result<Rights, ApiError> {
-        self.api_key.rights()
+fn owner<'a>(organization_id: &'a str, id: &'a str) -> Owner<'a> {
+    Owner {
+        organization_id,
+        kind: OWNER_API_KEY,
+        id,
     }
 }
 
@@ -91,10 +99,19 @@ pub fn find_by_secret(conn: &mut AnyConnection, hash: &str) -> Result<Option<Key
         .select((ApiKeyRow::as_select(), KeySecretRow::as_select()))
         .first::<(ApiKeyRow, KeySecretRow)>(conn)
         .optional()?;
-    Ok(found.map(|(api_key, secret)| KeyRecord { api_key, secret }))
+    found
+        .map(|(api_key, secret)| {
+            let rights = api_key.rights()?;
+            Ok(KeyRecord {
+                api_key,
+                secret,
+                rights,
+            })
+        })
+        .transpose()
 }
 
-/// Inserts a key and its first secret, inside the caller's transaction.
+/// Inserts a key and a new first secret, inside the caller's transaction.
 pub fn insert(
     conn: &mut AnyConnection,
     organization_id: &str,
@@ -104,7 +121,7 @@ pub fn insert(
         conn,
         organization_id,
         input,
-        key_format::generate(KeyKind::ApiKey),
+        crate::auth::key_format::generate(KeyKind::ApiKey),
     )
 }
 
@@ -134,17 +151,7 @@ pub fn insert_with_secret(
     diesel::insert_into(api_keys::table)
         .values(&row)
         .execute(conn)?;
-    diesel::insert_into(key_secrets::table)
-        .values(KeySecretRow {
-            key_hash: hash_key(&key.value),
-            organization_id: organization_id.to_owned(),
-            owner_kind: OWNER_API_KEY.to_owned(),
-            owner_id: row.id.clone(),
-            state: STATE_CURRENT.to_owned(),
-            pending_expires_at: None,
-            created_at: at,
-        })
-        .execute(conn)?;
+    let key = rotation::issue_given(conn, owner(organization_id, &row.id), key)?;
     Ok((row, key))
 }
 
@@ -197,6 +204,20 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
+/// The still-working pending keys of the given API keys, by key id.
+pub fn pending_keys(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<PendingKey>>, ApiError> {
+    let mut out: HashMap<String, Vec<PendingKey>> = HashMap::new();
+    for row in rotation::pending_of(conn, OWNER_API_KEY, ids)? {
+        out.entry(row.owner_id.clone())
+            .or_default()
+            .push(PendingKey::from(&row));
+    }
+    Ok(out)
+}
+
 /// One key of the organization, or 404.
 pub fn get(
     conn: &mut AnyConnection,
@@ -212,17 +233,30 @@ pub fn get(
         .ok_or_else(|| ApiError::not_found("api key", id))
 }
 
-/// Loads a key, lets `change` decide the changes (and refuse them), writes
-/// them and the audit event, all in one transaction.
+/// Loads a key for a write and checks `If-Match` against it.
+fn get_for_write(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    if_match: &IfMatch,
+) -> Result<ApiKeyRow, ApiError> {
+    let current = get(conn, organization_id, id)?;
+    if_match.check(&current.etag())?;
+    Ok(current)
+}
+
+/// Loads a key, checks `If-Match`, lets `change` decide the changes (and
+/// refuse them), writes them and the audit event, all in one transaction.
 pub fn update(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
+    if_match: &IfMatch,
     change: impl FnOnce(&ApiKeyRow) -> Result<ApiKeyChanges, ApiError>,
     audit: AuditEvent,
 ) -> Result<ApiKeyRow, ApiError> {
     conn.transaction(|conn| {
-        let current = get(conn, organization_id, id)?;
+        let current = get_for_write(conn, organization_id, id, if_match)?;
         let mut changes = change(&current)?;
         changes.updated_at = Some(now().naive_utc());
         diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
@@ -239,20 +273,66 @@ pub fn delete(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
+    if_match: &IfMatch,
     check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
-        let current = get(conn, organization_id, id)?;
+        let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
-        diesel::delete(
-            key_secrets::table
-                .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
-                .filter(key_secrets::owner_id.eq(id)),
-        )
-        .execute(conn)?;
+        rotation::delete_all(conn, owner(organization_id, id))?;
         diesel::delete(api_keys::table.filter(api_keys::id.eq(id))).execute(conn)?;
         audit.record(conn)?;
         Ok(())
+    })
+}
+
+/// Rotates a key: a new secret, the previous one pending for the grace
+/// period; `check` may refuse first. One transaction with the audit event.
+pub fn rotate(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    if_match: &IfMatch,
+    grace_seconds: i64,
+    check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
+    audit: AuditEvent,
+) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
+    conn.transaction(|conn| {
+        let current = get_for_write(conn, organization_id, id, if_match)?;
+        check(&current)?;
+        let key = rotation::rotate(
+            conn,
+            owner(organization_id, id),
+            KeyKind::ApiKey,
+            grace_seconds,
+        )?;
+        diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+            .set((
+                api_keys::key_prefix.eq(key.display_prefix()),
+                api_keys::key_last4.eq(key.last4()),
+                api_keys::updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
+        audit.record(conn)?;
+        Ok((get(conn, organization_id, id)?, key))
+    })
+}
+
+/// Ends every pending secret of a key now; returns how many, with the audit
+/// event, in one transaction.
+pub fn revoke_pending(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
+    audit: AuditEvent,
+) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let current = get(conn, organization_id, id)?;
+        check(&current)?;
+        let revoked = rotation::revoke_pending(conn, owner(organization_id, id))?;
+        audit.record(conn)?;
+        Ok(revoked)
     })
 }

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::model::OrganizationRow;
-use crate::resources::api_keys::dto::CreatedApiKey;
+use crate::resources::api_keys::dto::ApiKeyWithSecret;
 
 crate::prefixed_id!(
     /// An organization id: `org_` and 32 hex digits.
@@ -75,5 +75,5 @@ pub struct CreatedOrganization {
     /// The organization.
     pub organization: Organization,
     /// Its first key, with the secret.
-    pub api_key: CreatedApiKey,
+    pub api_key: ApiKeyWithSecret,
 }

@@ -7,8 +7,10 @@ use validator::Validate;
 use super::dto::{CreateOrganization, CreatedOrganization, Organization, OrganizationPath};
 use super::repo;
 use crate::auth::Caller;
+use crate::conditional::json_with_etag;
 use crate::error::ApiError;
-use crate::resources::api_keys::dto::{ApiKey, CreatedApiKey};
+use crate::resources::api_keys::dto::{ApiKey, ApiKeyWithSecret};
+use crate::resources::JsonBody;
 use crate::startup::AppState;
 
 /// Create an organization
@@ -21,7 +23,7 @@ use crate::startup::AppState;
     request_body(content = CreateOrganization, example = json!({"name": "acme"})),
     responses(
         (status = 201, description = "The organization and its first key.", body = CreatedOrganization,
-            headers(("Location" = String, description = "Path of the new organization."))),
+            headers(("Location" = String, description = "Path of the new organization."), ("ETag" = String, description = "Version of the organization."))),
         (status = 409, description = "An organization with this name exists.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -29,11 +31,11 @@ use crate::startup::AppState;
 pub async fn create_organization(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreateOrganization>,
+    body: JsonBody<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
-    let audit = caller.audit("organization", "");
+    let audit = caller.audit("");
     let org = caller.organization_id.clone();
     let created = state
         .db
@@ -50,15 +52,17 @@ pub async fn create_organization(
         })
         .await?;
     let location = format!("/v1/organizations/{}", created.organization.id);
+    let etag = created.organization.etag();
     let body = CreatedOrganization {
         organization: created.organization.into(),
-        api_key: CreatedApiKey {
-            api_key: ApiKey::from_row(created.api_key)?,
+        api_key: ApiKeyWithSecret {
+            api_key: ApiKey::from_row(created.api_key, Vec::new())?,
             key: created.key.value,
         },
     };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag))
         .json(body))
 }
 
@@ -68,18 +72,19 @@ pub async fn create_organization(
 #[utoipa::path(
     tag = "organizations",
     params(OrganizationPath),
-    responses((status = 200, description = "The organization.", body = Organization))
+    responses((status = 200, description = "The organization.", body = Organization,
+        headers(("ETag" = String, description = "Version of the organization."))))
 )]
 #[get("/organizations/{organization_id}")]
 pub async fn get_organization(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<OrganizationPath>,
-) -> Result<web::Json<Organization>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().organization_id.0;
     if id != caller.organization_id {
         return Err(ApiError::not_found("organization", &id));
     }
     let row = state.db.read(move |conn| repo::get(conn, &id)).await?;
-    Ok(web::Json(row.into()))
+    Ok(json_with_etag(&row.etag(), &Organization::from(row)))
 }

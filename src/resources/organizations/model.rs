@@ -18,3 +18,10 @@ pub struct OrganizationRow {
     /// Creation time.
     pub created_at: NaiveDateTime,
 }
+
+impl OrganizationRow {
+    /// The `ETag` of the organization (it changes only by being recreated).
+    pub fn etag(&self) -> String {
+        crate::conditional::etag(&self.id, self.created_at)
+    }
+}

@@ -83,7 +83,17 @@ pub fn bootstrap(
         if existing > 0 {
             return Ok(None);
         }
-        insert(conn, DEFAULT_ORGANIZATION, true, "bootstrap", supplied).map(Some)
+        let created = insert(conn, DEFAULT_ORGANIZATION, true, "bootstrap", supplied)?;
+        AuditEvent::success(
+            &created.organization.id,
+            None,
+            "bootstrap",
+            "organization",
+            &created.organization.id,
+            "bootstrap",
+        )
+        .record(conn)?;
+        Ok(Some(created))
     })
 }
 

@@ -1,0 +1,47 @@
+//! HTTP handler of `/v1/audit_events`.
+
+use actix_web::{get, web};
+
+use super::dto::{AuditEvent, AuditEventList, AuditFilter};
+use super::repo;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::resources::organizations::repo as org_repo;
+use crate::resources::PageQuery;
+use crate::startup::AppState;
+
+/// List audit events
+///
+/// Every mutation of the organization (outcome `success`, written in the
+/// same transaction as the change) and every mutation refused with 401 or
+/// 403 (outcome `denied`), oldest first. Keys of the first organization
+/// also see refused calls that never authenticated. Needs a `personal` key.
+#[utoipa::path(
+    tag = "audit_events",
+    params(PageQuery, AuditFilter),
+    responses((status = 200, description = "A page of events.", body = AuditEventList))
+)]
+#[get("/audit_events")]
+pub async fn list_audit_events(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<AuditFilter>,
+) -> Result<web::Json<AuditEventList>, ApiError> {
+    let page = page.page()?;
+    let filter = filter.into_inner();
+    let org = caller.organization_id;
+    let query_page = page.clone();
+    let rows = state
+        .db
+        .read(move |conn| {
+            let is_root = org_repo::get(conn, &org)?.is_root;
+            repo::list(conn, &org, is_root, &filter, &query_page)
+        })
+        .await?;
+    let (rows, next_cursor) = page.finish(rows, |r| &r.id);
+    Ok(web::Json(AuditEventList {
+        data: rows.into_iter().map(AuditEvent::from).collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,60 @@
+//! Reading audit events.
+
+use diesel::prelude::*;
+
+use super::dto::AuditFilter;
+use crate::audit::AuditEvent;
+use crate::db::schema::audit_events;
+use crate::db::AnyConnection;
+use crate::error::ApiError;
+use crate::resources::Page;
+
+/// One page of the events an organization may see, oldest first. The first
+/// organization also sees the events of callers that never authenticated.
+pub fn list(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    is_root: bool,
+    filter: &AuditFilter,
+    page: &Page,
+) -> Result<Vec<AuditEvent>, ApiError> {
+    let mut query = audit_events::table
+        .select(AuditEvent::as_select())
+        .order(audit_events::id.asc())
+        .limit(page.limit + 1)
+        .into_boxed();
+    query = if is_root {
+        query.filter(
+            audit_events::organization_id
+                .eq(organization_id)
+                .or(audit_events::organization_id.is_null()),
+        )
+    } else {
+        query.filter(audit_events::organization_id.eq(organization_id))
+    };
+    if let Some(v) = &filter.resource_type {
+        query = query.filter(audit_events::resource_type.eq(v.clone()));
+    }
+    if let Some(v) = &filter.resource_id {
+        query = query.filter(audit_events::resource_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.actor_key_id {
+        query = query.filter(audit_events::actor_key_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.action {
+        query = query.filter(audit_events::action.eq(v.clone()));
+    }
+    if let Some(v) = filter.outcome {
+        query = query.filter(audit_events::outcome.eq(v.as_str()));
+    }
+    if let Some(v) = filter.since {
+        query = query.filter(audit_events::occurred_at.ge(v.naive_utc()));
+    }
+    if let Some(v) = filter.until {
+        query = query.filter(audit_events::occurred_at.lt(v.naive_utc()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(audit_events::id.gt(after.clone()));
+    }
+    Ok(query.load(conn)?)
+}

@@ -1,0 +1,136 @@
+//! The verify request and its answer.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::auth::Role;
+use crate::net::IpAddress;
+use crate::resources::api_keys::repo::{KeyRecord, Unusable};
+use crate::resources::present;
+
+/// Body of `verify_key`. `Debug` never shows the key.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyKey {
+    /// The key to check, as presented to your service.
+    #[validate(length(min = 1, max = 512, message = "must be 1 to 512 characters"))]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        example = "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"
+    )]
+    pub key: String,
+    /// The address the key was presented from; when given, the key's
+    /// `allowed_cidrs` are checked against it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub client_ip: Option<IpAddress>,
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyKey")
+            .field("key", &"<redacted>")
+            .field("client_ip", &self.client_ip)
+            .finish()
+    }
+}
+
+/// The verdict on a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerifyCode {
+    /// The key works.
+    Valid,
+    /// Not a keygate key: wrong shape or checksum.
+    Malformed,
+    /// No such key in the caller's organization.
+    NotFound,
+    /// The key is disabled.
+    Disabled,
+    /// The key, or this pending secret of it, has expired.
+    Expired,
+    /// `client_ip` is outside the key's `allowed_cidrs`.
+    IpNotAllowed,
+}
+
+/// Whether a verified key is the key's current secret or a rotated-away one
+/// still in its grace period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// The secret the key was last issued or rotated to.
+    Current,
+    /// A previous secret, working until `pending_expires_at`.
+    Pending,
+}
+
+/// The answer of `verify_key`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    /// Whether the key may be accepted (`code` is `VALID`).
+    pub valid: bool,
+    /// Why, in one word.
+    pub code: VerifyCode,
+    /// The key's id, when the key was found.
+    #[schema(
+        required = true,
+        nullable = true,
+        example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+    )]
+    pub api_key_id: Option<String>,
+    /// The key's role, when found.
+    #[schema(required = true, nullable = true)]
+    pub api_key_role: Option<Role>,
+    /// `current` or `pending`, when found.
+    #[schema(required = true, nullable = true)]
+    pub status: Option<KeyStatus>,
+    /// When a pending key stops working; `null` for a current key.
+    #[schema(required = true, nullable = true)]
+    pub pending_expires_at: Option<DateTime<Utc>>,
+    /// When the key itself expires, if ever.
+    #[schema(required = true, nullable = true)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Verification {
+    /// The verdict on a key that was not found (or is malformed).
+    pub fn unknown(code: VerifyCode) -> Verification {
+        Verification {
+            valid: false,
+            code,
+            api_key_id: None,
+            api_key_role: None,
+            status: None,
+            pending_expires_at: None,
+            expires_at: None,
+        }
+    }
+
+    /// The verdict on a found key of the caller's organization.
+    pub fn of(record: &KeyRecord, client_ip: Option<IpAddress>, at: DateTime<Utc>) -> Verification {
+        let code = match record.ensure_usable(at) {
+            Err(Unusable::Disabled) => VerifyCode::Disabled,
+            Err(Unusable::Expired) => VerifyCode::Expired,
+            Ok(()) if client_ip.is_some_and(|ip| !record.rights.allows_ip(ip.0.to_canonical())) => {
+                VerifyCode::IpNotAllowed
+            }
+            Ok(()) => VerifyCode::Valid,
+        };
+        Verification {
+            valid: code == VerifyCode::Valid,
+            code,
+            api_key_id: Some(record.api_key.id.clone()),
+            api_key_role: Some(record.rights.role),
+            status: Some(if record.secret.is_pending() {
+                KeyStatus::Pending
+            } else {
+                KeyStatus::Current
+            }),
+            pending_expires_at: record.secret.pending_expires_at.map(|t| t.and_utc()),
+            expires_at: record.rights.expires_at,
+        }
+    }
+}

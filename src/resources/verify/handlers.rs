@@ -1,0 +1,57 @@
+//! HTTP handler of `/v1/verify`.
+
+use actix_web::{post, web};
+use validator::Validate;
+
+use super::dto::{Verification, VerifyCode, VerifyKey};
+use crate::auth::{lookup, Caller, Lookup};
+use crate::db::now;
+use crate::error::ApiError;
+use crate::resources::JsonBody;
+use crate::startup::AppState;
+
+/// Verify a key
+///
+/// Checks a key that one of your callers presented: whether it is valid,
+/// and if not why (`MALFORMED`, `NOT_FOUND`, `DISABLED`, `EXPIRED`, or
+/// `IP_NOT_ALLOWED` when `client_ip` is given). Only keys of the caller's
+/// organization are found. A key rotated away but still in its grace period
+/// is valid with `status: pending` and `pending_expires_at`, which shows who
+/// still uses an old key. After a key's first check, answers come from
+/// memory (at most 1 s stale by default) at a rate that does not depend on
+/// how many keys exist.
+#[utoipa::path(
+    tag = "verify",
+    request_body(content = VerifyKey, example = json!({"key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2", "client_ip": "10.1.2.3"})),
+    responses((status = 200, description = "The verdict; `valid` tells whether to accept the key.", body = Verification,
+        examples(
+            ("current" = (summary = "A valid current key", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "current", "pending_expires_at": null, "expires_at": null}))),
+            ("pending" = (summary = "A rotated-away key still in its grace period", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null}))),
+            ("not_found" = (summary = "No such key in this organization", value = json!({"valid": false, "code": "NOT_FOUND", "api_key_id": null, "api_key_role": null, "status": null, "pending_expires_at": null, "expires_at": null})))
+        )))
+)]
+#[post("/verify")]
+pub async fn verify_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<VerifyKey>,
+) -> Result<web::Json<Verification>, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let verdict = match lookup(&state, &body.key).await? {
+        Lookup::Malformed => Verification::unknown(VerifyCode::Malformed),
+        Lookup::Unknown => Verification::unknown(VerifyCode::NotFound),
+        Lookup::Found(record) if record.api_key.organization_id != caller.organization_id => {
+            Verification::unknown(VerifyCode::NotFound)
+        }
+        Lookup::Found(record) => {
+            let at = now();
+            let verdict = Verification::of(&record, body.client_ip, at);
+            if verdict.valid {
+                state.last_used.touch(&record.api_key.id, at.naive_utc());
+            }
+            verdict
+        }
+    };
+    Ok(web::Json(verdict))
+}

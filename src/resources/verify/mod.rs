@@ -1,0 +1,13 @@
+//! `POST /v1/verify`: lets a service holding a `serving` key check a key its
+//! own callers present, without holding rights over that key. No table of
+//! its own: it reads through the authentication cache.
+
+pub mod dto;
+pub mod handlers;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers the verify operation under the `/v1` scope.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(handlers::verify_key);
+}
