@@ -63,7 +63,12 @@ impl FromRequest for IfMatch {
         let value = req.headers().get(header::IF_MATCH);
         ready(match value.map(|v| v.to_str()) {
             None => Ok(IfMatch(None)),
-            Some(Ok(text)) => Ok(IfMatch::parse(Some(text))),
+            Some(Ok(text)) if !text.trim().is_empty() => Ok(IfMatch::parse(Some(text))),
+            Some(Ok(_)) => Err(ApiError::BadRequest {
+                code: "invalid_header",
+                detail: "If-Match must name at least one ETag, or *".to_owned(),
+                errors: Vec::new(),
+            }),
             Some(Err(_)) => Err(ApiError::BadRequest {
                 code: "invalid_header",
                 detail: "If-Match is not readable text".to_owned(),

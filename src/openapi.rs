@@ -32,10 +32,10 @@ pub const API_PREFIX: &str = "/v1";
     servers((url = "/", description = "This keygate server")),
     tags(
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
-        (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key."),
         (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
         (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
-        (name = "system", description = "Liveness, readiness and the OpenAPI document.")
+        (name = "system", description = "Liveness and readiness, without authentication."),
+        (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key.")
     ),
     components(schemas(ProblemDetails)),
     modifiers(&SecuritySchemes),
@@ -91,7 +91,140 @@ fn build_document() -> Value {
     let mut doc = serde_json::to_value(api).expect("document serializes");
     add_shared_responses(&mut doc);
     add_policy_names(&mut doc);
+    add_links(&mut doc);
+    tidy_for_generators(&mut doc);
     doc
+}
+
+fn is_null_branch(v: &Value) -> bool {
+    v["type"] == "null"
+}
+
+// Two shapes utoipa emits that client generators read badly:
+// - an optional body as `oneOf: [X, null]`: generators then offer a JSON
+//   `null` body (openapi-python-client even sends an unset one); an optional
+//   body is `required: false` with schema X;
+// - a description inside the `$ref` branch of a nullable `oneOf`: some
+//   generators drop it; it belongs on the property.
+fn tidy_for_generators(doc: &mut Value) {
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
+                let Some(body) = op.get_mut("requestBody") else {
+                    continue;
+                };
+                let Some(schema) = body.pointer_mut("/content/application~1json/schema") else {
+                    continue;
+                };
+                let branches = schema
+                    .get("oneOf")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                if let [a, b] = &branches[..] {
+                    let single = if is_null_branch(b) {
+                        a
+                    } else if is_null_branch(a) {
+                        b
+                    } else {
+                        continue;
+                    };
+                    *schema = single.clone();
+                    body["required"] = json!(false);
+                }
+            }
+        }
+    }
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for schema in schemas.values_mut() {
+            let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for prop in props.values_mut() {
+                let Some(branches) = prop.get_mut("oneOf").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                let description = branches
+                    .iter_mut()
+                    .find_map(|b| b.as_object_mut()?.remove("description"));
+                if let (Some(description), Some(prop)) = (description, prop.as_object_mut()) {
+                    prop.entry("description").or_insert(description);
+                }
+            }
+        }
+    }
+}
+
+// Where a schema keeps its resource id: `id`, or `<property>/id` for a
+// property holding the resource (CreatedOrganization.organization).
+fn id_pointer(doc: &Value, schema: &Value) -> Option<String> {
+    let resolve = |s: &Value| -> Value {
+        match s["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            Some(name) => doc["components"]["schemas"][name].clone(),
+            None => s.clone(),
+        }
+    };
+    let schema = resolve(schema);
+    let parts: Vec<Value> = match schema["allOf"].as_array() {
+        Some(all) => all.iter().map(resolve).collect(),
+        None => vec![schema],
+    };
+    if parts.iter().any(|p| p["properties"]["id"].is_object()) {
+        return Some("/id".to_owned());
+    }
+    parts.iter().find_map(|p| {
+        p["properties"]
+            .as_object()?
+            .iter()
+            .find_map(|(name, prop)| {
+                resolve(prop)["properties"]["id"]
+                    .is_object()
+                    .then(|| format!("/{name}/id"))
+            })
+    })
+}
+
+// OpenAPI links from each create operation (POST answering 201) to every
+// operation under its path that takes the new id, so stateful tests and
+// readers can follow a resource from its creation.
+fn add_links(doc: &mut Value) {
+    let routes = Routes::from_document(doc);
+    let mut plan = Vec::new();
+    for create in routes.all().iter().filter(|r| r.method == Method::POST) {
+        let created = &doc["paths"][&create.path]["post"]["responses"]["201"];
+        let schema = &created["content"]["application/json"]["schema"];
+        let Some(pointer) = id_pointer(doc, schema) else {
+            continue;
+        };
+        let prefix = format!("{}/{{", create.path);
+        let mut links = Map::new();
+        for target in routes.all().iter().filter(|r| r.path.starts_with(&prefix)) {
+            let [param] = &target.path_params[..] else {
+                continue;
+            };
+            links.insert(
+                target.operation_id.clone(),
+                json!({
+                    "operationId": target.operation_id,
+                    "parameters": { param: format!("$response.body#{pointer}") },
+                    "description": format!("The `{}` of the created resource, for {}.", param, target.operation_id)
+                }),
+            );
+        }
+        if !links.is_empty() {
+            plan.push((create.path.clone(), Value::Object(links)));
+        }
+    }
+    for (path, links) in plan {
+        doc["paths"][&path]["post"]["responses"]["201"]["links"] = links;
+    }
 }
 
 // `api_policy` names operations and path parameters: list them in the
@@ -183,25 +316,22 @@ fn add_shared_responses(doc: &mut Value) {
             "name": "Request-Timeout",
             "in": "header",
             "required": false,
-            "description": "Budget for this request in whole seconds (at least 1). When it runs out the answer is 504 and nothing is changed. With `Request-Timeout-Millis` too, the smaller budget applies.",
-            "schema": { "type": "integer", "minimum": 1, "maximum": 86400000 },
-            "example": 5
+            "description": "Budget for this request in whole seconds (1 to 86,400). When it runs out the answer is 504 and nothing is changed. With `Request-Timeout-Millis` too, the smaller budget applies.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 86400 }
         },
         "RequestTimeoutMillis": {
             "name": "Request-Timeout-Millis",
             "in": "header",
             "required": false,
-            "description": "Budget for this request in milliseconds (at least 1). When it runs out the answer is 504 and nothing is changed.",
-            "schema": { "type": "integer", "minimum": 1, "maximum": 86400000 },
-            "example": 2500
+            "description": "Budget for this request in milliseconds (1 to 86,400,000). When it runs out the answer is 504 and nothing is changed.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 86400000 }
         },
         "IfMatch": {
             "name": "If-Match",
             "in": "header",
             "required": false,
             "description": "Apply the change only if the resource's current `ETag` is one of these (or `*`); otherwise 412 and nothing is changed.",
-            "schema": { "type": "string", "minLength": 1 },
-            "example": "\"3f2a9c41d07be815a6c2\""
+            "schema": { "type": "string", "minLength": 1 }
         }
     });
 

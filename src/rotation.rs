@@ -182,7 +182,7 @@ pub fn pending_of(
 pub struct RotateKey {
     /// How long the previous key keeps working, in seconds: 0 (stops at
     /// once) to 2,592,000 (30 days); default 604,800 (7 days).
-    #[serde(default, deserialize_with = "crate::resources::present")]
+    #[serde(default, deserialize_with = "crate::resources::present_whole")]
     #[validate(range(min = 0, max = 2_592_000, message = "must be between 0 and 2592000"))]
     #[schema(
         nullable = false,

@@ -162,7 +162,9 @@ impl Application {
                 .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")
                         .external_url_unchecked("/api-docs/openapi.json", document.clone())
-                        .config(Config::from("/api-docs/openapi.json").persist_authorization(true)),
+                        // Authorization is not persisted: the key would sit in the
+                        // browser's localStorage in clear text.
+                        .config(Config::from("/api-docs/openapi.json")),
                 )
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(request_id))

@@ -31,6 +31,7 @@ fn parse_one(
     headers: &HeaderMap,
     name: &str,
     unit: Duration,
+    max: u64,
 ) -> Result<Option<Duration>, ApiError> {
     let Some(value) = headers.get(name) else {
         return Ok(None);
@@ -39,12 +40,12 @@ fn parse_one(
         .to_str()
         .ok()
         .and_then(|t| t.trim().parse::<u64>().ok())
-        .filter(|n| *n >= 1 && *n <= 86_400_000)
+        .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
             ApiError::invalid_field(
                 name_of(name),
                 "invalid_header",
-                "must be a whole number of at least 1",
+                format!("must be a whole number from 1 to {max}"),
             )
         })?;
     Ok(Some(
@@ -62,8 +63,14 @@ fn name_of(header: &str) -> &'static str {
 
 /// The budget the headers give (the smaller when both are present).
 pub fn budget(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
-    let seconds = parse_one(headers, REQUEST_TIMEOUT, Duration::from_secs(1))?;
-    let millis = parse_one(headers, REQUEST_TIMEOUT_MILLIS, Duration::from_millis(1))?;
+    // At most one day either way.
+    let seconds = parse_one(headers, REQUEST_TIMEOUT, Duration::from_secs(1), 86_400)?;
+    let millis = parse_one(
+        headers,
+        REQUEST_TIMEOUT_MILLIS,
+        Duration::from_millis(1),
+        86_400_000,
+    )?;
     Ok(match (seconds, millis) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -39,8 +39,9 @@ impl<T> JsonBody<T> {
     }
 }
 
-/// A JSON body that may be left out entirely (an empty body or JSON `null`
-/// is `None`); a body that is present follows the rules of [`JsonBody`].
+/// A JSON body that may be left out entirely (an empty body is `None`); a
+/// body that is present follows the rules of [`JsonBody`] (so JSON `null` is
+/// refused, as the document's `required: false` object body says).
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -80,10 +81,6 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
         }
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| crate::error::body_error(&e))?;
-        // A JSON `null` means "no body" where the body is optional.
-        if optional && value.is_null() {
-            return Ok(None);
-        }
         if !value.is_object() {
             return Err(ApiError::BadRequest {
                 code: "invalid_body",
@@ -127,6 +124,24 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
         let body = read_body::<T>(req, payload, true);
         Box::pin(async move { Ok(OptionalJson(body.await?)) })
     }
+}
+
+/// Like [`present`] for a whole number, which JSON Schema also allows to be
+/// written with a zero fraction (`86400.0`).
+pub fn present_whole<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    });
+    whole
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {number}")))
 }
 
 /// `limit` and `cursor` of every list operation.

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod conditional;
+mod document_rules;
 mod errors;
 mod lifecycle;
 mod migrations;

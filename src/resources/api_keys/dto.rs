@@ -132,27 +132,7 @@ impl UpdateApiKey {
     /// Validates the body and turns it into a changeset and the rights the
     /// key would have afterwards.
     pub fn into_changes(self, current: &Rights) -> Result<(ApiKeyChanges, Rights), ApiError> {
-        let mut errors = match self.validate() {
-            Ok(()) => Vec::new(),
-            Err(e) => match ApiError::from(e) {
-                ApiError::BadRequest { errors, .. } => errors,
-                other => return Err(other),
-            },
-        };
-        if let Some(Some(cidrs)) = &self.allowed_cidrs {
-            if cidrs.is_empty() || cidrs.len() > 100 {
-                errors.push(FieldError::new(
-                    "allowed_cidrs",
-                    "length",
-                    "must list 1 to 100 networks",
-                ));
-            }
-        }
-        check_policy(
-            self.api_policy.as_ref().and_then(Option::as_ref),
-            &mut errors,
-        );
-        finish(errors)?;
+        self.check()?;
         let mut after = current.clone();
         let cidrs = self
             .allowed_cidrs
@@ -175,6 +155,32 @@ impl UpdateApiKey {
             updated_at: None,
         };
         Ok((changes, after))
+    }
+
+    /// Checks every rule of the body on its own (before any database work,
+    /// so a bad body is a 400 whatever `If-Match` says).
+    pub fn check(&self) -> Result<(), ApiError> {
+        let mut errors = match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => match ApiError::from(e) {
+                ApiError::BadRequest { errors, .. } => errors,
+                other => return Err(other),
+            },
+        };
+        if let Some(Some(cidrs)) = &self.allowed_cidrs {
+            if cidrs.is_empty() || cidrs.len() > 100 {
+                errors.push(FieldError::new(
+                    "allowed_cidrs",
+                    "length",
+                    "must list 1 to 100 networks",
+                ));
+            }
+        }
+        check_policy(
+            self.api_policy.as_ref().and_then(Option::as_ref),
+            &mut errors,
+        );
+        finish(errors)
     }
 }
 

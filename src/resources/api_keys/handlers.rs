@@ -161,6 +161,7 @@ pub async fn update_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let body = body.into_inner();
+    body.check()?;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let key_id = id.clone();

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use crate::audit::AuditEvent as AuditRow;
 
@@ -27,11 +28,12 @@ impl Outcome {
 }
 
 /// Filters of `list_audit_events`; all optional, combined with AND.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only events about this kind of resource, e.g. `api_key`.
     #[param(min_length = 1, max_length = 100, example = "api_key")]
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
     pub resource_type: Option<String>,
     /// Only events about this resource id.
     #[param(
@@ -39,6 +41,7 @@ pub struct AuditFilter {
         max_length = 200,
         example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
     )]
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     pub resource_id: Option<String>,
     /// Only events by this key.
     #[param(
@@ -46,9 +49,11 @@ pub struct AuditFilter {
         max_length = 200,
         example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
     )]
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     pub actor_key_id: Option<String>,
     /// Only this operationId, e.g. `rotate_api_key`.
     #[param(min_length = 1, max_length = 100, example = "rotate_api_key")]
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
     pub action: Option<String>,
     /// Only this outcome.
     pub outcome: Option<Outcome>,

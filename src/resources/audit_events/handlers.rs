@@ -1,6 +1,7 @@
 //! HTTP handler of `/v1/audit_events`.
 
 use actix_web::{get, web};
+use validator::Validate;
 
 use super::dto::{AuditEvent, AuditEventList, AuditFilter};
 use super::repo;
@@ -30,6 +31,7 @@ pub async fn list_audit_events(
 ) -> Result<web::Json<AuditEventList>, ApiError> {
     let page = page.page()?;
     let filter = filter.into_inner();
+    filter.validate()?;
     let org = caller.organization_id;
     let query_page = page.clone();
     let rows = state

@@ -1,0 +1,89 @@
+// Contract scenario for the @hey-api/openapi-ts client of keygate.
+// run.sh copies this file next to the generated client (./client) and compiles it with tsc.
+// Usage: node scenario.js BASE_URL KEY
+import { createApiKey, deleteApiKey, getApiKey, listApiKeys, updateApiKey, verifyKey } from "./client";
+import type { ApiKey, ProblemDetails } from "./client";
+import { client } from "./client/client.gen";
+
+const CLIENT = "hey-api";
+
+class Mismatch extends Error {}
+
+function check(cond: boolean, msg: string): asserts cond {
+  if (!cond) throw new Mismatch(msg);
+}
+
+async function main(): Promise<void> {
+  const [baseUrl, key] = process.argv.slice(2);
+  check(baseUrl !== undefined && key !== undefined, "usage: scenario.js BASE_URL KEY");
+  // Send the key as `Authorization: Bearer` only (the document offers bearer_auth or api_key).
+  client.setConfig({ baseUrl, auth: (a) => (a.type === "http" ? key : undefined) });
+  const name = `contract-${CLIENT}-${Math.random().toString(16).slice(2, 14)}`;
+
+  // create
+  const created = await createApiKey({ body: { name, api_key_role: "serving" } });
+  check(created.response.status === 201, `create: status ${created.response.status} ${JSON.stringify(created.error)}`);
+  const made = created.data;
+  check(made !== undefined, "create: no data");
+  check(made.name === name && made.api_key_role === "serving" && made.enabled, `create: ${JSON.stringify(made)}`);
+  check(made.key.startsWith("kg_ak_"), "create: secret does not start with kg_ak_");
+  const id = made.id;
+
+  // list, following next_cursor
+  let found: ApiKey | undefined;
+  let cursor: string | undefined;
+  let pages = 0;
+  while (found === undefined) {
+    const page = await listApiKeys({ query: { limit: 100, cursor } });
+    check(page.data !== undefined, `list: status ${page.response.status} ${JSON.stringify(page.error)}`);
+    pages += 1;
+    found = page.data.data.find((k) => k.id === id);
+    if (found === undefined) {
+      check(page.data.next_cursor !== null, `list: ${id} not found in ${pages} page(s)`);
+      cursor = page.data.next_cursor;
+    }
+  }
+  check(found.name === name, `list: name ${found.name}`);
+
+  // get
+  const got = await getApiKey({ path: { api_key_id: id } });
+  check(got.data !== undefined, `get: status ${got.response.status} ${JSON.stringify(got.error)}`);
+  check(got.data.id === id && got.data.name === name, `get: ${JSON.stringify(got.data)}`);
+
+  // disable
+  const patched = await updateApiKey({ path: { api_key_id: id }, body: { enabled: false } });
+  check(patched.data !== undefined, `update: status ${patched.response.status} ${JSON.stringify(patched.error)}`);
+  check(patched.data.enabled === false, `update: ${JSON.stringify(patched.data)}`);
+
+  // verify the disabled key
+  const v1 = await verifyKey({ body: { key: made.key } });
+  check(v1.data !== undefined, `verify disabled: status ${v1.response.status} ${JSON.stringify(v1.error)}`);
+  check(!v1.data.valid && v1.data.code === "DISABLED", `verify disabled: ${JSON.stringify(v1.data)}`);
+  check(v1.data.api_key_id === id, `verify disabled: api_key_id ${v1.data.api_key_id}`);
+
+  // verify the caller's own key
+  const v2 = await verifyKey({ body: { key } });
+  check(v2.data !== undefined, `verify own: status ${v2.response.status} ${JSON.stringify(v2.error)}`);
+  check(v2.data.valid && v2.data.code === "VALID", `verify own: ${JSON.stringify(v2.data)}`);
+  check(v2.data.status === "current", `verify own: status ${v2.data.status}`);
+  check(v2.data.pending_expires_at === null, `verify own: pending_expires_at ${v2.data.pending_expires_at}`);
+
+  // delete
+  const deleted = await deleteApiKey({ path: { api_key_id: id } });
+  check(deleted.response.status === 204, `delete: status ${deleted.response.status} ${JSON.stringify(deleted.error)}`);
+
+  // get again: 404 problem through the client's typed `error`
+  const gone = await getApiKey({ path: { api_key_id: id } });
+  check(gone.data === undefined, `get after delete: data ${JSON.stringify(gone.data)}`);
+  check(gone.response.status === 404, `get after delete: status ${gone.response.status}`);
+  const problem: ProblemDetails | undefined = gone.error;
+  check(problem !== undefined, "get after delete: no error");
+  check(problem.code === "not_found" && problem.status === 404, `get after delete: ${JSON.stringify(problem)}`);
+
+  console.log(`${CLIENT}: ok`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`${CLIENT}: FAIL: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exit(1);
+});

@@ -1,0 +1,132 @@
+"""Contract scenario for the openapi-python-client (0.29.x) client of keygate.
+
+Usage: python scenario_python_opc.py BASE_URL KEY   (the generated package
+`keygate_client` must be importable, e.g. via PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from typing import NoReturn
+
+from keygate_client import AuthenticatedClient, errors
+from keygate_client.api.api_keys import (
+    create_api_key,
+    delete_api_key,
+    get_api_key,
+    list_api_keys,
+    update_api_key,
+)
+from keygate_client.api.verify import verify_key
+from keygate_client.models import (
+    ApiKey,
+    ApiKeyList,
+    ApiKeyWithSecret,
+    CreateApiKey,
+    KeyStatus,
+    ProblemDetails,
+    Role,
+    UpdateApiKey,
+    Verification,
+    VerifyCode,
+    VerifyKey,
+)
+from keygate_client.types import UNSET, Unset
+
+CLIENT = "python-opc"
+
+
+def fail(msg: str) -> NoReturn:
+    print(f"{CLIENT}: FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond: bool, msg: str) -> None:
+    if not cond:
+        fail(msg)
+
+
+def main() -> None:
+    if len(sys.argv) != 3:
+        fail("usage: scenario_python_opc.py BASE_URL KEY")
+    base_url, key = sys.argv[1], sys.argv[2]
+    client = AuthenticatedClient(base_url=base_url, token=key, raise_on_unexpected_status=True)
+    name = f"contract-{CLIENT}-{secrets.token_hex(6)}"
+
+    # create
+    created = create_api_key.sync_detailed(client=client, body=CreateApiKey(name=name, api_key_role=Role.SERVING))
+    check(created.status_code == 201, f"create: status {created.status_code}, body {created.content!r}")
+    made = created.parsed
+    check(isinstance(made, ApiKeyWithSecret), f"create: parsed {type(made).__name__}")
+    assert isinstance(made, ApiKeyWithSecret)
+    check(made.name == name and made.api_key_role == Role.SERVING and made.enabled, f"create: {made}")
+    check(made.key.startswith("kg_ak_"), "create: secret does not start with kg_ak_")
+    key_id = made.id
+
+    # list, following next_cursor
+    found: ApiKey | None = None
+    cursor: str | Unset = UNSET
+    pages = 0
+    while found is None:
+        page = list_api_keys.sync_detailed(client=client, limit=100, cursor=cursor)
+        check(page.status_code == 200, f"list: status {page.status_code}, body {page.content!r}")
+        listed = page.parsed
+        check(isinstance(listed, ApiKeyList), f"list: parsed {type(listed).__name__}")
+        assert isinstance(listed, ApiKeyList)
+        pages += 1
+        found = next((k for k in listed.data if k.id == key_id), None)
+        if found is None:
+            if listed.next_cursor is None:
+                fail(f"list: {key_id} not found in {pages} page(s)")
+            cursor = listed.next_cursor
+    check(found.name == name, f"list: name {found.name!r}")
+
+    # get
+    got = get_api_key.sync_detailed(key_id, client=client)
+    check(got.status_code == 200, f"get: status {got.status_code}, body {got.content!r}")
+    check(isinstance(got.parsed, ApiKey) and got.parsed.id == key_id, f"get: {got.parsed}")
+
+    # disable
+    patched = update_api_key.sync_detailed(key_id, client=client, body=UpdateApiKey(enabled=False))
+    check(patched.status_code == 200, f"update: status {patched.status_code}, body {patched.content!r}")
+    check(isinstance(patched.parsed, ApiKey) and patched.parsed.enabled is False, f"update: {patched.parsed}")
+
+    # verify the disabled key
+    v = verify_key.sync_detailed(client=client, body=VerifyKey(key=made.key))
+    check(v.status_code == 200, f"verify disabled: status {v.status_code}, body {v.content!r}")
+    ver = v.parsed
+    check(isinstance(ver, Verification), f"verify disabled: parsed {type(ver).__name__}")
+    assert isinstance(ver, Verification)
+    check(ver.valid is False and ver.code == VerifyCode.DISABLED, f"verify disabled: {ver}")
+    check(ver.api_key_id == key_id, f"verify disabled: api_key_id {ver.api_key_id}")
+
+    # verify the caller's own key
+    v = verify_key.sync_detailed(client=client, body=VerifyKey(key=key))
+    ver = v.parsed
+    check(isinstance(ver, Verification), f"verify own: status {v.status_code}, body {v.content!r}")
+    assert isinstance(ver, Verification)
+    check(ver.valid is True and ver.code == VerifyCode.VALID, f"verify own: {ver}")
+    check(ver.status == KeyStatus.CURRENT, f"verify own: status {ver.status}")
+    check(ver.pending_expires_at is None, f"verify own: pending_expires_at {ver.pending_expires_at}")
+
+    # delete
+    deleted = delete_api_key.sync_detailed(key_id, client=client)
+    check(deleted.status_code == 204, f"delete: status {deleted.status_code}, body {deleted.content!r}")
+
+    # get again: 404 problem
+    gone = get_api_key.sync_detailed(key_id, client=client)
+    check(gone.status_code == 404, f"get after delete: status {gone.status_code}")
+    problem = gone.parsed
+    check(isinstance(problem, ProblemDetails), f"get after delete: parsed {type(problem).__name__}")
+    assert isinstance(problem, ProblemDetails)
+    check(problem.code == "not_found" and problem.status == 404, f"get after delete: {problem}")
+
+    print(f"{CLIENT}: ok")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except errors.UnexpectedStatus as e:
+        fail(f"undocumented status {e.status_code}: {e.content!r}")
