@@ -85,9 +85,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Migrate(args)) => {
-            let db = Db::connect(&args.settings()?).map_err(StartError::from)?;
+            let db = Db::connect_single(&args.settings()?).map_err(StartError::from)?;
             db.migrate().map_err(StartError::from)?;
-            db.close();
+            drop(db);
             eprintln!("keygate: migrations applied");
             Ok(())
         }
@@ -122,7 +122,8 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
 
 fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
     let settings = crate::config::Settings::for_database(args.database.settings()?);
-    let (db, printable) = prepare_database(&settings)?;
+    let db = Db::connect_single(&settings.database).map_err(StartError::from)?;
+    let printable = prepare_database(&db, &settings)?;
     if let Some(key) = printable {
         eprintln!(
             "keygate: the database was empty; created organization `default` with key {}",
@@ -151,7 +152,8 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
             key_repo::create(conn, &org.id, &input, audit)
         })
         .map_err(|e| CliError::Operation(e.to_string()))?;
-    db.close();
+    // Close the connection on this thread before printing and exiting.
+    drop(db);
     eprintln!(
         "keygate: created {} ({}) in {}; the key is shown only this once:",
         row.id, row.api_key_role, row.organization_id

@@ -27,6 +27,23 @@ fn valid_incoming(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
+/// Refuses a query string holding an encoded NUL (`%00`): no documented
+/// query value may contain it, and PostgreSQL text cannot hold it.
+pub async fn reject_nul_query(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.query_string().to_ascii_lowercase().contains("%00") {
+        let err = crate::error::ApiError::BadRequest {
+            code: "invalid_query_parameter",
+            detail: "query values must not contain the NUL character (%00)".to_owned(),
+            errors: Vec::new(),
+        };
+        return Ok(req.error_response(err));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// The middleware function; wrap the app with `from_fn(request_id)`.
 pub async fn request_id(
     req: ServiceRequest,

@@ -93,7 +93,66 @@ fn build_document() -> Value {
     add_policy_names(&mut doc);
     add_links(&mut doc);
     tidy_for_generators(&mut doc);
+    forbid_nul(&mut doc);
     doc
+}
+
+/// The pattern every free-form string carries: no NUL character, which
+/// PostgreSQL text cannot hold (the server refuses it in bodies and queries).
+pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
+
+fn is_free_string(schema: &Map<String, Value>) -> bool {
+    let string = match schema.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    string
+        && !schema.contains_key("pattern")
+        && !schema.contains_key("enum")
+        && !schema.contains_key("format")
+}
+
+fn add_no_nul(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if is_free_string(map) {
+                map.insert("pattern".into(), json!(NO_NUL_PATTERN));
+            }
+            for (key, child) in map.iter_mut() {
+                // Examples are data, not schemas.
+                if key != "example" && key != "examples" {
+                    add_no_nul(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(add_no_nul),
+        _ => {}
+    }
+}
+
+fn forbid_nul(doc: &mut Value) {
+    if let Some(schemas) = doc.pointer_mut("/components/schemas") {
+        add_no_nul(schemas);
+    }
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
+                let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for param in params.iter_mut().filter(|p| p["in"] == "query") {
+                    if let Some(schema) = param.get_mut("schema") {
+                        add_no_nul(schema);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn is_null_branch(v: &Value) -> bool {

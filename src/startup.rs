@@ -15,7 +15,7 @@ use crate::auth::key_format::GeneratedKey;
 use crate::config::Settings;
 use crate::db::{Db, SetupError};
 use crate::error::{no_route, path_error, query_error, ApiError};
-use crate::middleware::request_id;
+use crate::middleware::{reject_nul_query, request_id};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,10 +89,9 @@ pub enum StartError {
     },
 }
 
-/// Connects, migrates and bootstraps the database. Returns the handle and,
-/// when an empty database got a generated key, that key (to print once).
-pub fn prepare_database(settings: &Settings) -> Result<(Db, Option<GeneratedKey>), StartError> {
-    let db = Db::connect(&settings.database)?;
+/// Migrates and bootstraps the database. Returns, when an empty database got
+/// a generated key, that key (to print once).
+pub fn prepare_database(db: &Db, settings: &Settings) -> Result<Option<GeneratedKey>, StartError> {
     db.migrate()?;
     let supplied = settings
         .bootstrap_key
@@ -117,7 +116,7 @@ pub fn prepare_database(settings: &Settings) -> Result<(Db, Option<GeneratedKey>
             None
         }
     };
-    Ok((db, printable))
+    Ok(printable)
 }
 
 /// A bound, not yet running server.
@@ -134,7 +133,8 @@ impl Application {
         settings: &Settings,
         workers: usize,
     ) -> Result<(Application, Option<GeneratedKey>), StartError> {
-        let (db, printable) = prepare_database(settings)?;
+        let db = Db::connect(&settings.database)?;
+        let printable = prepare_database(&db, settings)?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,
             source,
@@ -166,6 +166,7 @@ impl Application {
                         // browser's localStorage in clear text.
                         .config(Config::from("/api-docs/openapi.json")),
                 )
+                .wrap(from_fn(reject_nul_query))
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(request_id))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#))

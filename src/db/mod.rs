@@ -125,10 +125,56 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())
 }
 
+/// Where connections come from.
+#[derive(Clone)]
+enum Source {
+    /// The server: an r2d2 pool.
+    Pool(Pool),
+    /// The command line: one connection made and closed on the calling
+    /// thread. r2d2 opens connections on worker threads, and a PostgreSQL
+    /// connection still in a worker while the process exits can crash the
+    /// exit (libpq and OpenSSL tear down underneath it).
+    Single(Arc<Mutex<AnyConnection>>),
+}
+
+/// A connection lent by a [`Source`].
+enum Lent<'a> {
+    Pooled(r2d2::PooledConnection<Manager>),
+    Single(std::sync::MutexGuard<'a, AnyConnection>),
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            Lent::Pooled(c) => c,
+            Lent::Single(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            Lent::Pooled(c) => c,
+            Lent::Single(c) => c,
+        }
+    }
+}
+
+impl Source {
+    fn get(&self) -> Result<Lent<'_>, ApiError> {
+        Ok(match self {
+            Source::Pool(pool) => Lent::Pooled(pool.get()?),
+            Source::Single(conn) => Lent::Single(conn.lock().unwrap_or_else(|p| p.into_inner())),
+        })
+    }
+}
+
 /// Shared handle to the database, cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool,
+    source: Source,
     backend: Backend,
     // SQLite has one writer at a time and a deferred transaction that reads and
     // then writes can fail at once with SQLITE_BUSY instead of waiting. Writers
@@ -156,7 +202,22 @@ impl Db {
             })
             .map_err(|e| SetupError::Connect(e.to_string()))?;
         Ok(Db {
-            pool,
+            source: Source::Pool(pool),
+            backend: settings.backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Opens one connection on this thread, for a command-line run: no
+    /// worker threads, and the connection closes when the `Db` is dropped.
+    pub fn connect_single(settings: &DatabaseSettings) -> Result<Db, SetupError> {
+        let conn = Manager {
+            settings: settings.clone(),
+        }
+        .connect()
+        .map_err(|e| SetupError::Connect(e.to_string()))?;
+        Ok(Db {
+            source: Source::Single(Arc::new(Mutex::new(conn))),
             backend: settings.backend,
             sqlite_writer: Arc::new(Mutex::new(())),
         })
@@ -170,7 +231,7 @@ impl Db {
     /// Applies every pending migration of the backend's tree.
     pub fn migrate(&self) -> Result<(), SetupError> {
         let mut conn = self
-            .pool
+            .source
             .get()
             .map_err(|e| SetupError::Connect(e.to_string()))?;
         let result = match &mut *conn {
@@ -187,12 +248,12 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let source = self.source.clone();
         let deadline = current_deadline();
         within(
             deadline,
             actix_web::web::block(move || {
-                let mut conn = pool.get()?;
+                let mut conn = source.get()?;
                 work(&mut conn)
             }),
         )
@@ -234,7 +295,7 @@ impl Db {
         if expired() {
             return Err(ApiError::Timeout);
         }
-        let mut conn = self.pool.get()?;
+        let mut conn = self.source.get()?;
         let _turn = match self.backend {
             Backend::Sqlite => Some(
                 self.sqlite_writer
@@ -276,14 +337,6 @@ impl Db {
                 Err(err)
             }
         }
-    }
-
-    /// Closes every pooled connection now. A command-line run calls it before
-    /// exiting: libpq and OpenSSL tear down at process exit, and a pooled
-    /// PostgreSQL connection still open then can crash the exit.
-    pub fn close(self) {
-        let Db { pool, .. } = self;
-        drop(pool);
     }
 
     /// Whether a connection can be had and answers.

@@ -48,6 +48,17 @@ pub struct OptionalJson<T>(pub Option<T>);
 type BodyFuture<T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, actix_web::Error>>>>;
 
+/// Whether any string (or object key) in a JSON value holds U+0000, which
+/// PostgreSQL text cannot store; the document forbids it by pattern.
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// Reads the body and parses it as `T` when present: `Ok(None)` for no body.
 fn read_body<T: serde::de::DeserializeOwned + 'static>(
     req: &actix_web::HttpRequest,
@@ -81,6 +92,15 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
         }
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| crate::error::body_error(&e))?;
+        if has_nul(&value) {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                detail: "request body: strings must not contain the NUL character (U+0000)"
+                    .to_owned(),
+                errors: Vec::new(),
+            }
+            .into());
+        }
         if !value.is_object() {
             return Err(ApiError::BadRequest {
                 code: "invalid_body",

@@ -106,3 +106,29 @@ backend_test! {
         assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
     }
 }
+
+backend_test! {
+    async fn strings_with_a_nul_character_are_refused_not_stored(app) {
+        let cases = [
+            ("name", json!({"name": "a\u{0}b", "api_key_role": "serving"})),
+            (
+                "policy resource id",
+                json!({"name": "n", "api_key_role": "serving", "api_policy": {"allowed_operations": {
+                    "get_api_key": {"allow_any_resource": false, "allowed_resources": {"api_key_id": ["a\u{0}"]}}
+                }}}),
+            ),
+        ];
+        for (what, body) in cases {
+            let res = app.post("/v1/api_keys", &app.bootstrap_key, &body).await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
+        }
+        let res = app.get("/v1/audit_events?action=a%00b", &app.bootstrap_key).await;
+        assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query_parameter").await;
+        let doc = keygate::openapi::document();
+        assert_eq!(
+            doc["components"]["schemas"]["CreateApiKey"]["properties"]["name"]["pattern"],
+            keygate::openapi::NO_NUL_PATTERN,
+            "the document states the rule"
+        );
+    }
+}

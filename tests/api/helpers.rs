@@ -16,6 +16,26 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The URL of database `name` on the admin URL's server, without TLS.
+///
+/// The test binary runs hundreds of servers whose pooled connections are
+/// still open in worker threads when the process exits; with TLS, OpenSSL's
+/// exit-time teardown under those threads can crash the exit. Tests talk to
+/// a local server, so they ask for plain connections (unless the URL says
+/// otherwise).
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let (address, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
+    let base = address.rsplit_once('/').map_or(address, |(b, _)| b);
+    let query = if query.contains("sslmode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "sslmode=disable".to_owned()
+    } else {
+        format!("{query}&sslmode=disable")
+    };
+    format!("{base}/{name}?{query}")
+}
+
 /// A fresh PostgreSQL database, dropped with the guard.
 pub struct PgDatabase {
     admin_url: String,
@@ -29,6 +49,14 @@ impl PgDatabase {
     /// unreachable outside CI. In CI an unreachable server fails the test.
     pub fn create() -> Option<PgDatabase> {
         let admin_url = postgres_admin_url();
+        let admin_url = database_url(
+            &admin_url,
+            admin_url
+                .split_once('?')
+                .map_or(&admin_url[..], |(a, _)| a)
+                .rsplit_once('/')
+                .map_or("postgres", |(_, db)| db),
+        );
         let mut admin = match diesel::PgConnection::establish(&admin_url) {
             Ok(conn) => conn,
             Err(e) if std::env::var_os("CI").is_some() => {
@@ -49,11 +77,7 @@ impl PgDatabase {
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .expect("create test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url);
-        let url = format!("{base}/{name}");
+        let url = database_url(&admin_url, &name);
         Some(PgDatabase {
             admin_url,
             name,
