@@ -44,6 +44,12 @@ impl IfMatch {
         }))
     }
 
+    /// Whether the request carried `If-Match` at all (a write that would
+    /// create the resource then fails: there is no current version).
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Ok when there is no precondition, it is `*`, or it lists `current`;
     /// otherwise 412.
     pub fn check(&self, current: &str) -> Result<(), ApiError> {

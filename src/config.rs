@@ -9,6 +9,8 @@
 //! | `KEYGATE_MAX_BODY_BYTES` | `65536` | largest accepted request body; larger bodies get 413 |
 //! | `KEYGATE_AUTH_CACHE_TTL_MS` | `1000` | how long a key look-up is trusted without the database (0 to 60000; 0 turns the cache off); the staleness bound across nodes |
 //! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
+//! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
+//! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
 //! | `RUST_LOG` | `info` | log filter for env_logger |
 
 use std::fmt;
@@ -52,6 +54,12 @@ pub struct ServeArgs {
     /// How often `last_used_at` values are written, in ms (100 to 600000).
     #[arg(long, env = "KEYGATE_LAST_USED_FLUSH_MS", default_value = "5000")]
     pub last_used_flush_ms: String,
+    /// Master key for stored secrets: base64 of 32 bytes.
+    #[arg(long, env = "KEYGATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// File holding the master key's base64 text.
+    #[arg(long, env = "KEYGATE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub database: DatabaseArgs,
@@ -87,6 +95,46 @@ impl fmt::Debug for DatabaseSettings {
     }
 }
 
+/// Where the master key for stored secrets comes from.
+#[derive(Clone)]
+pub enum MasterKeySource {
+    /// `KEYGATE_MASTER_KEY` (already checked to be base64 of 32 bytes).
+    Inline(String),
+    /// `KEYGATE_MASTER_KEY_FILE`.
+    File(PathBuf),
+    /// The SQLite default: this file beside the database, created if absent.
+    BesideDatabase(PathBuf),
+    /// None configured (PostgreSQL without a key): secrets cannot be stored.
+    Absent,
+}
+
+impl fmt::Debug for MasterKeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MasterKeySource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            MasterKeySource::File(p) => write!(f, "File({})", p.display()),
+            MasterKeySource::BesideDatabase(p) => write!(f, "BesideDatabase({})", p.display()),
+            MasterKeySource::Absent => f.write_str("Absent"),
+        }
+    }
+}
+
+impl MasterKeySource {
+    /// The default for a database: a file beside an SQLite database, none
+    /// for PostgreSQL (every node must be given the same key).
+    pub fn default_for(database: &DatabaseSettings) -> MasterKeySource {
+        match database.backend {
+            Backend::Sqlite => MasterKeySource::BesideDatabase(
+                Path::new(&database.target)
+                    .parent()
+                    .map(|p| p.join("master.key"))
+                    .unwrap_or_else(|| PathBuf::from("master.key")),
+            ),
+            Backend::Postgres => MasterKeySource::Absent,
+        }
+    }
+}
+
 /// Everything `keygate serve` needs, validated.
 #[derive(Clone)]
 pub struct Settings {
@@ -102,13 +150,17 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// How often `last_used_at` is written.
     pub last_used_flush: Duration,
+    /// Where the master key comes from.
+    pub master_key: MasterKeySource,
 }
 
 impl Settings {
     /// Defaults for everything but the database (the command line's
     /// subcommands and tests).
     pub fn for_database(database: DatabaseSettings) -> Settings {
+        let master_key = MasterKeySource::default_for(&database);
         Settings {
+            master_key,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database,
             bootstrap_key: None,
@@ -131,6 +183,7 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
             .field("last_used_flush", &self.last_used_flush)
+            .field("master_key", &self.master_key)
             .finish()
     }
 }
@@ -256,9 +309,30 @@ impl ServeArgs {
             100,
             600_000,
         )?;
+        let database = self.database.settings()?;
+        let master_key = match (&self.master_key, &self.master_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(config_error(
+                    "KEYGATE_MASTER_KEY",
+                    "set KEYGATE_MASTER_KEY or KEYGATE_MASTER_KEY_FILE, not both",
+                ))
+            }
+            (Some(text), None) => {
+                if crate::crypto::envelope::MasterKey::from_base64(text).is_none() {
+                    return Err(config_error(
+                        "KEYGATE_MASTER_KEY",
+                        "must be base64 of exactly 32 bytes",
+                    ));
+                }
+                MasterKeySource::Inline(text.clone())
+            }
+            (None, Some(path)) => MasterKeySource::File(path.clone()),
+            (None, None) => MasterKeySource::default_for(&database),
+        };
         Ok(Settings {
             bind,
-            database: self.database.settings()?,
+            master_key,
+            database,
             bootstrap_key,
             max_body_bytes,
             auth_cache_ttl: Duration::from_millis(auth_cache_ttl),

@@ -138,6 +138,9 @@ pub enum ApiError {
     /// 503: the database cannot be reached now.
     #[error("the database is unavailable")]
     Unavailable,
+    /// 503: no master key is configured, so secrets cannot be stored or read.
+    #[error("no master key is configured (KEYGATE_MASTER_KEY); secrets cannot be stored or read")]
+    MasterKeyMissing,
     /// 504: the caller's `Request-Timeout` ran out.
     #[error("the request timeout ran out")]
     Timeout,
@@ -192,6 +195,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "service_unavailable",
+            ApiError::MasterKeyMissing => "master_key_missing",
             ApiError::Timeout => "request_timeout",
             ApiError::Internal(_) => "internal_error",
         }
@@ -269,7 +273,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::MasterKeyMissing => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -12,7 +12,8 @@ use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::key_format::GeneratedKey;
-use crate::config::Settings;
+use crate::config::{MasterKeySource, Settings};
+use crate::crypto::envelope::MasterKey;
 use crate::db::{Db, SetupError};
 use crate::error::{no_route, path_error, query_error, ApiError};
 use crate::middleware::{reject_nul_query, request_id};
@@ -22,8 +23,8 @@ use std::time::Duration;
 use crate::auth::cache::KeyCache;
 use crate::auth::last_used::LastUsed;
 use crate::resources::{
-    api_keys, audit_events, organizations, organizations::repo::DEFAULT_ORGANIZATION, system,
-    verify,
+    api_keys, audit_events, connectors, organizations, organizations::repo::DEFAULT_ORGANIZATION,
+    secrets, system, verify,
 };
 use crate::timeout::request_timeout;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub last_used: Arc<LastUsed>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// The master key for stored secrets, when one is configured.
+    pub master_key: Option<Arc<MasterKey>>,
 }
 
 impl AppState {
@@ -66,6 +69,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
             .configure(api_keys::configure)
             .configure(verify::configure)
             .configure(audit_events::configure)
+            .configure(secrets::configure)
+            .configure(connectors::configure)
             .configure(organizations::configure),
     );
 }
@@ -79,6 +84,14 @@ pub enum StartError {
     /// Bootstrap of an empty database.
     #[error("cannot create the first organization: {0}")]
     Bootstrap(ApiError),
+    /// The master key is missing, unreadable or not the database's.
+    #[error("{variable}: {why}")]
+    MasterKey {
+        /// The variable to fix.
+        variable: &'static str,
+        /// What is wrong, without the key.
+        why: String,
+    },
     /// The listen address.
     #[error("KEYGATE_BIND: cannot listen on {addr}: {source}")]
     Bind {
@@ -119,6 +132,93 @@ pub fn prepare_database(db: &Db, settings: &Settings) -> Result<Option<Generated
     Ok(printable)
 }
 
+/// Reads (or, for the SQLite default, creates) the master key.
+pub fn load_master_key(source: &MasterKeySource) -> Result<Option<MasterKey>, StartError> {
+    let bad = |variable: &'static str, why: String| StartError::MasterKey { variable, why };
+    let from_file = |variable, path: &std::path::Path| -> Result<MasterKey, StartError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(variable, format!("cannot read {}: {e}", path.display())))?;
+        MasterKey::from_base64(&text).ok_or_else(|| {
+            bad(
+                variable,
+                format!("{} does not hold base64 of 32 bytes", path.display()),
+            )
+        })
+    };
+    match source {
+        MasterKeySource::Absent => Ok(None),
+        MasterKeySource::Inline(text) => MasterKey::from_base64(text).map(Some).ok_or_else(|| {
+            bad(
+                "KEYGATE_MASTER_KEY",
+                "must be base64 of exactly 32 bytes".to_owned(),
+            )
+        }),
+        MasterKeySource::File(path) => from_file("KEYGATE_MASTER_KEY_FILE", path).map(Some),
+        MasterKeySource::BesideDatabase(path) if path.exists() => {
+            from_file("KEYGATE_MASTER_KEY_FILE", path).map(Some)
+        }
+        MasterKeySource::BesideDatabase(path) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let text = MasterKey::generate_base64();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| {
+                    bad(
+                        "KEYGATE_MASTER_KEY_FILE",
+                        format!("cannot create {}: {e}", path.display()),
+                    )
+                })?;
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| {
+                    bad(
+                        "KEYGATE_MASTER_KEY_FILE",
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                })?;
+            let key = MasterKey::from_base64(&text).expect("a generated key parses");
+            log::info!(
+                "created master key {} in {} (mode 0600); back it up with the database: secrets cannot be read without it",
+                key.id(),
+                path.display()
+            );
+            Ok(Some(key))
+        }
+    }
+}
+
+/// Refuses to start when the database holds values sealed under a key other
+/// than the configured one (or under any key, when none is configured).
+pub fn check_master_key(db: &Db, key: Option<&MasterKey>) -> Result<(), StartError> {
+    let known = db
+        .write_blocking(|conn| Ok(crate::resources::secrets::repo::key_ids(conn)?))
+        .map_err(StartError::Bootstrap)?;
+    match key {
+        None if !known.is_empty() => Err(StartError::MasterKey {
+            variable: "KEYGATE_MASTER_KEY",
+            why: format!(
+                "is required: this database holds secrets sealed under master key {}",
+                known.join(", ")
+            ),
+        }),
+        Some(key) if !known.is_empty() && !known.contains(&key.id()) => {
+            Err(StartError::MasterKey {
+                variable: "KEYGATE_MASTER_KEY",
+                why: format!(
+                "the configured master key is {}, but this database's secrets are sealed under {}",
+                key.id(),
+                known.join(", ")
+            ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -135,6 +235,8 @@ impl Application {
     ) -> Result<(Application, Option<GeneratedKey>), StartError> {
         let db = Db::connect(&settings.database)?;
         let printable = prepare_database(&db, settings)?;
+        let master_key = load_master_key(&settings.master_key)?.map(Arc::new);
+        check_master_key(&db, master_key.as_deref())?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,
             source,
@@ -145,6 +247,7 @@ impl Application {
             cache: Arc::new(KeyCache::new(settings.auth_cache_ttl)),
             last_used: Arc::new(LastUsed::default()),
             max_body_bytes: settings.max_body_bytes,
+            master_key,
         });
         let server_state = state.clone();
         let max_body = settings.max_body_bytes;
@@ -153,7 +256,9 @@ impl Application {
             App::new()
                 .into_utoipa_app()
                 .app_data(server_state.clone())
-                .app_data(web::PayloadConfig::new(max_body))
+                .app_data(web::PayloadConfig::new(
+                    max_body.max(crate::resources::LARGEST_BODY),
+                ))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .configure(configure_api)

@@ -73,6 +73,17 @@ pub fn rule(operation_id: &str) -> Option<OperationRule> {
         | "rotate_api_key"
         | "revoke_pending_api_key" => (Role::Personal, true, "api_key"),
         "list_audit_events" => (Role::Personal, false, "audit_event"),
+        "list_secrets" => (Role::Serving, false, "secret"),
+        "get_secret" => (Role::Personal, true, "secret"),
+        "create_secret" | "put_secret" | "delete_secret" => {
+            (Role::ServingAndIndexing, true, "secret")
+        }
+        "list_connectors" | "get_connector" => (Role::Serving, false, "connector"),
+        "create_connector"
+        | "put_connector"
+        | "update_connector"
+        | "delete_connector"
+        | "update_connector_api_key_id" => (Role::ServingAndIndexing, true, "connector"),
         _ => return None,
     };
     Some(OperationRule {

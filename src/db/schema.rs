@@ -96,4 +96,67 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> organizations (organization_id));
-diesel::allow_tables_to_appear_in_same_query!(organizations, api_keys, key_secrets, audit_events);
+
+diesel::table! {
+    /// Ids of the master keys that encrypted this database.
+    encryption_keys (key_id) {
+        /// Hex of the first 4 bytes of the SHA-256 of the master key.
+        key_id -> Text,
+        /// When it was first used here.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Connector secrets; `value` is an AES-256-GCM envelope.
+    secrets (organization_id, id) {
+        /// Owning organization.
+        organization_id -> Text,
+        /// Caller-chosen or `sec_` id, unique per organization.
+        id -> Text,
+        /// Optional description.
+        description -> Nullable<Text>,
+        /// Encrypted value (see `crate::crypto`).
+        value -> Binary,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Connectors (Elasticsearch family).
+    connectors (organization_id, id) {
+        /// Owning organization.
+        organization_id -> Text,
+        /// Caller-chosen or `con_` id, unique per organization.
+        id -> Text,
+        /// Display name.
+        name -> Nullable<Text>,
+        /// Description.
+        description -> Nullable<Text>,
+        /// Target index.
+        index_name -> Nullable<Text>,
+        /// Service type, e.g. `google_drive`.
+        service_type -> Nullable<Text>,
+        /// API key the connector uses.
+        api_key_id -> Nullable<Text>,
+        /// Secret holding that key's encoded value.
+        api_key_secret_id -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    api_keys,
+    key_secrets,
+    audit_events,
+    encryption_keys,
+    secrets,
+    connectors
+);

@@ -4,7 +4,9 @@
 
 pub mod api_keys;
 pub mod audit_events;
+pub mod connectors;
 pub mod organizations;
+pub mod secrets;
 pub mod system;
 pub mod verify;
 
@@ -30,9 +32,17 @@ where
 /// the size limit (413), a JSON object (an array is not, though serde would
 /// take one for a struct), and of the expected shape (400).
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+///
+/// `LIMIT`, when above `KEYGATE_MAX_BODY_BYTES`, raises the size limit for
+/// one operation (secrets, whose values may be 65,536 bytes before JSON
+/// escaping); it may not exceed [`LARGEST_BODY`].
+pub struct JsonBody<T, const LIMIT: usize = 0>(pub T);
 
-impl<T> JsonBody<T> {
+/// The largest body any operation accepts: a 65,536-byte secret with every
+/// character JSON-escaped, plus its description.
+pub const LARGEST_BODY: usize = 512 * 1024;
+
+impl<T, const LIMIT: usize> JsonBody<T, LIMIT> {
     /// The body.
     pub fn into_inner(self) -> T {
         self.0
@@ -64,6 +74,7 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
     req: &actix_web::HttpRequest,
     payload: &mut actix_web::dev::Payload,
     optional: bool,
+    min_limit: usize,
 ) -> BodyFuture<Option<T>> {
     use actix_web::{FromRequest, HttpMessage};
     let bytes = actix_web::web::Bytes::from_request(req, payload);
@@ -72,9 +83,12 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
         .ok()
         .flatten()
         .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    // The payload reader's own ceiling is LARGEST_BODY (startup.rs); the
+    // operation's limit is checked here.
     let limit = req
         .app_data::<actix_web::web::Data<crate::startup::AppState>>()
-        .map_or(65_536, |s| s.max_body_bytes);
+        .map_or(65_536, |s| s.max_body_bytes)
+        .max(min_limit.min(LARGEST_BODY));
     Box::pin(async move {
         let bytes = bytes.await.map_err(|e| {
             if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
@@ -84,6 +98,9 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
                 e
             }
         })?;
+        if bytes.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit }.into());
+        }
         if optional && bytes.is_empty() {
             return Ok(None);
         }
@@ -115,7 +132,9 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
     })
 }
 
-impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
+impl<T: serde::de::DeserializeOwned + 'static, const LIMIT: usize> actix_web::FromRequest
+    for JsonBody<T, LIMIT>
+{
     type Error = actix_web::Error;
     type Future = BodyFuture<Self>;
 
@@ -123,7 +142,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
         req: &actix_web::HttpRequest,
         payload: &mut actix_web::dev::Payload,
     ) -> Self::Future {
-        let body = read_body::<T>(req, payload, false);
+        let body = read_body::<T>(req, payload, false, LIMIT);
         Box::pin(async move {
             let value = body
                 .await?
@@ -141,7 +160,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
         req: &actix_web::HttpRequest,
         payload: &mut actix_web::dev::Payload,
     ) -> Self::Future {
-        let body = read_body::<T>(req, payload, true);
+        let body = read_body::<T>(req, payload, true, 0);
         Box::pin(async move { Ok(OptionalJson(body.await?)) })
     }
 }
@@ -234,6 +253,40 @@ impl Page {
         rows.truncate(limit);
         let next = rows.last().map(|row| URL_SAFE_NO_PAD.encode(id(row)));
         (rows, next)
+    }
+}
+
+/// An id a caller may choose (secrets, connectors): a lowercase letter or
+/// digit, then up to 127 lowercase letters, digits, `_` or `-`; checked when
+/// the path is parsed. Server-made ids (`sec_…`, `con_…`) follow it too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResourceId(pub String);
+
+impl ResourceId {
+    /// The pattern, as in the document.
+    pub const PATTERN: &'static str = "^[a-z0-9][a-z0-9_-]{0,127}$";
+
+    /// Whether a text is a well-formed id.
+    pub fn is_valid(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        (1..=128).contains(&bytes.len())
+            && matches!(bytes[0], b'a'..=b'z' | b'0'..=b'9')
+            && bytes[1..]
+                .iter()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if ResourceId::is_valid(&text) {
+            Ok(ResourceId(text))
+        } else {
+            Err(serde::de::Error::custom(
+                "must be a lowercase letter or digit, then up to 127 lowercase letters, digits, '_' or '-'",
+            ))
+        }
     }
 }
 

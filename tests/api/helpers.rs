@@ -145,6 +145,9 @@ impl TestApp {
             pool_size: 4,
         });
         settings.bootstrap_key = Some(bootstrap_key.clone());
+        settings.master_key = keygate::config::MasterKeySource::Inline(
+            keygate::crypto::envelope::MasterKey::generate_base64(),
+        );
         // Short, so tests see last_used_at without waiting long.
         settings.last_used_flush = std::time::Duration::from_millis(200);
         let (app, printed) = Application::build(&settings, 1).expect("application starts");

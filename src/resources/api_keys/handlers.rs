@@ -192,11 +192,15 @@ pub async fn update_api_key(
 /// Delete an API key
 ///
 /// Deletes the key and every secret of it; it stops working at once. The
-/// caller must hold at least the key's rights.
+/// caller must hold at least the key's rights. A key a connector uses cannot
+/// be deleted (409): point the connector elsewhere first.
 #[utoipa::path(
     tag = "api_keys",
     params(ApiKeyPath),
-    responses((status = 204, description = "Deleted."))
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 409, description = "A connector uses the key.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+    )
 )]
 #[delete("/api_keys/{api_key_id}")]
 pub async fn delete_api_key(

@@ -281,7 +281,15 @@ pub fn delete(
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
         rotation::delete_all(conn, owner(organization_id, id))?;
-        diesel::delete(api_keys::table.filter(api_keys::id.eq(id))).execute(conn)?;
+        diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
+            .execute(conn)
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::Conflict { .. } => ApiError::Conflict {
+                    code: "still_referenced",
+                    detail: format!("api key {id} is used by a connector"),
+                },
+                other => other,
+            })?;
         audit.record(conn)?;
         Ok(())
     })

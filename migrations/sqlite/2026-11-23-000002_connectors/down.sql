@@ -1,0 +1,3 @@
+DROP TABLE connectors;
+DROP TABLE secrets;
+DROP TABLE encryption_keys;

@@ -1,0 +1,140 @@
+//! Request bodies and views of secrets. The value appears only in the
+//! `get_secret` answer; `Debug` never shows it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::model::SecretRow;
+use crate::resources::ResourceId;
+
+/// Path of single-secret operations.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SecretPath {
+    /// The secret's id.
+    #[param(value_type = String, pattern = "^[a-z0-9][a-z0-9_-]{0,127}$", example = "my-connector-api-key")]
+    pub secret_id: ResourceId,
+}
+
+/// Body of `create_secret` and `put_secret`. `Debug` hides the value.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"value": "encoded-api-key-value", "description": "API key of my-connector"}))]
+pub struct SecretBody {
+    /// The secret, 1 to 65,536 bytes. Stored encrypted; returned only by `get_secret`.
+    #[validate(length(min = 1, max = 65536, message = "must be 1 to 65536 bytes"))]
+    #[schema(min_length = 1, max_length = 65536)]
+    pub value: String,
+    /// What the secret is for, up to 1,000 characters.
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(
+        max_length = 1000,
+        nullable = true,
+        example = "API key of my-connector"
+    )]
+    pub description: Option<String>,
+}
+
+impl std::fmt::Debug for SecretBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretBody")
+            .field("value", &"<redacted>")
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+impl SecretBody {
+    /// The byte rule: `value` counts bytes (validator counts characters).
+    pub fn check(&self) -> Result<(), crate::error::ApiError> {
+        self.validate()?;
+        if self.value.len() > 65_536 {
+            return Err(crate::error::ApiError::invalid_field(
+                "value",
+                "length",
+                "must be 1 to 65536 bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A secret's metadata: never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Secret {
+    /// The id.
+    #[schema(example = "my-connector-api-key")]
+    pub id: String,
+    /// The organization it belongs to.
+    pub organization_id: String,
+    /// What it is for.
+    #[schema(required = true, nullable = true)]
+    pub description: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its value last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&SecretRow> for Secret {
+    fn from(row: &SecretRow) -> Self {
+        Secret {
+            id: row.id.clone(),
+            organization_id: row.organization_id.clone(),
+            description: row.description.clone(),
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A secret with its value (the answer of `get_secret`). `Debug` hides it.
+#[derive(Serialize, ToSchema)]
+pub struct SecretWithValue {
+    /// The metadata.
+    #[serde(flatten)]
+    pub secret: Secret,
+    /// The plaintext value.
+    #[schema(example = "encoded-api-key-value")]
+    pub value: String,
+}
+
+impl std::fmt::Debug for SecretWithValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretWithValue")
+            .field("secret", &self.secret)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What `put_secret` did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PutResult {
+    /// The id was new.
+    Created,
+    /// The value was replaced.
+    Updated,
+}
+
+/// The answer of `put_secret`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PutSecretResult {
+    /// Whether the secret was created or replaced.
+    pub result: PutResult,
+    /// Its metadata.
+    pub secret: Secret,
+}
+
+/// A page of secrets (metadata only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretList {
+    /// The secrets, by id.
+    pub data: Vec<Secret>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true, nullable = true)]
+    pub next_cursor: Option<String>,
+}

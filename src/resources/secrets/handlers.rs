@@ -1,0 +1,210 @@
+//! HTTP handlers of `/v1/secrets`.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{delete, get, post, put, web, HttpResponse};
+
+use super::dto::{
+    PutResult, PutSecretResult, Secret, SecretBody, SecretList, SecretPath, SecretWithValue,
+};
+use super::repo;
+use crate::auth::Caller;
+use crate::conditional::{json_with_etag, IfMatch};
+use crate::crypto::envelope::MasterKey;
+use crate::db::new_id;
+use crate::error::ApiError;
+use crate::resources::{JsonBody, PageQuery, LARGEST_BODY};
+use crate::startup::AppState;
+
+fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
+    state.master_key.clone().ok_or(ApiError::MasterKeyMissing)
+}
+
+/// Create a secret
+///
+/// Stores a value (an API key's encoded value, a token) encrypted with
+/// AES-256-GCM under the master key, and returns its id and metadata, never
+/// the value.
+#[utoipa::path(
+    tag = "secrets",
+    request_body = SecretBody,
+    responses((status = 201, description = "The secret's metadata.", body = Secret,
+        headers(("Location" = String, description = "Path of the new secret."), ("ETag" = String, description = "Version of the secret."))))
+)]
+#[post("/secrets")]
+pub async fn create_secret(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<SecretBody, LARGEST_BODY>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.check()?;
+    let key = master_key(&state)?;
+    let id = new_id("sec_");
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let row = state
+        .db
+        .write(move |conn| {
+            repo::create(conn, &key, &org, &id, &body.value, body.description, audit)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/secrets/{}", row.id)))
+        .insert_header((header::ETAG, row.etag()))
+        .json(Secret::from(&row)))
+}
+
+/// List secrets
+///
+/// The organization's secrets by id: metadata only, never values.
+#[utoipa::path(
+    tag = "secrets",
+    params(PageQuery),
+    responses((status = 200, description = "A page of secrets.", body = SecretList))
+)]
+#[get("/secrets")]
+pub async fn list_secrets(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<SecretList>, ApiError> {
+    let page = page.page()?;
+    let org = caller.organization_id;
+    let query_page = page.clone();
+    let rows = state
+        .db
+        .read(move |conn| repo::list(conn, &org, &query_page))
+        .await?;
+    let (rows, next_cursor) = page.finish(rows, |r| &r.id);
+    Ok(web::Json(SecretList {
+        data: rows.iter().map(Secret::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Get a secret's value
+///
+/// Returns the secret with its plaintext `value`. Needs a `personal` key (a
+/// policy may narrow that); every read is recorded in the audit trail.
+#[utoipa::path(
+    tag = "secrets",
+    params(SecretPath),
+    responses((status = 200, description = "The secret with its value.", body = SecretWithValue,
+        headers(("ETag" = String, description = "Version of the secret."))))
+)]
+#[get("/secrets/{secret_id}")]
+pub async fn get_secret(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<SecretPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().secret_id.0;
+    let key = master_key(&state)?;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let row = state
+        .db
+        .write(move |conn| repo::read(conn, &org, &id, audit))
+        .await?;
+    let value = repo::open(&key, &row)?;
+    Ok(json_with_etag(
+        &row.etag(),
+        &SecretWithValue {
+            secret: Secret::from(&row),
+            value,
+        },
+    ))
+}
+
+/// Create or replace a secret
+///
+/// Stores the value under this id: 201 with `result: created` when the id
+/// was new in the organization, else 200 with `result: updated` (the value
+/// and description are replaced; `If-Match` guards the replacement).
+#[utoipa::path(
+    tag = "secrets",
+    params(SecretPath),
+    request_body = SecretBody,
+    responses(
+        (status = 200, description = "The value was replaced.", body = PutSecretResult,
+            headers(("ETag" = String, description = "Version of the secret."))),
+        (status = 201, description = "The secret was created.", body = PutSecretResult,
+            headers(("Location" = String, description = "Path of the secret."), ("ETag" = String, description = "Version of the secret."))),
+    )
+)]
+#[put("/secrets/{secret_id}")]
+pub async fn put_secret(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<SecretPath>,
+    if_match: IfMatch,
+    body: JsonBody<SecretBody, LARGEST_BODY>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().secret_id.0;
+    let body = body.into_inner();
+    body.check()?;
+    let key = master_key(&state)?;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let (row, created) = state
+        .db
+        .write(move |conn| {
+            repo::put(
+                conn,
+                &key,
+                &org,
+                &id,
+                &body.value,
+                body.description,
+                &if_match,
+                audit,
+            )
+        })
+        .await?;
+    let answer = PutSecretResult {
+        result: if created {
+            PutResult::Created
+        } else {
+            PutResult::Updated
+        },
+        secret: Secret::from(&row),
+    };
+    if created {
+        Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/secrets/{}", row.id)))
+            .insert_header((header::ETAG, row.etag()))
+            .json(answer))
+    } else {
+        Ok(json_with_etag(&row.etag(), &answer))
+    }
+}
+
+/// Delete a secret
+///
+/// Deletes the secret; 409 while a connector references it.
+#[utoipa::path(
+    tag = "secrets",
+    params(SecretPath),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 409, description = "A connector references the secret.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/secrets/{secret_id}")]
+pub async fn delete_secret(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<SecretPath>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().secret_id.0;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    state
+        .db
+        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,18 @@
+//! Connector secrets: values stored encrypted (AES-256-GCM, bound to their
+//! row) and given back only to `personal` keys, every read audited.
+
+pub mod dto;
+pub mod handlers;
+pub mod model;
+pub mod repo;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers the secret operations under the `/v1` scope.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(handlers::create_secret)
+        .service(handlers::list_secrets)
+        .service(handlers::get_secret)
+        .service(handlers::put_secret)
+        .service(handlers::delete_secret);
+}
