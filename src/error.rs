@@ -177,6 +177,21 @@ impl ApiError {
         ApiError::NotFound(format!("{what} {id} was not found"))
     }
 
+    /// A database error, with `detail` for the conflict it may be (the code,
+    /// `already_exists` or `still_referenced`, still comes from its kind).
+    pub fn from_db_with_conflict(
+        err: diesel::result::Error,
+        detail: impl FnOnce() -> String,
+    ) -> ApiError {
+        match ApiError::from(err) {
+            ApiError::Conflict { code, .. } => ApiError::Conflict {
+                code,
+                detail: detail(),
+            },
+            other => other,
+        }
+    }
+
     /// An opaque 500 whose cause is only logged.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(cause.to_string())

@@ -283,12 +283,10 @@ pub fn delete(
         rotation::delete_all(conn, owner(organization_id, id))?;
         diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
             .execute(conn)
-            .map_err(|e| match ApiError::from(e) {
-                ApiError::Conflict { .. } => ApiError::Conflict {
-                    code: "still_referenced",
-                    detail: format!("api key {id} is used by a connector"),
-                },
-                other => other,
+            .map_err(|e| {
+                ApiError::from_db_with_conflict(e, || {
+                    format!("api key {id} is used by a connector")
+                })
             })?;
         audit.record(conn)?;
         Ok(())

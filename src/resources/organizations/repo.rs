@@ -52,12 +52,10 @@ fn insert(
     diesel::insert_into(organizations::table)
         .values(&organization)
         .execute(conn)
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict { .. } => ApiError::Conflict {
-                code: "already_exists",
-                detail: format!("an organization named {name} already exists"),
-            },
-            other => other,
+        .map_err(|e| {
+            ApiError::from_db_with_conflict(e, || {
+                format!("an organization named {name} already exists")
+            })
         })?;
     let input = first_key(key_name);
     let (api_key, key) = match key {

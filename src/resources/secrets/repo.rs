@@ -109,12 +109,10 @@ pub fn create(
         diesel::insert_into(secrets::table)
             .values(&row)
             .execute(conn)
-            .map_err(|e| match ApiError::from(e) {
-                ApiError::Conflict { .. } => ApiError::Conflict {
-                    code: "already_exists",
-                    detail: format!("a secret with id {id} already exists"),
-                },
-                other => other,
+            .map_err(|e| {
+                ApiError::from_db_with_conflict(e, || {
+                    format!("a secret with id {id} already exists")
+                })
             })?;
         audit.record(conn)?;
         Ok(row)
@@ -212,12 +210,10 @@ pub fn delete(
                 .filter(secrets::id.eq(id)),
         )
         .execute(conn)
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict { .. } => ApiError::Conflict {
-                code: "still_referenced",
-                detail: format!("secret {id} is referenced by a connector"),
-            },
-            other => other,
+        .map_err(|e| {
+            ApiError::from_db_with_conflict(e, || {
+                format!("secret {id} is referenced by a connector")
+            })
         })?;
         audit.record(conn)?;
         Ok(())
