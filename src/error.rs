@@ -172,6 +172,15 @@ impl ApiError {
         }
     }
 
+    /// Ok when no field failed, else a 400 `validation_failed` listing them.
+    pub fn check_fields(errors: Vec<FieldError>) -> Result<(), ApiError> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(errors))
+        }
+    }
+
     /// A 404 naming what was looked for.
     pub fn not_found(what: &str, id: &str) -> ApiError {
         ApiError::NotFound(format!("{what} {id} was not found"))
@@ -360,6 +369,17 @@ impl From<actix_web::error::BlockingError> for ApiError {
     fn from(err: actix_web::error::BlockingError) -> Self {
         ApiError::internal(format!("blocking task: {err}"))
     }
+}
+
+/// The field errors of a `validator` check (none when it passes), for a
+/// body that adds checks of its own before answering.
+pub fn field_errors(value: &impl validator::Validate) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if let Err(errors) = value.validate() {
+        flatten_validation("", &errors, &mut out);
+        out.sort_by(|a, b| a.field.cmp(&b.field));
+    }
+    out
 }
 
 impl From<validator::ValidationErrors> for ApiError {

@@ -9,7 +9,7 @@ use validator::Validate;
 use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use super::repo::{ListFilter, NewApiKey};
 use crate::auth::{ApiPolicy, Rights, Role};
-use crate::error::{ApiError, FieldError};
+use crate::error::{field_errors, ApiError, FieldError};
 use crate::net::Cidr;
 use crate::resources::present;
 use crate::rotation::PendingKey;
@@ -32,14 +32,6 @@ pub struct ApiKeyPath {
 fn check_policy(policy: Option<&ApiPolicy>, errors: &mut Vec<FieldError>) {
     if let Some(policy) = policy {
         errors.extend(policy.check("api_policy"));
-    }
-}
-
-fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_fields(errors))
     }
 }
 
@@ -73,15 +65,9 @@ pub struct CreateApiKey {
 impl CreateApiKey {
     /// Validates every rule and returns the repo's input.
     pub fn into_input(self) -> Result<NewApiKey, ApiError> {
-        let mut errors = match self.validate() {
-            Ok(()) => Vec::new(),
-            Err(e) => match ApiError::from(e) {
-                ApiError::BadRequest { errors, .. } => errors,
-                other => return Err(other),
-            },
-        };
+        let mut errors = field_errors(&self);
         check_policy(self.api_policy.as_ref(), &mut errors);
-        finish(errors)?;
+        ApiError::check_fields(errors)?;
         Ok(NewApiKey {
             name: self.name,
             role: self.api_key_role,
@@ -160,13 +146,7 @@ impl UpdateApiKey {
     /// Checks every rule of the body on its own (before any database work,
     /// so a bad body is a 400 whatever `If-Match` says).
     pub fn check(&self) -> Result<(), ApiError> {
-        let mut errors = match self.validate() {
-            Ok(()) => Vec::new(),
-            Err(e) => match ApiError::from(e) {
-                ApiError::BadRequest { errors, .. } => errors,
-                other => return Err(other),
-            },
-        };
+        let mut errors = field_errors(self);
         if let Some(Some(cidrs)) = &self.allowed_cidrs {
             if cidrs.is_empty() || cidrs.len() > 100 {
                 errors.push(FieldError::new(
@@ -180,7 +160,7 @@ impl UpdateApiKey {
             self.api_policy.as_ref().and_then(Option::as_ref),
             &mut errors,
         );
-        finish(errors)
+        ApiError::check_fields(errors)
     }
 }
 

@@ -94,11 +94,7 @@ pub fn check_references(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_fields(errors))
-    }
+    ApiError::check_fields(errors)
 }
 
 fn insert(
