@@ -232,6 +232,9 @@ impl PageQuery {
                         .decode(cursor)
                         .ok()
                         .and_then(|bytes| String::from_utf8(bytes).ok())
+                        // Ids are printable ASCII; anything else (a NUL
+                        // PostgreSQL cannot compare, say) came from no id.
+                        .filter(|id| id.bytes().all(|b| b.is_ascii_graphic()))
                         .unwrap_or_else(|| cursor.clone()),
                 )
             }

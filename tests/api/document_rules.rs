@@ -69,9 +69,12 @@ backend_test! {
 
 backend_test! {
     async fn a_cursor_keygate_did_not_issue_pages_from_its_position(app) {
-        for cursor in ["0", "zzzz", "YWt5X3p6eg"] {
-            let res = app.get(&format!("/v1/api_keys?cursor={cursor}"), &app.bootstrap_key).await;
-            assert_eq!(res.status(), StatusCode::OK, "cursor {cursor}");
+        // "AA" decodes to a NUL byte, "_w" to a non-UTF-8 byte.
+        for cursor in ["0", "zzzz", "YWt5X3p6eg", "AA", "_w"] {
+            for list in ["api_keys", "audit_events", "secrets", "connectors"] {
+                let res = app.get(&format!("/v1/{list}?cursor={cursor}"), &app.bootstrap_key).await;
+                assert_eq!(res.status(), StatusCode::OK, "{list} with cursor {cursor}");
+            }
         }
         let res = app.get("/v1/api_keys?cursor=a.b", &app.bootstrap_key).await;
         assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
