@@ -1,9 +1,16 @@
-//! Hashing of presented keys, and the encryption envelope.
+//! Hashing of presented keys, keyed hashes, and the encryption envelope.
 //!
 //! Hashing of presented keys. Only the SHA-256 of a key is ever stored; a
 //! key has 190 bits of randomness, so a fast unsalted hash is safe here and
 //! lets a key be found by its hash in one indexed look-up.
+//!
+//! Values chosen by people (proxy keys, say) may have little entropy, so a
+//! plain hash of one could be reversed by guessing; [`keyed_hash`] is an
+//! HMAC-SHA256 under a key only the server holds (derived from the master
+//! key, see [`envelope::MasterKey::keyed_hash`]), which still finds equal
+//! values by equal hashes.
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 of a key.
@@ -11,8 +18,42 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// Hex HMAC-SHA256 of `value` under `key`, for one `domain` (what is
+/// hashed, e.g. `api_proxy_key`) and `scope` (whose, e.g. an organization
+/// id). Each part is length-prefixed, so no two (domain, scope, value)
+/// triples hash the same input; equal values in different scopes or domains
+/// get unrelated hashes.
+pub fn keyed_hash(key: &[u8; 32], domain: &str, scope: &str, value: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in [domain.as_bytes(), scope.as_bytes(), value] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keyed_hash_depends_on_key_domain_scope_and_value() {
+        let key = [7u8; 32];
+        let base = super::keyed_hash(&key, "d", "s", b"value");
+        assert_eq!(base.len(), 64, "hex of 32 bytes");
+        assert_eq!(base, super::keyed_hash(&key, "d", "s", b"value"));
+        assert_ne!(base, super::keyed_hash(&[8u8; 32], "d", "s", b"value"));
+        assert_ne!(base, super::keyed_hash(&key, "e", "s", b"value"));
+        assert_ne!(base, super::keyed_hash(&key, "d", "t", b"value"));
+        assert_ne!(base, super::keyed_hash(&key, "d", "s", b"valuf"));
+        // Length prefixes: moving a byte between parts changes the hash.
+        assert_ne!(
+            super::keyed_hash(&key, "ab", "c", b""),
+            super::keyed_hash(&key, "a", "bc", b"")
+        );
+        // Not the plain SHA-256 of the value.
+        assert_ne!(base, super::hash_key("value"));
+    }
+
     #[test]
     fn hash_is_hex_sha256() {
         assert_eq!(
@@ -40,6 +81,8 @@ pub mod envelope {
 
     const VERSION: u8 = 1;
     const HEADER: usize = 1 + 4 + 12;
+    /// Label of the derivation of the keyed-hash key from the master key.
+    const HASH_KEY_LABEL: &[u8] = b"keygate:keyed-hash-key:v1";
 
     /// Where a sealed value lives; bound into its associated data.
     #[derive(Debug, Clone, Copy)]
@@ -88,6 +131,9 @@ pub mod envelope {
     pub struct MasterKey {
         id: [u8; 4],
         cipher: Aes256Gcm,
+        /// The key of [`MasterKey::keyed_hash`]: derived from the master key
+        /// by HMAC under a fixed label, so it is independent of the AES key.
+        hash_key: [u8; 32],
     }
 
     impl std::fmt::Debug for MasterKey {
@@ -102,9 +148,17 @@ pub mod envelope {
         /// A master key from its 32 bytes.
         pub fn from_bytes(bytes: &[u8; 32]) -> MasterKey {
             let digest = Sha256::digest(bytes);
+            let hash_key = {
+                use hmac::{Hmac, Mac};
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(bytes)
+                    .expect("HMAC takes a key of any length");
+                mac.update(HASH_KEY_LABEL);
+                mac.finalize().into_bytes().into()
+            };
             MasterKey {
                 id: [digest[0], digest[1], digest[2], digest[3]],
                 cipher: Aes256Gcm::new(bytes.into()),
+                hash_key,
             }
         }
 
@@ -120,6 +174,13 @@ pub mod envelope {
             let mut bytes = [0u8; 32];
             rand::rng().fill_bytes(&mut bytes);
             STANDARD.encode(bytes)
+        }
+
+        /// [`super::keyed_hash`] under the key derived from this master key:
+        /// for finding equal low-entropy values (proxy keys) without storing
+        /// them or a guessable hash of them.
+        pub fn keyed_hash(&self, domain: &str, scope: &str, value: &[u8]) -> String {
+            super::keyed_hash(&self.hash_key, domain, scope, value)
         }
 
         /// The key's id: hex of the first four bytes of its SHA-256.
@@ -210,6 +271,23 @@ pub mod envelope {
                 key.open(place("a"), &sealed[..10]),
                 Err(OpenError::Malformed)
             );
+        }
+
+        #[test]
+        fn keyed_hashes_depend_on_the_master_key_and_not_on_its_raw_bytes() {
+            let bytes = [3u8; 32];
+            let key = MasterKey::from_bytes(&bytes);
+            let hash = key.keyed_hash("d", "s", b"v");
+            assert_eq!(
+                hash,
+                MasterKey::from_bytes(&bytes).keyed_hash("d", "s", b"v")
+            );
+            assert_ne!(
+                hash,
+                MasterKey::from_bytes(&[4u8; 32]).keyed_hash("d", "s", b"v")
+            );
+            // The derived key is not the AES key itself.
+            assert_ne!(hash, super::super::keyed_hash(&bytes, "d", "s", b"v"));
         }
 
         #[test]

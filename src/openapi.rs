@@ -32,9 +32,11 @@ pub const API_PREFIX: &str = "/v1";
     servers((url = "/", description = "This keygate server")),
     tags(
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
+        (name = "api_proxies", description = "API proxies of a project (Apinizer family): a public key that identifies callers, a secret key that authenticates them (stored encrypted, never shown), and a constant-time check of a presented pair."),
         (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
         (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),
         (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
+        (name = "projects", description = "Projects (Apinizer family): named groups of API proxies, addressed by name."),
         (name = "secrets", description = "Connector secrets: values stored encrypted with AES-256-GCM and given back only to `personal` keys, every read audited."),
         (name = "system", description = "Liveness and readiness, without authentication."),
         (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key.")
@@ -220,9 +222,16 @@ fn tidy_for_generators(doc: &mut Value) {
     }
 }
 
-// Where a schema keeps its resource id: `id`, or `<property>/id` for a
-// property holding the resource (CreatedOrganization.organization).
-fn id_pointer(doc: &Value, schema: &Value) -> Option<String> {
+// Where a schema keeps the value of a new resource's path parameter: a
+// `*_name` parameter is the resource's `name`, any other its `id`; found at
+// the top (`/id`) or in a property holding the resource
+// (CreatedOrganization.organization: `/organization/id`).
+fn key_pointer(doc: &Value, schema: &Value, param: &str) -> Option<String> {
+    let field = if param.ends_with("_name") {
+        "name"
+    } else {
+        "id"
+    };
     let resolve = |s: &Value| -> Value {
         match s["$ref"]
             .as_str()
@@ -237,44 +246,57 @@ fn id_pointer(doc: &Value, schema: &Value) -> Option<String> {
         Some(all) => all.iter().map(resolve).collect(),
         None => vec![schema],
     };
-    if parts.iter().any(|p| p["properties"]["id"].is_object()) {
-        return Some("/id".to_owned());
+    if parts.iter().any(|p| p["properties"][field].is_object()) {
+        return Some(format!("/{field}"));
     }
     parts.iter().find_map(|p| {
         p["properties"]
             .as_object()?
             .iter()
             .find_map(|(name, prop)| {
-                resolve(prop)["properties"]["id"]
+                resolve(prop)["properties"][field]
                     .is_object()
-                    .then(|| format!("/{name}/id"))
+                    .then(|| format!("/{name}/{field}"))
             })
     })
 }
 
 // OpenAPI links from each create operation (POST answering 201) to every
-// operation under its path that takes the new id, so stateful tests and
-// readers can follow a resource from its creation.
+// operation under its path that takes the create's own path parameters
+// (passed on from the request) and one more, the new resource's (from the
+// response body), so stateful tests and readers can follow a resource from
+// its creation.
 fn add_links(doc: &mut Value) {
     let routes = Routes::from_document(doc);
     let mut plan = Vec::new();
     for create in routes.all().iter().filter(|r| r.method == Method::POST) {
         let created = &doc["paths"][&create.path]["post"]["responses"]["201"];
-        let schema = &created["content"]["application/json"]["schema"];
-        let Some(pointer) = id_pointer(doc, schema) else {
+        if created.is_null() {
             continue;
-        };
+        }
+        let schema = &created["content"]["application/json"]["schema"];
         let prefix = format!("{}/{{", create.path);
         let mut links = Map::new();
         for target in routes.all().iter().filter(|r| r.path.starts_with(&prefix)) {
-            let [param] = &target.path_params[..] else {
+            let Some((param, inherited)) = target.path_params.split_last() else {
                 continue;
             };
+            if inherited != create.path_params.as_slice() {
+                continue;
+            }
+            let Some(pointer) = key_pointer(doc, schema, param) else {
+                continue;
+            };
+            let mut parameters = Map::new();
+            for name in inherited {
+                parameters.insert(name.clone(), json!(format!("$request.path.{name}")));
+            }
+            parameters.insert(param.clone(), json!(format!("$response.body#{pointer}")));
             links.insert(
                 target.operation_id.clone(),
                 json!({
                     "operationId": target.operation_id,
-                    "parameters": { param: format!("$response.body#{pointer}") },
+                    "parameters": parameters,
                     "description": format!("The `{}` of the created resource, for {}.", param, target.operation_id)
                 }),
             );
@@ -483,14 +505,18 @@ pub struct Route {
 }
 
 impl Route {
-    /// The path parameters of a concrete path matching this route's template.
+    /// The path parameters of a concrete path matching this route's
+    /// template, percent-decoded as the handlers see them (`My%41PI` is
+    /// `MyAPI`), so a policy is checked against the resource actually
+    /// addressed.
     pub fn params_of(&self, path: &str) -> Vec<(String, String)> {
         self.path
             .split('/')
             .zip(path.split('/'))
             .filter_map(|(t, p)| {
                 let name = t.strip_prefix('{')?.strip_suffix('}')?;
-                Some((name.to_owned(), p.to_owned()))
+                let value = percent_encoding::percent_decode_str(p).decode_utf8_lossy();
+                Some((name.to_owned(), value.into_owned()))
             })
             .collect()
     }

@@ -23,8 +23,8 @@ use std::time::Duration;
 use crate::auth::cache::KeyCache;
 use crate::auth::last_used::LastUsed;
 use crate::resources::{
-    api_keys, audit_events, connectors, organizations, organizations::repo::DEFAULT_ORGANIZATION,
-    secrets, system, verify,
+    api_keys, api_proxies, audit_events, connectors, organizations,
+    organizations::repo::DEFAULT_ORGANIZATION, projects, secrets, system, verify,
 };
 use crate::timeout::request_timeout;
 
@@ -71,6 +71,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
             .configure(audit_events::configure)
             .configure(secrets::configure)
             .configure(connectors::configure)
+            .configure(projects::configure)
+            .configure(api_proxies::configure)
             .configure(organizations::configure),
     );
 }

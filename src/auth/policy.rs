@@ -84,6 +84,16 @@ pub fn rule(operation_id: &str) -> Option<OperationRule> {
         | "update_connector"
         | "delete_connector"
         | "update_connector_api_key_id" => (Role::ServingAndIndexing, true, "connector"),
+        "list_projects" | "get_project" => (Role::Serving, false, "project"),
+        "create_project" | "update_project" | "delete_project" => {
+            (Role::ServingAndIndexing, true, "project")
+        }
+        "list_api_proxies" | "get_api_proxy" | "check_api_proxy_keys" => {
+            (Role::Serving, false, "api_proxy")
+        }
+        "create_api_proxy" | "update_api_proxy" | "delete_api_proxy" | "update_api_proxy_keys" => {
+            (Role::ServingAndIndexing, true, "api_proxy")
+        }
         _ => return None,
     };
     Some(OperationRule {

@@ -151,6 +151,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Projects (Apinizer family): named groups of API proxies.
+    projects (id) {
+        /// `prj_` id.
+        id -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// Name, unique per organization, used in paths.
+        name -> Text,
+        /// Description.
+        description -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// API proxies of a project, with their public and secret keys.
+    api_proxies (id) {
+        /// `apx_` id.
+        id -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// The project.
+        project_id -> Text,
+        /// Name, unique per project, used in paths.
+        name -> Text,
+        /// Description.
+        description -> Nullable<Text>,
+        /// Where the proxy forwards to.
+        upstream_url -> Nullable<Text>,
+        /// The public key (shown in the view).
+        public_key -> Nullable<Text>,
+        /// The secret key's AES-256-GCM envelope.
+        secret_key -> Nullable<Binary>,
+        /// Last four characters of a long enough secret key.
+        secret_key_last4 -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Keyed hashes of every proxy key, unique per organization.
+    api_proxy_keys (organization_id, key_hash) {
+        /// Owning organization.
+        organization_id -> Text,
+        /// Hex HMAC-SHA256 of the key (see `crate::crypto::keyed_hash`).
+        key_hash -> Text,
+        /// The proxy holding the key.
+        api_proxy_id -> Text,
+        /// `public` or `secret`.
+        kind -> Text,
+        /// When the key was set.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_proxies -> projects (project_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     api_keys,
@@ -158,5 +222,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     encryption_keys,
     secrets,
-    connectors
+    connectors,
+    projects,
+    api_proxies,
+    api_proxy_keys
 );

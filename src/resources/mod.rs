@@ -3,9 +3,11 @@
 //! helpers for PATCH bodies.
 
 pub mod api_keys;
+pub mod api_proxies;
 pub mod audit_events;
 pub mod connectors;
 pub mod organizations;
+pub mod projects;
 pub mod secrets;
 pub mod system;
 pub mod verify;

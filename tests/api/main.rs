@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api_keys;
+mod api_proxies;
 mod audit;
 mod auth;
 mod cli;
@@ -15,4 +16,5 @@ mod lifecycle;
 mod migrations;
 mod openapi;
 mod organizations;
+mod projects;
 mod secrets;

@@ -17,7 +17,8 @@ use crate::error::ApiError;
 use crate::resources::{JsonBody, PageQuery, LARGEST_BODY};
 use crate::startup::AppState;
 
-fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
+/// The configured master key, or 503 `master_key_missing`.
+pub fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
     state.master_key.clone().ok_or(ApiError::MasterKeyMissing)
 }
 

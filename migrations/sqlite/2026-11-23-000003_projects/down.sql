@@ -1,0 +1,3 @@
+DROP TABLE api_proxy_keys;
+DROP TABLE api_proxies;
+DROP TABLE projects;
