@@ -178,7 +178,7 @@ backend_test! {
         assert!(!check(&app, &app.bootstrap_key, PUBLIC, SECRET).await, "the old public key is gone");
 
         // Only the secret key: the public stays.
-        let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"secret_key": "sk_new_secret_key_0042", "public_key": null}), None).await;
+        let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"secret_key": "sk_new_secret_key_0042"}), None).await;
         assert_eq!(res.status(), StatusCode::OK);
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["api_proxy"]["public_key"], "ak_new_public_key");
@@ -210,6 +210,12 @@ backend_test! {
             let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
             assert_eq!(fields, ["public_key", "secret_key"], "{what}");
         }
+        // A null beside a key is not "keep the key": the document says a
+        // key is a string.
+        let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": PUBLIC, "secret_key": null}), None).await;
+        let problem = assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "secret_key", "{problem}");
+        assert_eq!(problem["errors"][0]["code"], "null", "{problem}");
         // No body at all is not JSON.
         let res = app
             .request(Method::PATCH, &path, Some(&app.bootstrap_key))
@@ -635,6 +641,16 @@ fn the_document_states_the_name_and_key_rules_the_server_enforces() {
         }
     }
     let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["UpdateApiProxyKeys"]["minProperties"], 1,
+        "at least one key"
+    );
+    for field in ["public_key", "secret_key"] {
+        assert_eq!(
+            schemas["UpdateApiProxyKeys"]["properties"][field]["type"], "string",
+            "not nullable"
+        );
+    }
     for schema in ["CreateProject", "CreateApiProxy"] {
         assert_eq!(
             schemas[schema]["properties"]["name"]["pattern"],

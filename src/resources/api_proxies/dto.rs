@@ -176,35 +176,38 @@ impl UpdateApiProxy {
 /// The `detail` of a keys body that gives no key.
 pub const NO_KEY_DETAIL: &str = "At least one key (public_key or secret_key) must be provided";
 
-/// Body of `update_api_proxy_keys`: at least one key; a key left out or
-/// `null` stays as it is.
+/// Body of `update_api_proxy_keys`: at least one key; a key left out stays
+/// as it is. `null` is not a key: a body of only `null`s gives no key.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateApiProxyKeys {
     /// The public key (identifies the caller; shown in the proxy's view):
     /// 1 to 512 characters, not blank or whitespace-only, case-sensitive,
     /// unique among the organization's proxy keys.
-    #[serde(default)]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(
-        nullable = true,
+        value_type = String,
+        required = false,
         min_length = 1,
         max_length = 512,
         pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "ak_1234567890abcdef"
     )]
-    pub public_key: Option<String>,
+    pub public_key: Option<Option<String>>,
     /// The secret key (authenticates the caller; stored encrypted, never
     /// shown): 1 to 512 characters, not blank or whitespace-only,
     /// case-sensitive, unique among the organization's proxy keys.
-    #[serde(default)]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(
-        nullable = true,
+        value_type = String,
+        required = false,
         min_length = 1,
         max_length = 512,
         pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "sk_9876543210fedcba"
     )]
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Option<String>>,
 }
 
 // Hides the secret key.
@@ -214,18 +217,23 @@ impl std::fmt::Debug for UpdateApiProxyKeys {
             .field("public_key", &self.public_key)
             .field(
                 "secret_key",
-                &self.secret_key.as_ref().map(|_| "<redacted>"),
+                &self
+                    .secret_key
+                    .as_ref()
+                    .map(|s| s.as_ref().map(|_| "<redacted>")),
             )
             .finish()
     }
 }
 
 impl UpdateApiProxyKeys {
-    /// Checks the keys: at least one given (else 400 with [`NO_KEY_DETAIL`]
-    /// and both fields named), each not blank and at most 512 characters,
-    /// and the two not equal to each other.
+    /// Checks the keys: at least one given as a string (else 400 with
+    /// [`NO_KEY_DETAIL`] and both fields named), a `null` beside it refused,
+    /// each not blank and at most 512 characters, and the two not equal.
     pub fn into_keys(self) -> Result<NewKeys, ApiError> {
-        if self.public_key.is_none() && self.secret_key.is_none() {
+        let public_key = self.public_key.clone().flatten();
+        let secret_key = self.secret_key.clone().flatten();
+        if public_key.is_none() && secret_key.is_none() {
             let message = "give public_key, secret_key or both";
             return Err(ApiError::BadRequest {
                 code: "validation_failed",
@@ -237,13 +245,21 @@ impl UpdateApiProxyKeys {
             });
         }
         let mut errors = Vec::new();
-        if let Some(public) = &self.public_key {
-            key_errors("public_key", public, &mut errors);
+        for (field, value) in [
+            ("public_key", &self.public_key),
+            ("secret_key", &self.secret_key),
+        ] {
+            match value {
+                Some(None) => errors.push(FieldError::new(
+                    field,
+                    "null",
+                    "must be a key; leave the field out to keep the current one",
+                )),
+                Some(Some(key)) => key_errors(field, key, &mut errors),
+                None => {}
+            }
         }
-        if let Some(secret) = &self.secret_key {
-            key_errors("secret_key", secret, &mut errors);
-        }
-        if errors.is_empty() && self.public_key.is_some() && self.public_key == self.secret_key {
+        if errors.is_empty() && public_key.is_some() && public_key == secret_key {
             errors.push(FieldError::new(
                 "secret_key",
                 "same_as_public_key",
@@ -252,8 +268,8 @@ impl UpdateApiProxyKeys {
         }
         ApiError::check_fields(errors)?;
         Ok(NewKeys {
-            public_key: self.public_key,
-            secret_key: self.secret_key,
+            public_key,
+            secret_key,
         })
     }
 }
