@@ -500,6 +500,30 @@ fn postgres_rows(app: &TestApp) -> Vec<String> {
     out
 }
 
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many master keys the database records (a start with another key is
+/// refused once there is one).
+fn recorded_master_keys(app: &TestApp) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) AS n FROM encryption_keys";
+    let rows: Vec<Count> = match app.backend {
+        Backend::Sqlite => {
+            let mut conn =
+                diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
+            diesel::sql_query(SQL).load(&mut conn).expect("rows")
+        }
+        Backend::Postgres => {
+            let mut conn = diesel::PgConnection::establish(&app.database_target).expect("postgres");
+            diesel::sql_query(SQL).load(&mut conn).expect("rows")
+        }
+    };
+    rows[0].n
+}
+
 fn sealed_keys(app: &TestApp) -> Vec<Option<Vec<u8>>> {
     const SQL: &str = "SELECT secret_key FROM api_proxies ORDER BY id";
     let rows: Vec<SealedKey> = match app.backend {
@@ -527,8 +551,10 @@ backend_test! {
         create_proxy(&app, "MyProject", "MyAPI").await;
         create_proxy(&app, "MyProject", "Other").await;
         let path = keys_path("MyProject", "MyAPI");
+        assert_eq!(recorded_master_keys(&app), 0);
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": public, "secret_key": secrets[0]}), None).await;
         assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(recorded_master_keys(&app), 1, "the master key of the hashes and envelopes is recorded");
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"secret_key": secrets[1]}), None).await;
         assert_eq!(res.status(), StatusCode::OK);
         let res = set_keys(&app, &keys_path("MyProject", "Other"), &app.bootstrap_key, &json!({"secret_key": secrets[2]}), None).await;

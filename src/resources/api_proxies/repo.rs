@@ -236,6 +236,9 @@ pub fn set_keys(
     conn.transaction(|conn| {
         let (project, current) = get(conn, organization_id, project_name, name)?;
         if_match.check(&current.etag())?;
+        // Keyed hashes and envelopes depend on the master key: a start with
+        // another key must be refused, as for secrets.
+        crate::resources::secrets::repo::remember_key(conn, key)?;
         let given: Vec<(&str, &str, String)> = [
             ("public_key", PUBLIC, keys.public_key.as_deref()),
             ("secret_key", SECRET, keys.secret_key.as_deref()),
