@@ -54,7 +54,8 @@ fn key_errors(field: &str, value: &str, errors: &mut Vec<FieldError>) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ApiProxyPath {
-    /// The project's name (case-sensitive).
+    /// The project's name: case-sensitive, 1 to 100 of `A-Z a-z 0-9 . _ -`,
+    /// never `.` or `..` (dot segments cannot be addressed in a URL).
     #[param(
         value_type = String,
         min_length = 1,
@@ -63,7 +64,8 @@ pub struct ApiProxyPath {
         example = "MyProject"
     )]
     pub project_name: Name,
-    /// The API proxy's name (case-sensitive).
+    /// The API proxy's name: case-sensitive, 1 to 100 of
+    /// `A-Z a-z 0-9 . _ -`, never `.` or `..`.
     #[param(
         value_type = String,
         min_length = 1,

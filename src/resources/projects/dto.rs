@@ -64,7 +64,8 @@ impl<'de> Deserialize<'de> for Name {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ProjectPath {
-    /// The project's name (case-sensitive).
+    /// The project's name: case-sensitive, 1 to 100 of `A-Z a-z 0-9 . _ -`,
+    /// never `.` or `..` (dot segments cannot be addressed in a URL).
     #[param(
         value_type = String,
         min_length = 1,
