@@ -33,6 +33,7 @@ pub const API_PREFIX: &str = "/v1";
     tags(
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
         (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
+        (name = "clusters", description = "Connected clusters (Elastic Cloud Connect family): self-managed Elasticsearch clusters linked to the organization, their services, and their rotating cluster and service keys."),
         (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),
         (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
         (name = "secrets", description = "Connector secrets: values stored encrypted with AES-256-GCM and given back only to `personal` keys, every read audited."),

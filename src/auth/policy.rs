@@ -84,6 +84,20 @@ pub fn rule(operation_id: &str) -> Option<OperationRule> {
         | "update_connector"
         | "delete_connector"
         | "update_connector_api_key_id" => (Role::ServingAndIndexing, true, "connector"),
+        "get_organization_subscription" | "get_organization_terms_and_conditions" => {
+            (Role::Serving, false, "organization")
+        }
+        "update_organization_subscription" | "accept_organization_terms_and_conditions" => {
+            (Role::Personal, true, "organization")
+        }
+        "list_clusters" | "get_cluster" => (Role::Serving, false, "cluster"),
+        "create_cluster"
+        | "update_cluster"
+        | "delete_cluster"
+        | "rotate_cluster_api_key"
+        | "revoke_pending_cluster_api_key"
+        | "rotate_cluster_service_api_key"
+        | "revoke_pending_cluster_service_api_key" => (Role::ServingAndIndexing, true, "cluster"),
         _ => return None,
     };
     Some(OperationRule {

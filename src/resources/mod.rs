@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit_events;
+pub mod clusters;
 pub mod connectors;
 pub mod organizations;
 pub mod secrets;

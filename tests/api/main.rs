@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod cli;
+mod clusters;
 mod conditional;
 mod connectors;
 mod document_rules;

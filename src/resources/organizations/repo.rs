@@ -1,12 +1,14 @@
-//! Storage of organizations, and the bootstrap of an empty database.
+//! Storage of organizations, their subscription state and terms
+//! acceptance, and the bootstrap of an empty database.
 
 use diesel::prelude::*;
 
-use super::model::OrganizationRow;
+use super::model::{OrganizationRow, OrganizationSettingsRow};
 use crate::audit::AuditEvent;
 use crate::auth::key_format::GeneratedKey;
 use crate::auth::Role;
-use crate::db::schema::organizations;
+use crate::conditional::IfMatch;
+use crate::db::schema::{organization_settings, organizations};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::api_keys::model::ApiKeyRow;
@@ -130,4 +132,103 @@ pub fn find(conn: &mut AnyConnection, id_or_name: &str) -> Result<OrganizationRo
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("organization", id_or_name))
+}
+
+/// Refuses callers outside the first organization (`operation` names the
+/// missing permission): only its `personal` keys act as the operator.
+pub fn ensure_root(
+    conn: &mut AnyConnection,
+    caller_organization_id: &str,
+    operation: &str,
+) -> Result<(), ApiError> {
+    if get(conn, caller_organization_id)?.is_root {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        code: "not_root_organization",
+        detail: format!("only keys of the first organization may call {operation}"),
+        missing_permission: Some(operation.to_owned()),
+    })
+}
+
+/// An organization and its settings (the defaults when it has no row).
+pub fn settings(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(OrganizationRow, OrganizationSettingsRow), ApiError> {
+    let organization = get(conn, id)?;
+    let row = organization_settings::table
+        .filter(organization_settings::organization_id.eq(id))
+        .select(OrganizationSettingsRow::as_select())
+        .first(conn)
+        .optional()?;
+    let row = row.unwrap_or_else(|| OrganizationSettingsRow::defaults(&organization));
+    Ok((organization, row))
+}
+
+/// Writes an organization's settings row, creating it on first change.
+fn save(conn: &mut AnyConnection, row: &OrganizationSettingsRow) -> Result<(), ApiError> {
+    let target = organization_settings::table
+        .filter(organization_settings::organization_id.eq(&row.organization_id));
+    let changed = diesel::update(target)
+        .set((
+            organization_settings::subscription_state.eq(&row.subscription_state),
+            organization_settings::subscription_updated_at.eq(row.subscription_updated_at),
+            organization_settings::terms_accepted_at.eq(row.terms_accepted_at),
+            organization_settings::terms_accepted_by.eq(&row.terms_accepted_by),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(organization_settings::table)
+            .values(row)
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_db_with_conflict(e, || {
+                    "the organization's settings changed at the same moment; retry".to_owned()
+                })
+            })?;
+    }
+    Ok(())
+}
+
+/// Sets the subscription state after checking `If-Match`, with the audit
+/// event, in one transaction.
+pub fn set_subscription(
+    conn: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    if_match: &IfMatch,
+    audit: AuditEvent,
+) -> Result<OrganizationSettingsRow, ApiError> {
+    conn.transaction(|conn| {
+        let (_, mut row) = settings(conn, id)?;
+        if_match.check(&row.subscription_etag())?;
+        row.subscription_state = state.to_owned();
+        row.subscription_updated_at = now().naive_utc();
+        save(conn, &row)?;
+        audit.record(conn)?;
+        Ok(row)
+    })
+}
+
+/// Records that `key_id` accepted the terms now, unless they were already
+/// accepted: the first acceptance is kept, and a repeat writes nothing (no
+/// audit event either). Returns the organization and its settings.
+pub fn accept_terms(
+    conn: &mut AnyConnection,
+    id: &str,
+    key_id: &str,
+    audit: AuditEvent,
+) -> Result<(OrganizationRow, OrganizationSettingsRow), ApiError> {
+    conn.transaction(|conn| {
+        let (organization, mut row) = settings(conn, id)?;
+        if row.terms_accepted_at.is_some() {
+            return Ok((organization, row));
+        }
+        row.terms_accepted_at = Some(now().naive_utc());
+        row.terms_accepted_by = Some(key_id.to_owned());
+        save(conn, &row)?;
+        audit.record(conn)?;
+        Ok((organization, row))
+    })
 }
