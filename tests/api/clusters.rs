@@ -370,8 +370,8 @@ backend_test! {
 
         let (before, _) = fetch(&app, &id).await;
         let res = app.patch(&path(&id), &app.bootstrap_key, &json!({"license": {"type": "gold"}})).await;
-        let problem = assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
-        assert_eq!(problem["errors"][0]["field"], "license.uid", "{problem}");
+        let problem = assert_problem(res, StatusCode::CONFLICT, "license_incomplete").await;
+        assert!(problem["detail"].as_str().unwrap().contains("license.uid"), "{problem}");
         for (what, bad) in [
             ("null name", json!({"name": null})),
             ("null self_managed_cluster", json!({"self_managed_cluster": null})),

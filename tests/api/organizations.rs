@@ -347,6 +347,11 @@ backend_test! {
 
         let res = app.get(&subscription_path("org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"), &app.bootstrap_key).await;
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+
+        // Three changes made it (two on the root, one on the tenant).
+        let events: Value = app.get("/v1/audit_events?limit=100&action=update_organization_subscription&outcome=success", &app.bootstrap_key).await.json().await.unwrap();
+        let targets: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["resource_id"].as_str().unwrap()).collect();
+        assert_eq!(targets, [root.as_str(), root.as_str(), tenant_id.as_str()], "{events}");
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::resources::present;
 use crate::rotation::PendingKey;
 
@@ -424,18 +424,15 @@ impl UpdateCluster {
                 let base = current.license.as_ref();
                 let license_type = patch.license_type.or(base.map(|l| l.license_type));
                 let uid = patch.uid.or(base.map(|l| l.uid.clone()));
-                let message = "required when the cluster has no license yet";
-                let mut errors = Vec::new();
-                if license_type.is_none() {
-                    errors.push(FieldError::new("license.type", "required", message));
-                }
-                if uid.is_none() {
-                    errors.push(FieldError::new("license.uid", "required", message));
-                }
-                ApiError::check_fields(errors)?;
-                if let (Some(license_type), Some(uid)) = (license_type, uid) {
-                    spec.license = Some(License { license_type, uid });
-                }
+                // A well-formed patch that the current state cannot
+                // complete: a conflict with the resource, not bad input.
+                let (Some(license_type), Some(uid)) = (license_type, uid) else {
+                    return Err(ApiError::Conflict {
+                        code: "license_incomplete",
+                        detail: "the cluster has no license to merge into; give both license.type and license.uid".to_owned(),
+                    });
+                };
+                spec.license = Some(License { license_type, uid });
             }
         }
         if let Some(services) = self.services {

@@ -158,7 +158,8 @@ pub async fn get_cluster(
 /// `application/json`: a field left out stays, an object is merged into the
 /// current one (`{"services": {"eis": {"enabled": true}}}` leaves `auto_ops`
 /// alone), and `null` clears `license`. `self_managed_cluster.id` cannot
-/// change. Disabling a service revokes its keys at once. With `If-Match`, a
+/// change. A partial `license` on a cluster without one is 409
+/// `license_incomplete`. Disabling a service revokes its keys at once. With `If-Match`, a
 /// cluster changed since that `ETag` is not touched (412).
 #[utoipa::path(
     tag = "clusters",
@@ -167,8 +168,11 @@ pub async fn get_cluster(
         (UpdateCluster = "application/merge-patch+json", example = json!({"name": "my-renamed-cluster", "self_managed_cluster": {"version": "9.2.0"}, "services": {"eis": {"enabled": true}}})),
         (UpdateCluster = "application/json", example = json!({"license": null}))
     )),
-    responses((status = 200, description = "The cluster after the change.", body = Cluster,
-        headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))))
+    responses(
+        (status = 200, description = "The cluster after the change.", body = Cluster,
+            headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))),
+        (status = 409, description = "`license` gives only `type` or only `uid`, and the cluster has no license to take the other from.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+    )
 )]
 #[patch("/clusters/{cluster_id}")]
 pub async fn update_cluster(
