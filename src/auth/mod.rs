@@ -192,6 +192,11 @@ pub async fn authenticate(
 async fn identify(state: &AppState, req: &ServiceRequest) -> Result<Arc<KeyRecord>, ApiError> {
     let key = presented_key(req.headers())?;
     let record = match lookup(state, key).await? {
+        Lookup::Malformed if key_format::parse(key).is_ok() => {
+            return Err(unauthorized(
+                "cluster keys cannot authenticate API calls; use an API key (kg_ak_...)",
+            ))
+        }
         Lookup::Malformed => return Err(unauthorized("the API key is malformed")),
         Lookup::Unknown => return Err(unauthorized("the API key is not valid")),
         Lookup::Found(record) => record,

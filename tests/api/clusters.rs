@@ -572,11 +572,32 @@ backend_test! {
         for key in [&cluster_key, &service_key] {
             for target in ["/v1/me", "/v1/clusters"] {
                 let res = app.get(target, key).await;
-                assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+                let problem = assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+                assert!(problem["detail"].as_str().unwrap().contains("cluster keys cannot"), "{problem}");
             }
             let res = app.post("/v1/verify", key, &json!({"key": key})).await;
             assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
         }
+    }
+}
+
+backend_test! {
+    async fn a_pending_key_past_its_grace_verifies_as_expired(app) {
+        let created = create(&app, &app.bootstrap_key, "?create_api_key=true", &body("smc-1")).await;
+        let id = id_of(&created);
+        let old = key_of(&created);
+        let new = key_of(&rotate(&app, &id, None, None).await);
+        // Not verified yet, so nothing is cached: end its grace in the past.
+        let changed = execute(&app, "UPDATE key_secrets SET pending_expires_at = '2000-01-01 00:00:00' WHERE owner_kind = 'cluster' AND state = 'pending'");
+        assert_eq!(changed, 1);
+        let verdict = verify(&app, &old).await;
+        assert_eq!(verdict["valid"], false, "{verdict}");
+        assert_eq!(verdict["code"], "EXPIRED", "{verdict}");
+        assert_eq!(verdict["key_kind"], "cluster_key", "{verdict}");
+        assert_eq!(verdict["status"], "pending", "{verdict}");
+        assert_valid(&verify(&app, &new).await, "cluster_key", &id, None, "current");
+        let (shown, _) = fetch(&app, &id).await;
+        assert_eq!(shown["api_key"]["pending_keys"], json!([]), "an ended key is not listed");
     }
 }
 
@@ -694,6 +715,21 @@ fn stored_text(app: &TestApp) -> String {
         }
     };
     rows.into_iter().map(|r| r.t).collect::<Vec<_>>().join("\n")
+}
+
+/// Runs one statement on the test database; returns the rows changed.
+fn execute(app: &TestApp, sql: &str) -> usize {
+    match app.backend {
+        Backend::Sqlite => {
+            let mut conn =
+                diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
+            diesel::sql_query(sql).execute(&mut conn).expect(sql)
+        }
+        Backend::Postgres => {
+            let mut conn = diesel::PgConnection::establish(&app.database_target).expect("postgres");
+            diesel::sql_query(sql).execute(&mut conn).expect(sql)
+        }
+    }
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
