@@ -2,6 +2,7 @@
 //! acceptance, and the bootstrap of an empty database.
 
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{OrganizationRow, OrganizationSettingsRow};
 use crate::audit::AuditEvent;
@@ -166,29 +167,40 @@ pub fn settings(
     Ok((organization, row))
 }
 
-/// Writes an organization's settings row, creating it on first change.
-fn save(conn: &mut AnyConnection, row: &OrganizationSettingsRow) -> Result<(), ApiError> {
-    let target = organization_settings::table
-        .filter(organization_settings::organization_id.eq(&row.organization_id));
-    let changed = diesel::update(target)
-        .set((
-            organization_settings::subscription_state.eq(&row.subscription_state),
-            organization_settings::subscription_updated_at.eq(row.subscription_updated_at),
-            organization_settings::terms_accepted_at.eq(row.terms_accepted_at),
-            organization_settings::terms_accepted_by.eq(&row.terms_accepted_by),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        diesel::insert_into(organization_settings::table)
-            .values(row)
-            .execute(conn)
-            .map_err(|e| {
-                ApiError::from_db_with_conflict(e, || {
-                    "the organization's settings changed at the same moment; retry".to_owned()
-                })
-            })?;
+/// Makes sure the organization has a settings row (with the defaults) to
+/// update. Two requests racing to create it on PostgreSQL: the second
+/// insert waits for the first, fails on the primary key inside its own
+/// savepoint, and goes on with the row the first one made.
+fn ensure_settings_row(
+    conn: &mut AnyConnection,
+    organization: &OrganizationRow,
+) -> Result<(), ApiError> {
+    let found: i64 = organization_settings::table
+        .filter(organization_settings::organization_id.eq(&organization.id))
+        .count()
+        .get_result(conn)?;
+    if found > 0 {
+        return Ok(());
     }
-    Ok(())
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(organization_settings::table)
+            .values(OrganizationSettingsRow::defaults(organization))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn settings_row(
+    organization_id: &str,
+) -> diesel::dsl::Filter<
+    organization_settings::table,
+    diesel::dsl::Eq<organization_settings::organization_id, String>,
+> {
+    organization_settings::table
+        .filter(organization_settings::organization_id.eq(organization_id.to_owned()))
 }
 
 /// Sets the subscription state after checking `If-Match`, with the audit
@@ -201,19 +213,25 @@ pub fn set_subscription(
     audit: AuditEvent,
 ) -> Result<OrganizationSettingsRow, ApiError> {
     conn.transaction(|conn| {
-        let (_, mut row) = settings(conn, id)?;
-        if_match.check(&row.subscription_etag())?;
-        row.subscription_state = state.to_owned();
-        row.subscription_updated_at = now().naive_utc();
-        save(conn, &row)?;
+        let (organization, current) = settings(conn, id)?;
+        if_match.check(&current.subscription_etag())?;
+        ensure_settings_row(conn, &organization)?;
+        diesel::update(settings_row(id))
+            .set((
+                organization_settings::subscription_state.eq(state),
+                organization_settings::subscription_updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
         audit.record(conn)?;
-        Ok(row)
+        Ok(settings(conn, id)?.1)
     })
 }
 
 /// Records that `key_id` accepted the terms now, unless they were already
-/// accepted: the first acceptance is kept, and a repeat writes nothing (no
-/// audit event either). Returns the organization and its settings.
+/// accepted: the first acceptance is kept (the update only touches a row
+/// not yet accepted, so of two racing acceptances one wins), and a repeat
+/// writes nothing, not even an audit event. Returns the organization and
+/// its settings.
 pub fn accept_terms(
     conn: &mut AnyConnection,
     id: &str,
@@ -221,14 +239,22 @@ pub fn accept_terms(
     audit: AuditEvent,
 ) -> Result<(OrganizationRow, OrganizationSettingsRow), ApiError> {
     conn.transaction(|conn| {
-        let (organization, mut row) = settings(conn, id)?;
-        if row.terms_accepted_at.is_some() {
-            return Ok((organization, row));
+        let (organization, current) = settings(conn, id)?;
+        if current.terms_accepted_at.is_some() {
+            return Ok((organization, current));
         }
-        row.terms_accepted_at = Some(now().naive_utc());
-        row.terms_accepted_by = Some(key_id.to_owned());
-        save(conn, &row)?;
-        audit.record(conn)?;
-        Ok((organization, row))
+        ensure_settings_row(conn, &organization)?;
+        let accepted = diesel::update(
+            settings_row(id).filter(organization_settings::terms_accepted_at.is_null()),
+        )
+        .set((
+            organization_settings::terms_accepted_at.eq(Some(now().naive_utc())),
+            organization_settings::terms_accepted_by.eq(Some(key_id)),
+        ))
+        .execute(conn)?;
+        if accepted > 0 {
+            audit.record(conn)?;
+        }
+        settings(conn, id)
     })
 }
