@@ -630,6 +630,51 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_a_key() {
+        let key = "kg_cs_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2";
+        let state = || ServiceState {
+            enabled: true,
+            api_key: None,
+        };
+        let cluster = Cluster {
+            id: ClusterId::generate(),
+            organization_id: "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3".to_owned(),
+            name: "c".to_owned(),
+            self_managed_cluster: SelfManagedCluster {
+                id: "s".to_owned(),
+                name: "n".to_owned(),
+                version: "9.1.0".to_owned(),
+            },
+            license: None,
+            services: ClusterServices {
+                eis: state(),
+                auto_ops: state(),
+            },
+            api_key: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let rotated = format!(
+            "{:?}",
+            ClusterWithKey {
+                cluster: cluster.clone(),
+                key: key.to_owned(),
+            }
+        );
+        let created = format!(
+            "{:?}",
+            CreatedCluster {
+                cluster,
+                key: Some(key.to_owned()),
+            }
+        );
+        for text in [rotated, created] {
+            assert!(!text.contains(&key[6..]), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
+
+    #[test]
     fn versions_follow_the_documented_pattern() {
         for (version, ok) in [
             ("9.1.0", true),
