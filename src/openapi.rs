@@ -34,6 +34,7 @@ pub const API_PREFIX: &str = "/v1";
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
         (name = "api_proxies", description = "API proxies of a project (Apinizer family): a public key that identifies callers, a secret key that authenticates them (stored encrypted, never shown), and a constant-time check of a presented pair."),
         (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
+        (name = "clusters", description = "Connected clusters (Elastic Cloud Connect family): self-managed Elasticsearch clusters linked to the organization, their services, and their rotating cluster and service keys."),
         (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),
         (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
         (name = "projects", description = "Projects (Apinizer family): named groups of API proxies, addressed by name."),

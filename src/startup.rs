@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::auth::cache::KeyCache;
 use crate::auth::last_used::LastUsed;
+use crate::resources::clusters::{self, repo::ClusterKeyRecord};
 use crate::resources::{
     api_keys, api_proxies, audit_events, connectors, organizations,
     organizations::repo::DEFAULT_ORGANIZATION, projects, secrets, system, verify,
@@ -35,6 +36,8 @@ pub struct AppState {
     pub db: Db,
     /// Key look-ups, trusted for a bounded time.
     pub cache: Arc<KeyCache>,
+    /// Cluster and cluster service key look-ups, trusted for the same time.
+    pub cluster_cache: Arc<KeyCache<ClusterKeyRecord>>,
     /// `last_used_at` values waiting to be written.
     pub last_used: Arc<LastUsed>,
     /// Largest accepted request body.
@@ -73,7 +76,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
             .configure(connectors::configure)
             .configure(projects::configure)
             .configure(api_proxies::configure)
-            .configure(organizations::configure),
+            .configure(organizations::configure)
+            .configure(clusters::configure),
     );
 }
 
@@ -247,6 +251,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             cache: Arc::new(KeyCache::new(settings.auth_cache_ttl)),
+            cluster_cache: Arc::new(KeyCache::new(settings.auth_cache_ttl)),
             last_used: Arc::new(LastUsed::default()),
             max_body_bytes: settings.max_body_bytes,
             master_key,

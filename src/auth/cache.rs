@@ -13,18 +13,32 @@ use crate::resources::api_keys::repo::KeyRecord;
 /// Most entries kept; past it, stale entries are dropped, then all.
 const MAX_ENTRIES: usize = 100_000;
 
-struct Entry {
-    record: Option<Arc<KeyRecord>>,
+/// What a cache holds of a found key: whose secret it is, so a change to
+/// the owner can drop its entries.
+pub trait CachedRecord {
+    /// The id of the secret's owner (`owner_id` of `key_secrets`).
+    fn owner_id(&self) -> &str;
+}
+
+impl CachedRecord for KeyRecord {
+    fn owner_id(&self) -> &str {
+        &self.secret.owner_id
+    }
+}
+
+struct Entry<R> {
+    record: Option<Arc<R>>,
     fetched: Instant,
 }
 
-/// Hash-to-record cache with a time-to-live.
-pub struct KeyCache {
+/// Hash-to-record cache with a time-to-live: API keys by default; cluster
+/// keys have their own (`crate::resources::clusters::repo::ClusterKeyRecord`).
+pub struct KeyCache<R = KeyRecord> {
     ttl: Duration,
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<String, Entry<R>>>,
 }
 
-impl std::fmt::Debug for KeyCache {
+impl<R> std::fmt::Debug for KeyCache<R> {
     // Never prints the hashes it holds.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyCache")
@@ -33,9 +47,9 @@ impl std::fmt::Debug for KeyCache {
     }
 }
 
-impl KeyCache {
+impl<R: CachedRecord> KeyCache<R> {
     /// A cache whose entries live `ttl` (zero: nothing is cached).
-    pub fn new(ttl: Duration) -> KeyCache {
+    pub fn new(ttl: Duration) -> KeyCache<R> {
         KeyCache {
             ttl,
             entries: RwLock::new(HashMap::new()),
@@ -43,7 +57,7 @@ impl KeyCache {
     }
 
     /// A fresh answer for a hash: `Some(None)` means "known not to exist".
-    pub fn get(&self, hash: &str) -> Option<Option<Arc<KeyRecord>>> {
+    pub fn get(&self, hash: &str) -> Option<Option<Arc<R>>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .get(hash)
@@ -52,7 +66,7 @@ impl KeyCache {
     }
 
     /// Remembers what the database said of a hash, fetched at `fetched`.
-    pub fn put(&self, hash: String, record: Option<Arc<KeyRecord>>, fetched: Instant) {
+    pub fn put(&self, hash: String, record: Option<Arc<R>>, fetched: Instant) {
         if self.ttl.is_zero() {
             return;
         }
@@ -70,11 +84,7 @@ impl KeyCache {
     /// Drops every entry of an owner (a key changed, rotated or deleted here).
     pub fn invalidate_owner(&self, owner_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|_, e| {
-            e.record
-                .as_ref()
-                .is_none_or(|r| r.secret.owner_id != owner_id)
-        });
+        entries.retain(|_, e| e.record.as_ref().is_none_or(|r| r.owner_id() != owner_id));
     }
 
     /// Drops everything (an organization-wide change).

@@ -20,13 +20,14 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
 use crate::audit::AuditEvent;
-use crate::db::now;
+use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::openapi::{routes, Route};
 use crate::resources::api_keys::repo::{self as key_repo, KeyRecord, Unusable};
 use crate::startup::AppState;
 
+use cache::{CachedRecord, KeyCache};
 pub use policy::{required_role, rule, ApiPolicy, OperationPolicy, OperationRule, Rights, Role};
 
 /// An authenticated, authorized caller of one operation.
@@ -115,22 +116,35 @@ pub async fn lookup(state: &AppState, key: &str) -> Result<Lookup, ApiError> {
     if key_format::parse(key) != Ok(key_format::KeyKind::ApiKey) {
         return Ok(Lookup::Malformed);
     }
-    let hash = crate::crypto::hash_key(key);
-    let record = match state.cache.get(&hash) {
-        Some(record) => record,
-        None => {
-            let fetched = Instant::now();
-            let query_hash = hash.clone();
-            let record = state
-                .db
-                .read(move |conn| key_repo::find_by_secret(conn, &query_hash))
-                .await?
-                .map(Arc::new);
-            state.cache.put(hash, record.clone(), fetched);
-            record
-        }
-    };
+    let record = cached_lookup(state, &state.cache, key, key_repo::find_by_secret).await?;
     Ok(record.map_or(Lookup::Unknown, Lookup::Found))
+}
+
+/// Finds a well-formed presented key's record by its hash: from `cache`
+/// while fresh, else with `find` on the database, caching the answer (found
+/// or not). API keys and cluster keys share it, each with its own cache.
+pub async fn cached_lookup<R>(
+    state: &AppState,
+    cache: &KeyCache<R>,
+    key: &str,
+    find: fn(&mut AnyConnection, &str) -> Result<Option<R>, ApiError>,
+) -> Result<Option<Arc<R>>, ApiError>
+where
+    R: CachedRecord + Send + Sync + 'static,
+{
+    let hash = crate::crypto::hash_key(key);
+    if let Some(record) = cache.get(&hash) {
+        return Ok(record);
+    }
+    let fetched = Instant::now();
+    let query_hash = hash.clone();
+    let record = state
+        .db
+        .read(move |conn| find(conn, &query_hash))
+        .await?
+        .map(Arc::new);
+    cache.put(hash, record.clone(), fetched);
+    Ok(record)
 }
 
 /// The `/v1` scope middleware: authenticates the presented key and
@@ -178,6 +192,11 @@ pub async fn authenticate(
 async fn identify(state: &AppState, req: &ServiceRequest) -> Result<Arc<KeyRecord>, ApiError> {
     let key = presented_key(req.headers())?;
     let record = match lookup(state, key).await? {
+        Lookup::Malformed if key_format::parse(key).is_ok() => {
+            return Err(unauthorized(
+                "cluster keys cannot authenticate API calls; use an API key (kg_ak_...)",
+            ))
+        }
         Lookup::Malformed => return Err(unauthorized("the API key is malformed")),
         Lookup::Unknown => return Err(unauthorized("the API key is not valid")),
         Lookup::Found(record) => record,

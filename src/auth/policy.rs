@@ -94,6 +94,20 @@ pub fn rule(operation_id: &str) -> Option<OperationRule> {
         "create_api_proxy" | "update_api_proxy" | "delete_api_proxy" | "update_api_proxy_keys" => {
             (Role::ServingAndIndexing, true, "api_proxy")
         }
+        "get_organization_subscription" | "get_organization_terms_and_conditions" => {
+            (Role::Serving, false, "organization")
+        }
+        "update_organization_subscription" | "accept_organization_terms_and_conditions" => {
+            (Role::Personal, true, "organization")
+        }
+        "list_clusters" | "get_cluster" => (Role::Serving, false, "cluster"),
+        "create_cluster"
+        | "update_cluster"
+        | "delete_cluster"
+        | "rotate_cluster_api_key"
+        | "revoke_pending_cluster_api_key"
+        | "rotate_cluster_service_api_key"
+        | "revoke_pending_cluster_service_api_key" => (Role::ServingAndIndexing, true, "cluster"),
         _ => return None,
     };
     Some(OperationRule {

@@ -215,6 +215,54 @@ diesel::table! {
 
 diesel::joinable!(api_proxies -> projects (project_id));
 
+diesel::table! {
+    /// Connected clusters (Elastic Cloud Connect family); their keys live in
+    /// `key_secrets` (owner kinds `cluster` and `cluster_service`).
+    clusters (id) {
+        /// 32 lowercase letters and digits.
+        id -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// Display name.
+        name -> Text,
+        /// The self-managed cluster's own id, unique per organization.
+        self_managed_cluster_id -> Text,
+        /// The self-managed cluster's name.
+        self_managed_cluster_name -> Text,
+        /// The self-managed cluster's version.
+        self_managed_cluster_version -> Text,
+        /// License type, if known.
+        license_type -> Nullable<Text>,
+        /// License uid, if known.
+        license_uid -> Nullable<Text>,
+        /// Whether the `eis` service is enabled.
+        eis_enabled -> Bool,
+        /// Whether the `auto_ops` service is enabled.
+        auto_ops_enabled -> Bool,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Per-organization subscription state and terms acceptance; no row
+    /// means the defaults (`trial`, not accepted).
+    organization_settings (organization_id) {
+        /// The organization.
+        organization_id -> Text,
+        /// `trial`, `active` or `inactive`.
+        subscription_state -> Text,
+        /// Last change of the subscription state.
+        subscription_updated_at -> Timestamp,
+        /// When the terms were first accepted.
+        terms_accepted_at -> Nullable<Timestamp>,
+        /// The `aky_` id of the key that accepted them.
+        terms_accepted_by -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     api_keys,
@@ -225,5 +273,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     connectors,
     projects,
     api_proxies,
-    api_proxy_keys
+    api_proxy_keys,
+    clusters,
+    organization_settings
 );

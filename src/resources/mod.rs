@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod api_proxies;
 pub mod audit_events;
+pub mod clusters;
 pub mod connectors;
 pub mod organizations;
 pub mod projects;

@@ -8,6 +8,7 @@ mod api_proxies;
 mod audit;
 mod auth;
 mod cli;
+mod clusters;
 mod conditional;
 mod connectors;
 mod document_rules;

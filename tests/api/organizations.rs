@@ -259,3 +259,149 @@ async fn no_full_key_is_stored_in_the_database_file() {
         );
     }
 }
+
+// ------------------------------------------------------------------ subscription, terms
+
+fn etag_of(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("etag")
+        .expect("an ETag")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn subscription_path(org: &str) -> String {
+    format!("/v1/organizations/{org}/subscription")
+}
+
+fn terms_path(org: &str) -> String {
+    format!("/v1/organizations/{org}/terms_and_conditions")
+}
+
+/// The caller's organization id.
+async fn own_organization(app: &TestApp, key: &str) -> String {
+    let me: Value = app.get("/v1/me", key).await.json().await.unwrap();
+    str_of(&me["organization_id"], "organization_id").to_owned()
+}
+
+backend_test! {
+    async fn subscription_starts_as_trial_and_only_the_operator_sets_it(app) {
+        let root = own_organization(&app, &app.bootstrap_key).await;
+        let res = app.get(&subscription_path(&root), &app.bootstrap_key).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let first_tag = etag_of(&res);
+        let shown: Value = res.json().await.unwrap();
+        assert_eq!(shown["state"], "trial");
+        assert_eq!(shown["organization_id"], root.as_str());
+
+        let res = app.patch(&subscription_path(&root), &app.bootstrap_key, &json!({"state": "active"})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let second_tag = etag_of(&res);
+        assert_ne!(second_tag, first_tag);
+        assert_eq!(res.json::<Value>().await.unwrap()["state"], "active");
+        let shown: Value = app.get(&subscription_path(&root), &app.bootstrap_key).await.json().await.unwrap();
+        assert_eq!(shown["state"], "active");
+
+        // If-Match.
+        let stale = app.request(reqwest::Method::PATCH, &subscription_path(&root), Some(&app.bootstrap_key))
+            .header("If-Match", &first_tag).json(&json!({"state": "inactive"})).send().await.unwrap();
+        assert_problem(stale, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        let fresh = app.request(reqwest::Method::PATCH, &subscription_path(&root), Some(&app.bootstrap_key))
+            .header("If-Match", &second_tag).json(&json!({"state": "inactive"})).send().await.unwrap();
+        assert_eq!(fresh.status(), StatusCode::OK);
+
+        for bad in [json!({"state": "paused"}), json!({}), json!({"state": "active", "plan": "gold"})] {
+            let res = app.patch(&subscription_path(&root), &app.bootstrap_key, &bad).await;
+            assert_problem(res, StatusCode::BAD_REQUEST, "invalid_body").await;
+        }
+
+        // A tenant's own personal key reads its subscription but may not set it.
+        let tenant = create_organization(&app, "tenant-a").await;
+        let tenant_id = str_of(&tenant["organization"]["id"], "id").to_owned();
+        let tenant_key = str_of(&tenant["api_key"]["key"], "key").to_owned();
+        let shown: Value = app.get(&subscription_path(&tenant_id), &tenant_key).await.json().await.unwrap();
+        assert_eq!(shown["state"], "trial");
+        let res = app.patch(&subscription_path(&tenant_id), &tenant_key, &json!({"state": "active"})).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "not_root_organization").await;
+        // Another organization is 404 to the tenant, in both directions.
+        let res = app.get(&subscription_path(&root), &tenant_key).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.patch(&subscription_path(&root), &tenant_key, &json!({"state": "active"})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+
+        // The operator sets the tenant's state; the tenant sees it.
+        let res = app.patch(&subscription_path(&tenant_id), &app.bootstrap_key, &json!({"state": "active"})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let shown: Value = app.get(&subscription_path(&tenant_id), &tenant_key).await.json().await.unwrap();
+        assert_eq!(shown["state"], "active");
+
+        // A lesser root key may read but not set.
+        let serving = app.create_key(&app.bootstrap_key, json!({"name": "s", "api_key_role": "serving"})).await;
+        let serving = str_of(&serving["key"], "key");
+        assert_eq!(app.get(&subscription_path(&root), serving).await.status(), StatusCode::OK);
+        let res = app.get(&subscription_path(&tenant_id), serving).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.patch(&subscription_path(&root), serving, &json!({"state": "active"})).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;
+
+        let res = app.get(&subscription_path("org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"), &app.bootstrap_key).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+
+        // Three changes made it (two on the root, one on the tenant).
+        let events: Value = app.get("/v1/audit_events?limit=100&action=update_organization_subscription&outcome=success", &app.bootstrap_key).await.json().await.unwrap();
+        let targets: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["resource_id"].as_str().unwrap()).collect();
+        assert_eq!(targets, [root.as_str(), root.as_str(), tenant_id.as_str()], "{events}");
+    }
+}
+
+backend_test! {
+    async fn terms_accepted_twice_keep_the_first_acceptance(app) {
+        let root = own_organization(&app, &app.bootstrap_key).await;
+        let res = app.get(&terms_path(&root), &app.bootstrap_key).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let unaccepted_tag = etag_of(&res);
+        let shown: Value = res.json().await.unwrap();
+        assert_eq!(shown, json!({"organization_id": root, "accepted": false}), "no accepted_at or accepted_by before");
+
+        let (_, serving) = app.key_with_role("serving").await;
+        let res = app.post(&format!("{}/accept", terms_path(&root)), &serving, &json!({})).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;
+
+        let first = app.create_key(&app.bootstrap_key, json!({"name": "accepter", "api_key_role": "personal"})).await;
+        let first_id = str_of(&first["id"], "id").to_owned();
+        let res = app.request(reqwest::Method::POST, &format!("{}/accept", terms_path(&root)), Some(str_of(&first["key"], "key"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let accepted_tag = etag_of(&res);
+        assert_ne!(accepted_tag, unaccepted_tag);
+        let accepted: Value = res.json().await.unwrap();
+        assert_eq!(accepted["accepted"], true);
+        assert_eq!(accepted["accepted_by"], first_id.as_str());
+        assert!(accepted["accepted_at"].is_string());
+
+        let res = app.request(reqwest::Method::POST, &format!("{}/accept", terms_path(&root)), Some(&app.bootstrap_key)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(etag_of(&res), accepted_tag);
+        assert_eq!(res.json::<Value>().await.unwrap(), accepted, "the first acceptance is kept");
+        let shown: Value = app.get(&terms_path(&root), &app.bootstrap_key).await.json().await.unwrap();
+        assert_eq!(shown, accepted);
+
+        let events: Value = app.get("/v1/audit_events?limit=100&action=accept_organization_terms_and_conditions", &app.bootstrap_key).await.json().await.unwrap();
+        let outcomes: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["denied", "success"], "one success, for the first acceptance: {events}");
+        assert_eq!(events["data"][1]["actor_key_id"], first_id.as_str());
+
+        // A tenant has its own terms and cannot see or accept the root's.
+        let tenant = create_organization(&app, "tenant-t").await;
+        let tenant_id = str_of(&tenant["organization"]["id"], "id").to_owned();
+        let tenant_key = str_of(&tenant["api_key"]["key"], "key").to_owned();
+        let shown: Value = app.get(&terms_path(&tenant_id), &tenant_key).await.json().await.unwrap();
+        assert_eq!(shown["accepted"], false);
+        let res = app.get(&terms_path(&root), &tenant_key).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.post(&format!("{}/accept", terms_path(&root)), &tenant_key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.get(&terms_path(&tenant_id), &app.bootstrap_key).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+}

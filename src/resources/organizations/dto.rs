@@ -1,11 +1,13 @@
-//! Request bodies and views of organizations.
+//! Request bodies and views of organizations, their subscription and their
+//! terms and conditions.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::model::OrganizationRow;
+use super::model::{OrganizationRow, OrganizationSettingsRow};
+use crate::error::ApiError;
 use crate::resources::api_keys::dto::ApiKeyWithSecret;
 
 crate::prefixed_id!(
@@ -76,4 +78,112 @@ pub struct CreatedOrganization {
     pub organization: Organization,
     /// Its first key, with the secret.
     pub api_key: ApiKeyWithSecret,
+}
+
+/// An organization's subscription state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    /// A trial (every new organization starts here).
+    Trial,
+    /// A paid, active subscription.
+    Active,
+    /// No active subscription.
+    Inactive,
+}
+
+impl SubscriptionState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionState::Trial => "trial",
+            SubscriptionState::Active => "active",
+            SubscriptionState::Inactive => "inactive",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<SubscriptionState> {
+        [
+            SubscriptionState::Trial,
+            SubscriptionState::Active,
+            SubscriptionState::Inactive,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// An organization's subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Subscription {
+    /// The organization.
+    #[schema(example = "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub organization_id: String,
+    /// `trial`, `active` or `inactive`.
+    #[schema(example = "active")]
+    pub state: SubscriptionState,
+    /// When the state last changed (the organization's creation, if never).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    /// The view of a settings row.
+    pub fn from_row(row: &OrganizationSettingsRow) -> Result<Subscription, ApiError> {
+        let state = SubscriptionState::parse(&row.subscription_state).ok_or_else(|| {
+            ApiError::internal(format!(
+                "organization {}: bad subscription state",
+                row.organization_id
+            ))
+        })?;
+        Ok(Subscription {
+            organization_id: row.organization_id.clone(),
+            state,
+            updated_at: row.subscription_updated_at.and_utc(),
+        })
+    }
+}
+
+/// Body of `update_organization_subscription`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSubscription {
+    /// The new state.
+    #[schema(example = "active")]
+    pub state: SubscriptionState,
+}
+
+/// Whether an organization accepted the terms and conditions, and when and
+/// by which key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TermsAndConditions {
+    /// The organization.
+    #[schema(example = "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub organization_id: String,
+    /// Whether the terms were accepted.
+    #[schema(example = true)]
+    pub accepted: bool,
+    /// When they were first accepted; present only when `accepted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// The API key that first accepted them; present only when `accepted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        nullable = false,
+        pattern = "^aky_[0-9a-f]{32}$",
+        example = "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+    )]
+    pub accepted_by: Option<String>,
+}
+
+impl From<&OrganizationSettingsRow> for TermsAndConditions {
+    fn from(row: &OrganizationSettingsRow) -> Self {
+        TermsAndConditions {
+            organization_id: row.organization_id.clone(),
+            accepted: row.terms_accepted_at.is_some(),
+            accepted_at: row.terms_accepted_at.map(|t| t.and_utc()),
+            accepted_by: row.terms_accepted_by.clone(),
+        }
+    }
 }

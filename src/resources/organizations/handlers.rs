@@ -1,13 +1,17 @@
 //! HTTP handlers of `/v1/organizations`.
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use validator::Validate;
 
-use super::dto::{CreateOrganization, CreatedOrganization, Organization, OrganizationPath};
+use super::dto::{
+    CreateOrganization, CreatedOrganization, Organization, OrganizationPath, Subscription,
+    TermsAndConditions, UpdateSubscription,
+};
 use super::repo;
-use crate::auth::Caller;
-use crate::conditional::json_with_etag;
+use crate::auth::{Caller, Role};
+use crate::conditional::{json_with_etag, IfMatch};
+use crate::db::AnyConnection;
 use crate::error::ApiError;
 use crate::resources::api_keys::dto::{ApiKey, ApiKeyWithSecret};
 use crate::resources::JsonBody;
@@ -40,14 +44,7 @@ pub async fn create_organization(
     let created = state
         .db
         .write(move |conn| {
-            if !repo::get(conn, &org)?.is_root {
-                return Err(ApiError::Forbidden {
-                    code: "not_root_organization",
-                    detail: "only keys of the first organization may create organizations"
-                        .to_owned(),
-                    missing_permission: Some("create_organization".to_owned()),
-                });
-            }
+            repo::ensure_root(conn, &org, "create_organization")?;
             repo::create(conn, &body.name, audit)
         })
         .await?;
@@ -87,4 +84,165 @@ pub async fn get_organization(
     }
     let row = state.db.read(move |conn| repo::get(conn, &id)).await?;
     Ok(json_with_etag(&row.etag(), &Organization::from(row)))
+}
+
+/// Lets the caller address organization `target`: its own always; another
+/// only as the operator (a `personal` key of the first organization) and
+/// only where `operator` allows it. Anyone else gets 404, as if the
+/// organization did not exist.
+fn ensure_visible(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    target: &str,
+    operator: bool,
+) -> Result<(), ApiError> {
+    if target == caller.organization_id
+        || (operator
+            && caller.rights.role == Role::Personal
+            && repo::get(conn, &caller.organization_id)?.is_root)
+    {
+        return Ok(());
+    }
+    Err(ApiError::not_found("organization", target))
+}
+
+/// Get an organization's subscription
+///
+/// The subscription `state`: `trial` (where every organization starts),
+/// `active` or `inactive`. A caller sees its own organization's; the
+/// operator (a `personal` key of the first organization) sees any.
+#[utoipa::path(
+    tag = "organizations",
+    params(OrganizationPath),
+    responses((status = 200, description = "The subscription.", body = Subscription,
+        headers(("ETag" = String, description = "Version of the subscription, for `If-Match`."))))
+)]
+#[get("/organizations/{organization_id}/subscription")]
+pub async fn get_organization_subscription(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<OrganizationPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().organization_id.0;
+    let row = state
+        .db
+        .read(move |conn| {
+            ensure_visible(conn, &caller, &id, true)?;
+            Ok(repo::settings(conn, &id)?.1)
+        })
+        .await?;
+    Ok(json_with_etag(
+        &row.subscription_etag(),
+        &Subscription::from_row(&row)?,
+    ))
+}
+
+/// Set an organization's subscription
+///
+/// Sets the subscription `state`. Only the operator may: `personal` keys of
+/// the first organization, for any organization; other keys get 403
+/// `not_root_organization` for their own organization and 404 for any
+/// other. With `If-Match`, a subscription changed since that `ETag` is not
+/// touched (412).
+#[utoipa::path(
+    tag = "organizations",
+    params(OrganizationPath),
+    request_body(content = UpdateSubscription, example = json!({"state": "active"})),
+    responses((status = 200, description = "The subscription after the change.", body = Subscription,
+        headers(("ETag" = String, description = "Version of the subscription, for `If-Match`."))))
+)]
+#[patch("/organizations/{organization_id}/subscription")]
+pub async fn update_organization_subscription(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<OrganizationPath>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateSubscription>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().organization_id.0;
+    let new_state = body.into_inner().state;
+    let audit = caller.audit(&id);
+    let row = state
+        .db
+        .write(move |conn| {
+            ensure_visible(conn, &caller, &id, true)?;
+            repo::ensure_root(
+                conn,
+                &caller.organization_id,
+                "update_organization_subscription",
+            )?;
+            repo::set_subscription(conn, &id, new_state.as_str(), &if_match, audit)
+        })
+        .await?;
+    Ok(json_with_etag(
+        &row.subscription_etag(),
+        &Subscription::from_row(&row)?,
+    ))
+}
+
+/// Get an organization's terms and conditions
+///
+/// Whether the caller's organization accepted the terms and conditions;
+/// `accepted_at` and `accepted_by` (the API key that accepted) are present
+/// only once they were accepted. Another organization's id is 404.
+#[utoipa::path(
+    tag = "organizations",
+    params(OrganizationPath),
+    responses((status = 200, description = "The acceptance.", body = TermsAndConditions,
+        headers(("ETag" = String, description = "Version of the acceptance.")),
+        examples(
+            ("accepted" = (summary = "Accepted", value = json!({"organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "accepted": true, "accepted_at": "2026-11-23T12:00:00Z", "accepted_by": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"}))),
+            ("not_accepted" = (summary = "Not accepted yet", value = json!({"organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "accepted": false})))
+        )))
+)]
+#[get("/organizations/{organization_id}/terms_and_conditions")]
+pub async fn get_organization_terms_and_conditions(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<OrganizationPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().organization_id.0;
+    let (organization, row) = state
+        .db
+        .read(move |conn| {
+            ensure_visible(conn, &caller, &id, false)?;
+            repo::settings(conn, &id)
+        })
+        .await?;
+    Ok(json_with_etag(
+        &row.terms_etag(organization.created_at),
+        &TermsAndConditions::from(&row),
+    ))
+}
+
+/// Accept the terms and conditions
+///
+/// Records that the calling API key accepted the terms and conditions for
+/// its organization, and when. Accepting again changes nothing: the first
+/// acceptance (time and key) is kept and answered.
+#[utoipa::path(
+    tag = "organizations",
+    params(OrganizationPath),
+    responses((status = 200, description = "The acceptance (the first one, if they were already accepted).", body = TermsAndConditions,
+        headers(("ETag" = String, description = "Version of the acceptance."))))
+)]
+#[post("/organizations/{organization_id}/terms_and_conditions/accept")]
+pub async fn accept_organization_terms_and_conditions(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<OrganizationPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().organization_id.0;
+    let audit = caller.audit(&id);
+    let (organization, row) = state
+        .db
+        .write(move |conn| {
+            ensure_visible(conn, &caller, &id, false)?;
+            repo::accept_terms(conn, &id, &caller.key_id, audit)
+        })
+        .await?;
+    Ok(json_with_etag(
+        &row.terms_etag(organization.created_at),
+        &TermsAndConditions::from(&row),
+    ))
 }

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::organizations;
+use crate::db::schema::{organization_settings, organizations};
 
 /// One organization.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -25,3 +25,53 @@ impl OrganizationRow {
         crate::conditional::etag(&self.id, self.created_at)
     }
 }
+
+/// An organization's subscription state and terms acceptance; an
+/// organization without a row has the defaults (`trial`, not accepted).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organization_settings)]
+pub struct OrganizationSettingsRow {
+    /// The organization.
+    pub organization_id: String,
+    /// `trial`, `active` or `inactive`.
+    pub subscription_state: String,
+    /// Last change of the state (the organization's creation by default).
+    pub subscription_updated_at: NaiveDateTime,
+    /// When the terms were first accepted.
+    pub terms_accepted_at: Option<NaiveDateTime>,
+    /// The `aky_` id of the key that accepted them.
+    pub terms_accepted_by: Option<String>,
+}
+
+impl OrganizationSettingsRow {
+    /// The defaults of an organization that has no row yet.
+    pub fn defaults(organization: &OrganizationRow) -> OrganizationSettingsRow {
+        OrganizationSettingsRow {
+            organization_id: organization.id.clone(),
+            subscription_state: SUBSCRIPTION_TRIAL.to_owned(),
+            subscription_updated_at: organization.created_at,
+            terms_accepted_at: None,
+            terms_accepted_by: None,
+        }
+    }
+
+    /// The `ETag` of the subscription.
+    pub fn subscription_etag(&self) -> String {
+        crate::conditional::etag(
+            &format!("{}/subscription", self.organization_id),
+            self.subscription_updated_at,
+        )
+    }
+
+    /// The `ETag` of the terms acceptance (`created_at`: the organization's
+    /// creation, for terms not yet accepted).
+    pub fn terms_etag(&self, created_at: NaiveDateTime) -> String {
+        crate::conditional::etag(
+            &format!("{}/terms_and_conditions", self.organization_id),
+            self.terms_accepted_at.unwrap_or(created_at),
+        )
+    }
+}
+
+/// The subscription state of a new organization.
+pub const SUBSCRIPTION_TRIAL: &str = "trial";

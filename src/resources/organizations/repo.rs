@@ -1,12 +1,15 @@
-//! Storage of organizations, and the bootstrap of an empty database.
+//! Storage of organizations, their subscription state and terms
+//! acceptance, and the bootstrap of an empty database.
 
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::model::OrganizationRow;
+use super::model::{OrganizationRow, OrganizationSettingsRow};
 use crate::audit::AuditEvent;
 use crate::auth::key_format::GeneratedKey;
 use crate::auth::Role;
-use crate::db::schema::organizations;
+use crate::conditional::IfMatch;
+use crate::db::schema::{organization_settings, organizations};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::api_keys::model::ApiKeyRow;
@@ -130,4 +133,128 @@ pub fn find(conn: &mut AnyConnection, id_or_name: &str) -> Result<OrganizationRo
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("organization", id_or_name))
+}
+
+/// Refuses callers outside the first organization (`operation` names the
+/// missing permission): only its `personal` keys act as the operator.
+pub fn ensure_root(
+    conn: &mut AnyConnection,
+    caller_organization_id: &str,
+    operation: &str,
+) -> Result<(), ApiError> {
+    if get(conn, caller_organization_id)?.is_root {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        code: "not_root_organization",
+        detail: format!("only keys of the first organization may call {operation}"),
+        missing_permission: Some(operation.to_owned()),
+    })
+}
+
+/// An organization and its settings (the defaults when it has no row).
+pub fn settings(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(OrganizationRow, OrganizationSettingsRow), ApiError> {
+    let organization = get(conn, id)?;
+    let row = organization_settings::table
+        .filter(organization_settings::organization_id.eq(id))
+        .select(OrganizationSettingsRow::as_select())
+        .first(conn)
+        .optional()?;
+    let row = row.unwrap_or_else(|| OrganizationSettingsRow::defaults(&organization));
+    Ok((organization, row))
+}
+
+/// Makes sure the organization has a settings row (with the defaults) to
+/// update. Two requests racing to create it on PostgreSQL: the second
+/// insert waits for the first, fails on the primary key inside its own
+/// savepoint, and goes on with the row the first one made.
+fn ensure_settings_row(
+    conn: &mut AnyConnection,
+    organization: &OrganizationRow,
+) -> Result<(), ApiError> {
+    let found: i64 = organization_settings::table
+        .filter(organization_settings::organization_id.eq(&organization.id))
+        .count()
+        .get_result(conn)?;
+    if found > 0 {
+        return Ok(());
+    }
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(organization_settings::table)
+            .values(OrganizationSettingsRow::defaults(organization))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn settings_row(
+    organization_id: &str,
+) -> diesel::dsl::Filter<
+    organization_settings::table,
+    diesel::dsl::Eq<organization_settings::organization_id, String>,
+> {
+    organization_settings::table
+        .filter(organization_settings::organization_id.eq(organization_id.to_owned()))
+}
+
+/// Sets the subscription state after checking `If-Match`, with the audit
+/// event, in one transaction.
+pub fn set_subscription(
+    conn: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    if_match: &IfMatch,
+    audit: AuditEvent,
+) -> Result<OrganizationSettingsRow, ApiError> {
+    conn.transaction(|conn| {
+        let (organization, current) = settings(conn, id)?;
+        if_match.check(&current.subscription_etag())?;
+        ensure_settings_row(conn, &organization)?;
+        diesel::update(settings_row(id))
+            .set((
+                organization_settings::subscription_state.eq(state),
+                organization_settings::subscription_updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
+        audit.record(conn)?;
+        Ok(settings(conn, id)?.1)
+    })
+}
+
+/// Records that `key_id` accepted the terms now, unless they were already
+/// accepted: the first acceptance is kept (the update only touches a row
+/// not yet accepted, so of two racing acceptances one wins), and a repeat
+/// writes nothing, not even an audit event. Returns the organization and
+/// its settings.
+pub fn accept_terms(
+    conn: &mut AnyConnection,
+    id: &str,
+    key_id: &str,
+    audit: AuditEvent,
+) -> Result<(OrganizationRow, OrganizationSettingsRow), ApiError> {
+    conn.transaction(|conn| {
+        let (organization, current) = settings(conn, id)?;
+        if current.terms_accepted_at.is_some() {
+            return Ok((organization, current));
+        }
+        ensure_settings_row(conn, &organization)?;
+        let accepted = diesel::update(
+            settings_row(id).filter(organization_settings::terms_accepted_at.is_null()),
+        )
+        .set((
+            organization_settings::terms_accepted_at.eq(Some(now().naive_utc())),
+            organization_settings::terms_accepted_by.eq(Some(key_id)),
+        ))
+        .execute(conn)?;
+        if accepted > 0 {
+            audit.record(conn)?;
+        }
+        settings(conn, id)
+    })
 }

@@ -8,6 +8,8 @@ use validator::Validate;
 use crate::auth::Role;
 use crate::net::IpAddress;
 use crate::resources::api_keys::repo::{KeyRecord, Unusable};
+use crate::resources::clusters::dto::ClusterService;
+use crate::resources::clusters::repo::ClusterKeyRecord;
 use crate::resources::present;
 
 /// Body of `verify_key`. `Debug` never shows the key.
@@ -67,6 +69,18 @@ pub enum KeyStatus {
     Pending,
 }
 
+/// What kind of key was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifiedKeyKind {
+    /// A keygate API key (`kg_ak_`).
+    ApiKey,
+    /// A connected cluster's key (`kg_ck_`).
+    ClusterKey,
+    /// A connected cluster's per-service key (`kg_cs_`).
+    ClusterServiceKey,
+}
+
 /// The answer of `verify_key`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
@@ -93,6 +107,29 @@ pub struct Verification {
     /// When the key itself expires, if ever.
     #[schema(required = true, nullable = true)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// `api_key`, `cluster_key` or `cluster_service_key`, when found.
+    #[schema(required = true, nullable = true)]
+    pub key_kind: Option<VerifiedKeyKind>,
+    /// The connected cluster a cluster or cluster service key belongs to;
+    /// `null` for API keys.
+    #[schema(
+        required = true,
+        nullable = true,
+        pattern = "^[a-z0-9]{32}$",
+        example = "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+    )]
+    pub cluster_id: Option<String>,
+    /// The service a cluster service key is for; `null` otherwise.
+    #[schema(required = true, nullable = true)]
+    pub service: Option<ClusterService>,
+}
+
+fn status_of(secret: &crate::rotation::KeySecretRow) -> KeyStatus {
+    if secret.is_pending() {
+        KeyStatus::Pending
+    } else {
+        KeyStatus::Current
+    }
 }
 
 impl Verification {
@@ -106,6 +143,9 @@ impl Verification {
             status: None,
             pending_expires_at: None,
             expires_at: None,
+            key_kind: None,
+            cluster_id: None,
+            service: None,
         }
     }
 
@@ -124,13 +164,43 @@ impl Verification {
             code,
             api_key_id: Some(record.api_key.id.clone()),
             api_key_role: Some(record.rights.role),
-            status: Some(if record.secret.is_pending() {
-                KeyStatus::Pending
-            } else {
-                KeyStatus::Current
-            }),
+            status: Some(status_of(&record.secret)),
             pending_expires_at: record.secret.pending_expires_at.map(|t| t.and_utc()),
             expires_at: record.rights.expires_at,
+            key_kind: Some(VerifiedKeyKind::ApiKey),
+            cluster_id: None,
+            service: None,
+        }
+    }
+
+    /// The verdict on a found cluster or cluster service key of the
+    /// caller's organization: valid unless it is a pending key past its
+    /// grace. Cluster keys have no role, expiry or address rules.
+    pub fn of_cluster(record: &ClusterKeyRecord, at: DateTime<Utc>) -> Verification {
+        let ended = record
+            .secret
+            .pending_expires_at
+            .is_some_and(|t| t.and_utc() <= at);
+        let code = if ended {
+            VerifyCode::Expired
+        } else {
+            VerifyCode::Valid
+        };
+        Verification {
+            valid: code == VerifyCode::Valid,
+            code,
+            api_key_id: None,
+            api_key_role: None,
+            status: Some(status_of(&record.secret)),
+            pending_expires_at: record.secret.pending_expires_at.map(|t| t.and_utc()),
+            expires_at: None,
+            key_kind: Some(if record.service.is_some() {
+                VerifiedKeyKind::ClusterServiceKey
+            } else {
+                VerifiedKeyKind::ClusterKey
+            }),
+            cluster_id: Some(record.cluster_id.clone()),
+            service: record.service,
         }
     }
 }

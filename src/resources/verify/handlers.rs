@@ -4,9 +4,11 @@ use actix_web::{post, web};
 use validator::Validate;
 
 use super::dto::{Verification, VerifyCode, VerifyKey};
-use crate::auth::{lookup, Caller, Lookup};
+use crate::auth::key_format::{self, KeyKind};
+use crate::auth::{cached_lookup, lookup, Caller, Lookup};
 use crate::db::now;
 use crate::error::ApiError;
+use crate::resources::clusters::repo as cluster_repo;
 use crate::resources::JsonBody;
 use crate::startup::AppState;
 
@@ -17,17 +19,20 @@ use crate::startup::AppState;
 /// `IP_NOT_ALLOWED` when `client_ip` is given). Only keys of the caller's
 /// organization are found. A key rotated away but still in its grace period
 /// is valid with `status: pending` and `pending_expires_at`, which shows who
-/// still uses an old key. After a key's first check, answers come from
-/// memory (at most 1 s stale by default) at a rate that does not depend on
-/// how many keys exist.
+/// still uses an old key. Connected clusters' keys (`kg_ck_`, `kg_cs_`) are
+/// verified too: `key_kind` says which kind a key is, with its `cluster_id`
+/// and, for a service key, its `service`. After a key's first check,
+/// answers come from memory (at most 1 s stale by default) at a rate that
+/// does not depend on how many keys exist.
 #[utoipa::path(
     tag = "verify",
     request_body(content = VerifyKey, example = json!({"key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2", "client_ip": "10.1.2.3"})),
     responses((status = 200, description = "The verdict; `valid` tells whether to accept the key.", body = Verification,
         examples(
-            ("current" = (summary = "A valid current key", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "current", "pending_expires_at": null, "expires_at": null}))),
-            ("pending" = (summary = "A rotated-away key still in its grace period", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null}))),
-            ("not_found" = (summary = "No such key in this organization", value = json!({"valid": false, "code": "NOT_FOUND", "api_key_id": null, "api_key_role": null, "status": null, "pending_expires_at": null, "expires_at": null})))
+            ("current" = (summary = "A valid current key", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "current", "pending_expires_at": null, "expires_at": null, "key_kind": "api_key", "cluster_id": null, "service": null}))),
+            ("pending" = (summary = "A rotated-away key still in its grace period", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null, "key_kind": "api_key", "cluster_id": null, "service": null}))),
+            ("cluster_service_key" = (summary = "A connected cluster's pending service key", value = json!({"valid": true, "code": "VALID", "api_key_id": null, "api_key_role": null, "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null, "key_kind": "cluster_service_key", "cluster_id": "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "service": "auto_ops"}))),
+            ("not_found" = (summary = "No such key in this organization", value = json!({"valid": false, "code": "NOT_FOUND", "api_key_id": null, "api_key_role": null, "status": null, "pending_expires_at": null, "expires_at": null, "key_kind": null, "cluster_id": null, "service": null})))
         )))
 )]
 #[post("/verify")]
@@ -38,6 +43,22 @@ pub async fn verify_key(
 ) -> Result<web::Json<Verification>, ApiError> {
     let body = body.into_inner();
     body.validate()?;
+    if let Ok(KeyKind::ClusterKey | KeyKind::ClusterServiceKey) = key_format::parse(&body.key) {
+        let found = cached_lookup(
+            &state,
+            &state.cluster_cache,
+            &body.key,
+            cluster_repo::find_by_secret,
+        )
+        .await?;
+        let verdict = match found {
+            Some(record) if record.secret.organization_id == caller.organization_id => {
+                Verification::of_cluster(&record, now())
+            }
+            _ => Verification::unknown(VerifyCode::NotFound),
+        };
+        return Ok(web::Json(verdict));
+    }
     let verdict = match lookup(&state, &body.key).await? {
         Lookup::Malformed => Verification::unknown(VerifyCode::Malformed),
         Lookup::Unknown => Verification::unknown(VerifyCode::NotFound),
