@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::auth::cache::KeyCache;
 use crate::auth::last_used::LastUsed;
+use crate::resources::providers;
 use crate::resources::{
     api_keys, audit_events, connectors, organizations, organizations::repo::DEFAULT_ORGANIZATION,
     secrets, system, verify,
@@ -71,6 +72,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
             .configure(audit_events::configure)
             .configure(secrets::configure)
             .configure(connectors::configure)
+            .configure(providers::configure)
             .configure(organizations::configure),
     );
 }

@@ -84,6 +84,14 @@ pub fn rule(operation_id: &str) -> Option<OperationRule> {
         | "update_connector"
         | "delete_connector"
         | "update_connector_api_key_id" => (Role::ServingAndIndexing, true, "connector"),
+        "get_provider" => (Role::Serving, false, "provider"),
+        "update_provider" => (Role::ServingAndIndexing, true, "provider"),
+        "list_provider_credentials" | "get_provider_credential" => {
+            (Role::Serving, false, "provider_credential")
+        }
+        "create_provider_credential"
+        | "update_provider_credential"
+        | "delete_provider_credential" => (Role::ServingAndIndexing, true, "provider_credential"),
         _ => return None,
     };
     Some(OperationRule {

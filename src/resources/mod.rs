@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_events;
 pub mod connectors;
 pub mod organizations;
+pub mod providers;
 pub mod secrets;
 pub mod system;
 pub mod verify;

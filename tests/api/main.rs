@@ -15,4 +15,5 @@ mod lifecycle;
 mod migrations;
 mod openapi;
 mod organizations;
+mod providers;
 mod secrets;

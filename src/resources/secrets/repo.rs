@@ -29,9 +29,9 @@ pub fn key_ids(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
-// Records the key before its first envelope is written, so a start with
-// another key can be refused.
-fn remember_key(conn: &mut AnyConnection, key: &MasterKey) -> QueryResult<()> {
+/// Records the key before its first envelope is written, so a start with
+/// another key can be refused (every table holding envelopes calls it).
+pub fn remember_key(conn: &mut AnyConnection, key: &MasterKey) -> QueryResult<()> {
     let id = key.id();
     let known: i64 = encryption_keys::table
         .filter(encryption_keys::key_id.eq(&id))
