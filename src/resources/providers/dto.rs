@@ -58,6 +58,7 @@ pub struct ProviderSettings {
     #[schema(
         required = true,
         nullable = true,
+        pattern = "^crd_[0-9a-f]{32}$",
         example = "crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
     )]
     pub active_credential_id: Option<String>,
@@ -134,8 +135,8 @@ pub struct ProviderCredential {
 }
 
 impl ProviderCredential {
-    /// The view of a row; `None` if the row holds an unknown provider or
-    /// type (an internal error).
+    /// The view of a row; a row with an unknown provider or type is an
+    /// internal error.
     pub fn from_row(row: &CredentialRow) -> Result<ProviderCredential, ApiError> {
         let unknown = || {
             ApiError::internal(format!(
@@ -356,12 +357,12 @@ pub enum SortOrder {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CredentialOrder {
-    /// The timestamp to sort by; ties are broken by id. Default
-    /// `created_at`.
-    #[param(inline, default = "created_at")]
+    /// The timestamp to sort by: `created_at` (the default) or
+    /// `updated_at`; ties are broken by id.
+    #[param(inline)]
     pub sort_by: Option<CredentialSortBy>,
-    /// `asc` or `desc` (default).
-    #[param(inline, default = "desc")]
+    /// `asc` (oldest first) or `desc` (newest first, the default).
+    #[param(inline)]
     pub order: Option<SortOrder>,
 }
 
@@ -486,12 +487,16 @@ pub const DATA_VALUE_PATTERN: &str = "^[^\\x00]*[^\\s\\x00][^\\x00]*$";
     ("adminconsent" = "#/components/schemas/CreateAdminConsentCredential"),
     ("connector" = "#/components/schemas/CreateConnectorCredential")
 )))]
+#[expect(
+    missing_docs,
+    reason = "a variant's doc would sit beside its $ref in the oneOf, which openapi-generator then reads as an inline schema"
+)]
 pub enum CreateProviderCredential {
-    /// A Google service account (provider `google` only).
+    // A Google service account (provider `google` only).
     ServiceAccount(CreateServiceAccountCredential),
-    /// Microsoft admin consent (provider `microsoft` only).
+    // Microsoft admin consent (provider `microsoft` only).
     AdminConsent(CreateAdminConsentCredential),
-    /// A connector override (any provider).
+    // A connector override (any provider).
     Connector(CreateConnectorCredential),
 }
 
@@ -622,9 +627,90 @@ pub struct CreateConnectorCredential {
 /// credential's type, which the stored credential decides.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
+#[expect(
+    missing_docs,
+    reason = "a variant's doc would sit beside its $ref in the oneOf, which openapi-generator then reads as an inline schema"
+)]
 pub enum CredentialDataUpdate {
-    /// For a `serviceaccount` credential.
+    // For a `serviceaccount` credential.
     ServiceAccount(ServiceAccountCredentialData),
-    /// For an `adminconsent` or `connector` credential.
+    // For an `adminconsent` or `connector` credential.
     Client(ClientCredentialData),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_the_document_calls_blank_is_refused() {
+        let pattern = regex::Regex::new(DATA_VALUE_PATTERN).unwrap();
+        let cases = [
+            "",
+            " ",
+            "\t\n\r",
+            "\u{a0}",
+            "\u{2003}",
+            "\u{feff}",
+            "\u{1c}",
+            "\u{85}",
+            "x",
+            " x ",
+            "-----BEGIN PRIVATE KEY-----\nabc\n",
+            "\u{e9}",
+        ];
+        for case in cases {
+            let data = serde_json::Map::from_iter([("client_id".to_owned(), json(case))]);
+            let accepted = CredentialData::check(None, &data).is_ok();
+            if !pattern.is_match(case) {
+                assert!(
+                    !accepted,
+                    "{case:?}: the document refuses it, so must the server"
+                );
+            }
+            assert_eq!(
+                accepted,
+                !case
+                    .chars()
+                    .all(|c| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{1c}'..='\u{1f}')),
+                "{case:?}"
+            );
+        }
+    }
+
+    fn json(text: &str) -> serde_json::Value {
+        serde_json::Value::String(text.to_owned())
+    }
+
+    #[test]
+    fn a_cursor_reads_back_only_for_its_own_sort() {
+        let row = CredentialRow {
+            organization_id: "org_1".to_owned(),
+            id: crate::db::new_id("crd_"),
+            provider: "google".to_owned(),
+            name: "n".to_owned(),
+            credential_type: "connector".to_owned(),
+            credential_data: Vec::new(),
+            created_at: crate::db::now().naive_utc(),
+            updated_at: crate::db::now().naive_utc(),
+        };
+        let text = Cursor::after(&row, CredentialSortBy::UpdatedAt, SortOrder::Asc);
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&text)
+            .unwrap();
+        let decoded = String::from_utf8(decoded).unwrap();
+        assert_eq!(
+            Cursor::parse(&decoded, CredentialSortBy::UpdatedAt, SortOrder::Asc).unwrap(),
+            (row.updated_at, row.id.clone())
+        );
+        assert!(Cursor::parse(&decoded, CredentialSortBy::CreatedAt, SortOrder::Asc).is_err());
+        assert!(Cursor::parse(&decoded, CredentialSortBy::UpdatedAt, SortOrder::Desc).is_err());
+        assert!(Cursor::parse(
+            "v1.updated_at.asc.x.crd_1",
+            CredentialSortBy::UpdatedAt,
+            SortOrder::Asc
+        )
+        .is_err());
+    }
 }
