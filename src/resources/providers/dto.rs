@@ -678,6 +678,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn debug_output_names_keys_but_never_values() {
+        let create: NewCredentialBody = serde_json::from_value(serde_json::json!({
+            "name": "n", "credential_type": "connector",
+            "credential_data": {"client_id": "DEBUG-VALUE-1", "client_secret": "DEBUG-VALUE-2"}}))
+        .unwrap();
+        let update: UpdateProviderCredential = serde_json::from_value(serde_json::json!({
+            "credential_data": {"client_id": "DEBUG-VALUE-3", "client_secret": "DEBUG-VALUE-4"}}))
+        .unwrap();
+        let printed = [format!("{create:?}"), format!("{update:?}")];
+        let input = create.into_input(Provider::Zoom).unwrap();
+        let patch = update.into_patch().unwrap();
+        for text in printed
+            .iter()
+            .chain([&format!("{input:?}"), &format!("{patch:?}")])
+        {
+            assert!(text.contains("client_secret"), "{text}");
+            assert!(!text.contains("DEBUG-VALUE"), "{text}");
+        }
+    }
+
     fn json(text: &str) -> serde_json::Value {
         serde_json::Value::String(text.to_owned())
     }

@@ -220,13 +220,25 @@ pub fn get(
 }
 
 /// The checked fields of a PATCH: `data` is still to be checked against
-/// the stored type.
-#[derive(Debug, Clone, Default)]
+/// the stored type. `Debug` shows the data's keys only.
+#[derive(Clone, Default)]
 pub struct CredentialPatch {
     /// New name.
     pub name: Option<String>,
     /// New data, replacing the old wholesale.
     pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl std::fmt::Debug for CredentialPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialPatch")
+            .field("name", &self.name)
+            .field(
+                "data_keys",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .finish()
+    }
 }
 
 /// Applies a PATCH: checks `data` against the credential's type (400 with
