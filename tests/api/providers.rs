@@ -710,3 +710,95 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::OK, "A still opens in its own row");
     }
 }
+
+/// Settings for an SQLite file in `dir` with a master key source.
+fn sqlite_settings(
+    dir: &std::path::Path,
+    master_key: keygate::config::MasterKeySource,
+    bootstrap_key: &str,
+) -> keygate::config::Settings {
+    let mut settings = keygate::config::Settings::for_database(keygate::config::DatabaseSettings {
+        backend: Backend::Sqlite,
+        target: dir.join("k.db").to_string_lossy().into_owned(),
+        pool_size: 2,
+    });
+    settings.master_key = master_key;
+    settings.bootstrap_key = Some(bootstrap_key.to_owned());
+    settings
+}
+
+/// Starts keygate with these settings; returns its address.
+fn start(settings: &keygate::config::Settings) -> String {
+    let (app, _) = keygate::startup::Application::build(settings, 1)
+        .unwrap_or_else(|e| panic!("application starts: {e}"));
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run());
+    address
+}
+
+#[actix_web::test]
+async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
+    use keygate::config::MasterKeySource;
+    use keygate::crypto::envelope::MasterKey;
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap =
+        keygate::auth::key_format::generate(keygate::auth::key_format::KeyKind::ApiKey).value;
+    let client = reqwest::Client::new();
+    let body = client_pair("pinned", "connector", "pinned");
+
+    // No master key: reads answer, writes are 503 and store nothing.
+    let address = start(&sqlite_settings(
+        dir.path(),
+        MasterKeySource::Absent,
+        &bootstrap,
+    ));
+    let url = format!("{address}{}", credentials("imap"));
+    let res = client
+        .post(&url)
+        .bearer_auth(&bootstrap)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "master_key_missing").await;
+    let res = client
+        .get(&url)
+        .bearer_auth(&bootstrap)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]));
+
+    // With a key, a credential is stored, and the key is recorded.
+    let key = MasterKey::generate_base64();
+    let address = start(&sqlite_settings(
+        dir.path(),
+        MasterKeySource::Inline(key.clone()),
+        &bootstrap,
+    ));
+    let url = format!("{address}{}", credentials("imap"));
+    let res = client
+        .post(&url)
+        .bearer_auth(&bootstrap)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // The database now holds envelopes: another key, or none, is refused
+    // at start, naming the key the data is sealed under.
+    let expected = MasterKey::from_base64(&key).unwrap().id();
+    for other in [
+        MasterKeySource::Inline(MasterKey::generate_base64()),
+        MasterKeySource::Absent,
+    ] {
+        match keygate::startup::Application::build(
+            &sqlite_settings(dir.path(), other, &bootstrap),
+            1,
+        ) {
+            Ok(_) => panic!("a start with another master key must be refused"),
+            Err(e) => assert!(e.to_string().contains(&expected), "{e}"),
+        }
+    }
+}
