@@ -38,6 +38,7 @@ pub const API_PREFIX: &str = "/v1";
         (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),
         (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
         (name = "projects", description = "Projects (Apinizer family): named groups of API proxies, addressed by name."),
+        (name = "providers", description = "Providers and provider credentials (Nylas family): the app credentials that let a platform act on a provider (Google service accounts, Microsoft admin consent, connector overrides), stored encrypted and never returned, and each provider's active credential."),
         (name = "secrets", description = "Connector secrets: values stored encrypted with AES-256-GCM and given back only to `personal` keys, every read audited."),
         (name = "system", description = "Liveness and readiness, without authentication."),
         (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key.")

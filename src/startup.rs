@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::auth::cache::KeyCache;
 use crate::auth::last_used::LastUsed;
 use crate::resources::clusters::{self, repo::ClusterKeyRecord};
+use crate::resources::providers;
 use crate::resources::{
     api_keys, api_proxies, audit_events, connectors, organizations,
     organizations::repo::DEFAULT_ORGANIZATION, projects, secrets, system, verify,
@@ -76,6 +77,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
             .configure(connectors::configure)
             .configure(projects::configure)
             .configure(api_proxies::configure)
+            .configure(providers::configure)
             .configure(organizations::configure)
             .configure(clusters::configure),
     );

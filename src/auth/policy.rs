@@ -108,6 +108,14 @@ pub fn rule(operation_id: &str) -> Option<OperationRule> {
         | "revoke_pending_cluster_api_key"
         | "rotate_cluster_service_api_key"
         | "revoke_pending_cluster_service_api_key" => (Role::ServingAndIndexing, true, "cluster"),
+        "get_provider" => (Role::Serving, false, "provider"),
+        "update_provider" => (Role::ServingAndIndexing, true, "provider"),
+        "list_provider_credentials" | "get_provider_credential" => {
+            (Role::Serving, false, "provider_credential")
+        }
+        "create_provider_credential"
+        | "update_provider_credential"
+        | "delete_provider_credential" => (Role::ServingAndIndexing, true, "provider_credential"),
         _ => return None,
     };
     Some(OperationRule {

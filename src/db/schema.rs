@@ -263,6 +263,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Provider credentials (Nylas family); `credential_data` is an
+    /// AES-256-GCM envelope of the JSON object of its keys and values.
+    provider_credentials (organization_id, id) {
+        /// Owning organization.
+        organization_id -> Text,
+        /// `crd_` id, unique per organization.
+        id -> Text,
+        /// The provider, e.g. `google`.
+        provider -> Text,
+        /// Name, unique per provider and organization.
+        name -> Text,
+        /// `serviceaccount`, `adminconsent` or `connector`.
+        credential_type -> Text,
+        /// Encrypted credential data (see `crate::crypto`).
+        credential_data -> Binary,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Providers of an organization that have been changed at least once
+    /// (the others are implicit and have no row).
+    providers (organization_id, provider) {
+        /// Owning organization.
+        organization_id -> Text,
+        /// The provider, e.g. `google`.
+        provider -> Text,
+        /// The provider's active credential.
+        active_credential_id -> Nullable<Text>,
+        /// When the row was first written.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     api_keys,
@@ -275,5 +315,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_proxies,
     api_proxy_keys,
     clusters,
-    organization_settings
+    organization_settings,
+    provider_credentials,
+    providers
 );

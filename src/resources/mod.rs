@@ -9,6 +9,7 @@ pub mod clusters;
 pub mod connectors;
 pub mod organizations;
 pub mod projects;
+pub mod providers;
 pub mod secrets;
 pub mod system;
 pub mod verify;

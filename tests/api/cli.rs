@@ -437,6 +437,69 @@ async fn debug_logs_never_contain_created_keys_or_their_hashes() {
     assert!(!out.stdout.contains("kg_ak_"), "stdout:\n{}", out.stdout);
 }
 
+#[actix_web::test]
+async fn trace_logs_never_contain_provider_credential_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url), ("RUST_LOG", "trace")]).await;
+    let bootstrap = server.printed_key();
+    let send = |method: reqwest::Method, path: &str, body: Value| {
+        server
+            .client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(&bootstrap)
+            .json(&body)
+            .send()
+    };
+    let sa = json!({"name": "log sa", "credential_type": "serviceaccount", "credential_data": {
+        "private_key_id": "LOGCHECK-pkid", "private_key": "LOGCHECK-pem", "client_email": "LOGCHECK@sa"}});
+    let path = "/v1/providers/google/credentials";
+    let res = send(reqwest::Method::POST, path, sa.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The idempotent compare, a conflict, refused data and a replacement.
+    let res = send(reqwest::Method::POST, path, sa).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let conflicting = json!({"name": "log sa", "credential_type": "serviceaccount", "credential_data": {
+        "private_key_id": "LOGCHECK-pkid", "private_key": "LOGCHECK-other", "client_email": "LOGCHECK@sa"}});
+    let res = send(reqwest::Method::POST, path, conflicting)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let refused =
+        json!({"credential_data": {"private_key": "LOGCHECK-refused", "extra": "LOGCHECK-extra"}});
+    let res = send(reqwest::Method::PATCH, &format!("{path}/{id}"), refused)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let replaced = json!({"credential_data": {
+        "private_key_id": "LOGCHECK-pkid2", "private_key": "LOGCHECK-pem2", "client_email": "LOGCHECK2@sa"}});
+    let res = send(reqwest::Method::PATCH, &format!("{path}/{id}"), replaced)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let out = server.stop();
+    assert!(
+        out.stderr.contains("TRACE") || out.stderr.contains("DEBUG"),
+        "verbose logs:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("/v1/providers/google/credentials"),
+        "requests are logged"
+    );
+    assert!(
+        !out.stderr.contains("LOGCHECK"),
+        "credential_data reached the log:\n{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("LOGCHECK"));
+}
+
 // ---------------------------------------------------------------------------
 // keys generate / keys create
 // ---------------------------------------------------------------------------

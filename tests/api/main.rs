@@ -18,4 +18,5 @@ mod migrations;
 mod openapi;
 mod organizations;
 mod projects;
+mod providers;
 mod secrets;

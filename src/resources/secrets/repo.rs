@@ -29,8 +29,9 @@ pub fn key_ids(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
-/// Records the master key before its first envelope (or keyed hash) is
-/// written, so a start with another key can be refused.
+/// Records the master key before its first envelope or keyed hash is
+/// written, so a start with another key can be refused (every table
+/// holding envelopes or keyed hashes calls it).
 pub fn remember_key(conn: &mut AnyConnection, key: &MasterKey) -> QueryResult<()> {
     let id = key.id();
     let known: i64 = encryption_keys::table

@@ -12,6 +12,15 @@ import {
   VerifyCode,
 } from "./client";
 import type { ApiKey } from "./client";
+import {
+  AdminConsentCredentialType,
+  ConnectorCredentialType,
+  CredentialType,
+  Provider,
+  ProvidersApi,
+  ServiceAccountCredentialType,
+} from "./client";
+import type { CreateProviderCredential } from "./client";
 
 const CLIENT = "typescript-fetch";
 
@@ -19,6 +28,72 @@ class Mismatch extends Error {}
 
 function check(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Mismatch(msg);
+}
+
+// One credential of each type, each through its own generated type of the oneOf.
+async function providerCredentials(config: Configuration, tag: string): Promise<void> {
+  const providers = new ProvidersApi(config);
+  const cases: [Provider, CredentialType, CreateProviderCredential][] = [
+    [
+      Provider.Google,
+      CredentialType.Serviceaccount,
+      {
+        name: `sa-${tag}`,
+        credentialType: ServiceAccountCredentialType.Serviceaccount,
+        credentialData: { privateKeyId: "pkid", privateKey: "-----BEGIN PRIVATE KEY-----", clientEmail: "sa@example.com" },
+      },
+    ],
+    [
+      Provider.Microsoft,
+      CredentialType.Adminconsent,
+      {
+        name: `ac-${tag}`,
+        credentialType: AdminConsentCredentialType.Adminconsent,
+        credentialData: { clientId: "azure-app", clientSecret: "azure-secret" },
+      },
+    ],
+    [
+      Provider.Zoom,
+      CredentialType.Connector,
+      {
+        name: `co-${tag}`,
+        credentialType: ConnectorCredentialType.Connector,
+        credentialData: { clientId: "zoom-app", clientSecret: "zoom-secret" },
+      },
+    ],
+  ];
+  let credentialId = "";
+  for (const [provider, credentialType, body] of cases) {
+    const made = await providers.createProviderCredentialRaw({ provider, createProviderCredential: body });
+    check(made.raw.status === 201, `create ${credentialType}: status ${made.raw.status}`);
+    const cred = await made.value();
+    check(cred.credentialType === credentialType && cred.provider === provider, `create: ${JSON.stringify(cred)}`);
+    check(!JSON.stringify(cred).includes("-secret"), "create: a value came back");
+    const again = await providers.createProviderCredentialRaw({ provider, createProviderCredential: body });
+    check(again.raw.status === 200, `create again: status ${again.raw.status}`);
+    const got = await providers.getProviderCredential({ provider, credentialId: cred.id });
+    check(got.id === cred.id, `get: ${JSON.stringify(got)}`);
+    credentialId = cred.id;
+  }
+  const path = { provider: Provider.Zoom, credentialId };
+  const patched = await providers.updateProviderCredential({
+    ...path,
+    updateProviderCredential: { credentialData: { clientId: "zoom-app-2", clientSecret: "zoom-secret-2" } },
+  });
+  check(patched.id === credentialId, `update credential: ${JSON.stringify(patched)}`);
+  const active = await providers.updateProvider({ provider: Provider.Zoom, updateProvider: { activeCredentialId: credentialId } });
+  check(active.activeCredentialId === credentialId, `update provider: ${JSON.stringify(active)}`);
+  try {
+    await providers.deleteProviderCredential(path);
+    throw new Mismatch("delete active: no error");
+  } catch (e) {
+    if (!(e instanceof ResponseError)) throw e;
+    check(e.response.status === 409, `delete active: status ${e.response.status}`);
+  }
+  const cleared = await providers.updateProvider({ provider: Provider.Zoom, updateProvider: { activeCredentialId: null } });
+  check(cleared.activeCredentialId === null, `clear provider: ${JSON.stringify(cleared)}`);
+  const deleted = await providers.deleteProviderCredentialRaw(path);
+  check(deleted.raw.status === 204, `delete: status ${deleted.raw.status}`);
 }
 
 async function main(): Promise<void> {
@@ -88,6 +163,8 @@ async function main(): Promise<void> {
     const problem = ProblemDetailsFromJSON(await e.response.json());
     check(problem.code === "not_found" && problem.status === 404, `get after delete: ${JSON.stringify(problem)}`);
   }
+
+  await providerCredentials(config, Math.random().toString(16).slice(2, 14));
 
   console.log(`${CLIENT}: ok`);
 }

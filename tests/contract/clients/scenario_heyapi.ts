@@ -3,6 +3,20 @@
 // Usage: node scenario.js BASE_URL KEY
 import { createApiKey, deleteApiKey, getApiKey, listApiKeys, updateApiKey, verifyKey } from "./client";
 import type { ApiKey, ProblemDetails } from "./client";
+import {
+  createProviderCredential,
+  deleteProviderCredential,
+  getProviderCredential,
+  updateProvider,
+  updateProviderCredential,
+} from "./client";
+import type {
+  CreateAdminConsentCredential,
+  CreateConnectorCredential,
+  CreateServiceAccountCredential,
+  Provider,
+  ProviderCredential,
+} from "./client";
 import { client } from "./client/client.gen";
 
 const CLIENT = "hey-api";
@@ -11,6 +25,55 @@ class Mismatch extends Error {}
 
 function check(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Mismatch(msg);
+}
+
+// One credential of each type, each through its own generated type.
+async function providerCredentials(tag: string): Promise<void> {
+  const serviceAccount: CreateServiceAccountCredential = {
+    name: `sa-${tag}`,
+    credential_type: "serviceaccount",
+    credential_data: { private_key_id: "pkid", private_key: "-----BEGIN PRIVATE KEY-----", client_email: "sa@example.com" },
+  };
+  const adminConsent: CreateAdminConsentCredential = {
+    name: `ac-${tag}`,
+    credential_type: "adminconsent",
+    credential_data: { client_id: "azure-app", client_secret: "azure-secret" },
+  };
+  const connector: CreateConnectorCredential = {
+    name: `co-${tag}`,
+    credential_type: "connector",
+    credential_data: { client_id: "zoom-app", client_secret: "zoom-secret" },
+  };
+  const cases: [Provider, CreateServiceAccountCredential | CreateAdminConsentCredential | CreateConnectorCredential][] = [
+    ["google", serviceAccount],
+    ["microsoft", adminConsent],
+    ["zoom", connector],
+  ];
+  let last: ProviderCredential | undefined;
+  for (const [provider, body] of cases) {
+    const made = await createProviderCredential({ path: { provider }, body });
+    check(made.response.status === 201, `create ${body.credential_type}: status ${made.response.status} ${JSON.stringify(made.error)}`);
+    check(made.data !== undefined, "create: no data");
+    check(made.data.credential_type === body.credential_type && made.data.provider === provider, `create: ${JSON.stringify(made.data)}`);
+    check(!JSON.stringify(made.data).includes("-secret"), "create: a value came back");
+    const again = await createProviderCredential({ path: { provider }, body });
+    check(again.response.status === 200, `create again: status ${again.response.status}`);
+    const got = await getProviderCredential({ path: { provider, credential_id: made.data.id } });
+    check(got.data !== undefined && got.data.id === made.data.id, `get: ${JSON.stringify(got.error)}`);
+    last = made.data;
+  }
+  check(last !== undefined, "no credential");
+  const path = { provider: "zoom" as const, credential_id: last.id };
+  const patched = await updateProviderCredential({ path, body: { credential_data: { client_id: "zoom-app-2", client_secret: "zoom-secret-2" } } });
+  check(patched.data !== undefined, `update credential: status ${patched.response.status} ${JSON.stringify(patched.error)}`);
+  const active = await updateProvider({ path: { provider: "zoom" }, body: { active_credential_id: last.id } });
+  check(active.data?.active_credential_id === last.id, `update provider: ${JSON.stringify(active.error)}`);
+  const refused = await deleteProviderCredential({ path });
+  check(refused.response.status === 409, `delete active: status ${refused.response.status}`);
+  const cleared = await updateProvider({ path: { provider: "zoom" }, body: { active_credential_id: null } });
+  check(cleared.data !== undefined, `clear provider: status ${cleared.response.status}`);
+  const deleted = await deleteProviderCredential({ path });
+  check(deleted.response.status === 204, `delete: status ${deleted.response.status}`);
 }
 
 async function main(): Promise<void> {
@@ -79,6 +142,8 @@ async function main(): Promise<void> {
   const problem: ProblemDetails | undefined = gone.error;
   check(problem !== undefined, "get after delete: no error");
   check(problem.code === "not_found" && problem.status === 404, `get after delete: ${JSON.stringify(problem)}`);
+
+  await providerCredentials(Math.random().toString(16).slice(2, 14));
 
   console.log(`${CLIENT}: ok`);
 }

@@ -11,14 +11,28 @@ import sys
 from typing import NoReturn
 
 import keygate_client
-from keygate_client.exceptions import ApiException, NotFoundException
+from keygate_client.exceptions import ApiException, ConflictException, NotFoundException
 from keygate_client.models import (
+    AdminConsentCredentialType,
     ApiKey,
+    ClientCredentialData,
+    ConnectorCredentialType,
+    CreateAdminConsentCredential,
     CreateApiKey,
+    CreateConnectorCredential,
+    CreateProviderCredential,
+    CreateServiceAccountCredential,
+    CredentialDataUpdate,
+    CredentialType,
     KeyStatus,
     ProblemDetails,
+    Provider,
     Role,
+    ServiceAccountCredentialData,
+    ServiceAccountCredentialType,
     UpdateApiKey,
+    UpdateProvider,
+    UpdateProviderCredential,
     VerifyCode,
     VerifyKey,
 )
@@ -34,6 +48,72 @@ def fail(msg: str) -> NoReturn:
 def check(cond: bool, msg: str) -> None:
     if not cond:
         fail(msg)
+
+
+def provider_credentials(api_client: keygate_client.ApiClient, tag: str) -> None:
+    """One credential of each type through its own typed class, wrapped in the oneOf class."""
+    providers = keygate_client.ProvidersApi(api_client)
+    bodies = [
+        (
+            Provider.GOOGLE,
+            CredentialType.SERVICEACCOUNT,
+            CreateServiceAccountCredential(
+                name=f"sa-{tag}",
+                credential_type=ServiceAccountCredentialType.SERVICEACCOUNT,
+                credential_data=ServiceAccountCredentialData(
+                    private_key_id="pkid", private_key="-----BEGIN PRIVATE KEY-----", client_email="sa@example.com"
+                ),
+            ),
+        ),
+        (
+            Provider.MICROSOFT,
+            CredentialType.ADMINCONSENT,
+            CreateAdminConsentCredential(
+                name=f"ac-{tag}",
+                credential_type=AdminConsentCredentialType.ADMINCONSENT,
+                credential_data=ClientCredentialData(client_id="azure-app", client_secret="azure-secret"),
+            ),
+        ),
+        (
+            Provider.ZOOM,
+            CredentialType.CONNECTOR,
+            CreateConnectorCredential(
+                name=f"co-{tag}",
+                credential_type=ConnectorCredentialType.CONNECTOR,
+                credential_data=ClientCredentialData(client_id="zoom-app", client_secret="zoom-secret"),
+            ),
+        ),
+    ]
+    cred_id = ""
+    for provider, credential_type, typed in bodies:
+        body = CreateProviderCredential(typed)
+        made = providers.create_provider_credential_with_http_info(provider, body)
+        check(made.status_code == 201, f"create {credential_type}: status {made.status_code}")
+        check(made.data.credential_type == credential_type and made.data.provider == provider, f"create: {made.data}")
+        check(b"-secret" not in made.raw_data and b"PRIVATE KEY" not in made.raw_data, "create: a value came back")
+        again = providers.create_provider_credential_with_http_info(provider, body)
+        check(again.status_code == 200 and again.data.id == made.data.id, f"create again: {again.status_code}")
+        got = providers.get_provider_credential(provider, made.data.id)
+        check(got.id == made.data.id, f"get: {got}")
+        cred_id = made.data.id
+
+    data = CredentialDataUpdate(ClientCredentialData(client_id="zoom-app-2", client_secret="zoom-secret-2"))
+    patched = providers.update_provider_credential(
+        Provider.ZOOM, cred_id, UpdateProviderCredential(credential_data=data)
+    )
+    check(patched.id == cred_id, f"update credential: {patched}")
+    active = providers.update_provider(Provider.ZOOM, UpdateProvider(active_credential_id=cred_id))
+    check(active.active_credential_id == cred_id, f"update provider: {active}")
+    try:
+        providers.delete_provider_credential(Provider.ZOOM, cred_id)
+    except ConflictException as e:
+        check(e.status == 409, f"delete active: status {e.status}")
+    else:
+        fail("delete active: no ConflictException")
+    cleared = providers.update_provider(Provider.ZOOM, UpdateProvider(active_credential_id=None))
+    check(cleared.active_credential_id is None, f"clear provider: {cleared}")
+    deleted = providers.delete_provider_credential_with_http_info(Provider.ZOOM, cred_id)
+    check(deleted.status_code == 204, f"delete: status {deleted.status_code}")
 
 
 def main() -> None:
@@ -102,6 +182,8 @@ def main() -> None:
             check(problem.code == "not_found" and problem.status == 404, f"get after delete: {problem}")
         else:
             fail("get after delete: no NotFoundException")
+
+        provider_credentials(api_client, secrets.token_hex(6))
 
     print(f"{CLIENT}: ok")
 

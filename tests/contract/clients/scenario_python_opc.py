@@ -18,16 +18,37 @@ from keygate_client.api.api_keys import (
     list_api_keys,
     update_api_key,
 )
+from keygate_client.api.providers import (
+    create_provider_credential,
+    delete_provider_credential,
+    get_provider_credential,
+    update_provider,
+    update_provider_credential,
+)
 from keygate_client.api.verify import verify_key
 from keygate_client.models import (
+    AdminConsentCredentialType,
     ApiKey,
     ApiKeyList,
     ApiKeyWithSecret,
+    ClientCredentialData,
+    ConnectorCredentialType,
+    CreateAdminConsentCredential,
     CreateApiKey,
+    CreateConnectorCredential,
+    CreateServiceAccountCredential,
+    CredentialType,
     KeyStatus,
     ProblemDetails,
+    Provider,
+    ProviderCredential,
+    ProviderSettings,
     Role,
+    ServiceAccountCredentialData,
+    ServiceAccountCredentialType,
     UpdateApiKey,
+    UpdateProvider,
+    UpdateProviderCredential,
     Verification,
     VerifyCode,
     VerifyKey,
@@ -45,6 +66,80 @@ def fail(msg: str) -> NoReturn:
 def check(cond: bool, msg: str) -> None:
     if not cond:
         fail(msg)
+
+
+def provider_credentials(client: AuthenticatedClient, tag: str) -> None:
+    """One credential of each type through its own typed class."""
+    bodies: list[
+        tuple[Provider, CreateServiceAccountCredential | CreateAdminConsentCredential | CreateConnectorCredential]
+    ] = [
+        (
+            Provider.GOOGLE,
+            CreateServiceAccountCredential(
+                name=f"sa-{tag}",
+                credential_type=ServiceAccountCredentialType.SERVICEACCOUNT,
+                credential_data=ServiceAccountCredentialData(
+                    private_key_id="pkid", private_key="-----BEGIN PRIVATE KEY-----", client_email="sa@example.com"
+                ),
+            ),
+        ),
+        (
+            Provider.MICROSOFT,
+            CreateAdminConsentCredential(
+                name=f"ac-{tag}",
+                credential_type=AdminConsentCredentialType.ADMINCONSENT,
+                credential_data=ClientCredentialData(client_id="azure-app", client_secret="azure-secret"),
+            ),
+        ),
+        (
+            Provider.ZOOM,
+            CreateConnectorCredential(
+                name=f"co-{tag}",
+                credential_type=ConnectorCredentialType.CONNECTOR,
+                credential_data=ClientCredentialData(client_id="zoom-app", client_secret="zoom-secret"),
+            ),
+        ),
+    ]
+    expected = [CredentialType.SERVICEACCOUNT, CredentialType.ADMINCONSENT, CredentialType.CONNECTOR]
+    for (provider, body), credential_type in zip(bodies, expected, strict=True):
+        made = create_provider_credential.sync_detailed(provider, client=client, body=body)
+        check(made.status_code == 201, f"create {credential_type}: status {made.status_code}, body {made.content!r}")
+        cred = made.parsed
+        check(isinstance(cred, ProviderCredential), f"create {credential_type}: parsed {type(cred).__name__}")
+        assert isinstance(cred, ProviderCredential)
+        check(cred.credential_type == credential_type and cred.provider == provider, f"create: {cred}")
+        check(b"-secret" not in made.content and b"PRIVATE KEY" not in made.content, "create: a value came back")
+        again = create_provider_credential.sync_detailed(provider, client=client, body=body)
+        check(again.status_code == 200, f"create {credential_type} again: status {again.status_code}")
+        got = get_provider_credential.sync_detailed(provider, cred.id, client=client)
+        check(isinstance(got.parsed, ProviderCredential) and got.parsed.id == cred.id, f"get: {got.content!r}")
+
+    # The Zoom connector credential: replace its data, make it active, and
+    # see that an active credential is not deleted.
+    zoom_id = cred.id
+    patched = update_provider_credential.sync_detailed(
+        Provider.ZOOM,
+        zoom_id,
+        client=client,
+        body=UpdateProviderCredential(
+            credential_data=ClientCredentialData(client_id="zoom-app-2", client_secret="zoom-secret-2")
+        ),
+    )
+    check(patched.status_code == 200, f"update credential: status {patched.status_code}, body {patched.content!r}")
+    active = update_provider.sync_detailed(
+        Provider.ZOOM, client=client, body=UpdateProvider(active_credential_id=zoom_id)
+    )
+    check(isinstance(active.parsed, ProviderSettings), f"update provider: {active.content!r}")
+    assert isinstance(active.parsed, ProviderSettings)
+    check(active.parsed.active_credential_id == zoom_id, f"update provider: {active.parsed}")
+    refused = delete_provider_credential.sync_detailed(Provider.ZOOM, zoom_id, client=client)
+    check(refused.status_code == 409, f"delete active: status {refused.status_code}")
+    cleared = update_provider.sync_detailed(
+        Provider.ZOOM, client=client, body=UpdateProvider(active_credential_id=None)
+    )
+    check(cleared.status_code == 200, f"clear provider: status {cleared.status_code}, body {cleared.content!r}")
+    deleted = delete_provider_credential.sync_detailed(Provider.ZOOM, zoom_id, client=client)
+    check(deleted.status_code == 204, f"delete: status {deleted.status_code}")
 
 
 def main() -> None:
@@ -121,6 +216,8 @@ def main() -> None:
     check(isinstance(problem, ProblemDetails), f"get after delete: parsed {type(problem).__name__}")
     assert isinstance(problem, ProblemDetails)
     check(problem.code == "not_found" and problem.status == 404, f"get after delete: {problem}")
+
+    provider_credentials(client, secrets.token_hex(6))
 
     print(f"{CLIENT}: ok")
 

@@ -1,0 +1,2 @@
+DROP TABLE providers;
+DROP TABLE provider_credentials;

@@ -1,0 +1,450 @@
+//! Storage of providers and their credentials: plain functions over a
+//! connection, each mutation in one transaction with its audit event.
+//! `credential_data` is sealed before it reaches the database (bound to the
+//! table, organization, row and field) and opened only to compare an
+//! idempotent create; it never leaves this module in plaintext.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::model::{
+    CredentialChanges, CredentialData, CredentialRow, CredentialType, Provider, ProviderRow,
+};
+use crate::audit::AuditEvent;
+use crate::conditional::IfMatch;
+use crate::crypto::envelope::{MasterKey, Place};
+use crate::db::schema::{provider_credentials, providers};
+use crate::db::{new_id, now, AnyConnection};
+use crate::error::{ApiError, FieldError};
+use crate::resources::secrets::repo::remember_key;
+
+fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
+    Place {
+        table: "provider_credentials",
+        organization_id,
+        row_id: id,
+        field: "credential_data",
+    }
+}
+
+/// Opens a credential's data; data that does not open is an internal error
+/// whose cause (never the data) goes to the log.
+pub fn open(key: &MasterKey, row: &CredentialRow) -> Result<CredentialData, ApiError> {
+    let plain = key
+        .open(place(&row.organization_id, &row.id), &row.credential_data)
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "credential {} of {} does not open: {e}",
+                row.id, row.organization_id
+            ))
+        })?;
+    CredentialData::from_plaintext(&plain).ok_or_else(|| {
+        ApiError::internal(format!(
+            "credential {} holds data that is not an object of strings",
+            row.id
+        ))
+    })
+}
+
+/// A new credential, checked.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    /// Name, 1 to 255 characters.
+    pub name: String,
+    /// Its type (compatible with the provider).
+    pub credential_type: CredentialType,
+    /// Its data (the keys of its type).
+    pub data: CredentialData,
+}
+
+/// Whether `create` made the credential or found an equal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new credential.
+    New,
+    /// One with the same name, type and data existed; nothing was written.
+    Existing,
+}
+
+fn find_by_name(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    name: &str,
+) -> QueryResult<Option<CredentialRow>> {
+    provider_credentials::table
+        .filter(provider_credentials::organization_id.eq(organization_id))
+        .filter(provider_credentials::provider.eq(provider.as_str()))
+        .filter(provider_credentials::name.eq(name))
+        .select(CredentialRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+fn name_taken(provider: Provider, name: &str) -> ApiError {
+    ApiError::Conflict {
+        code: "already_exists",
+        detail: format!(
+            "a {} credential named {name:?} already exists with other content",
+            provider.as_str()
+        ),
+    }
+}
+
+/// Creates a credential, or returns the existing one of the same name when
+/// its type and data are equal (no write, no audit event); another
+/// credential of that name is 409.
+pub fn create(
+    conn: &mut AnyConnection,
+    key: &MasterKey,
+    organization_id: &str,
+    provider: Provider,
+    input: &NewCredential,
+    audit: AuditEvent,
+) -> Result<(CredentialRow, Created), ApiError> {
+    conn.transaction(|conn| {
+        if let Some(existing) = find_by_name(conn, organization_id, provider, &input.name)? {
+            let same = existing.credential_type == input.credential_type.as_str()
+                && open(key, &existing)? == input.data;
+            return if same {
+                Ok((existing, Created::Existing))
+            } else {
+                Err(name_taken(provider, &input.name))
+            };
+        }
+        remember_key(conn, key)?;
+        let id = new_id("crd_");
+        let at = now().naive_utc();
+        let row = CredentialRow {
+            organization_id: organization_id.to_owned(),
+            credential_data: key.seal(place(organization_id, &id), &input.data.to_plaintext()),
+            id,
+            provider: provider.as_str().to_owned(),
+            name: input.name.clone(),
+            credential_type: input.credential_type.as_str().to_owned(),
+            created_at: at,
+            updated_at: at,
+        };
+        diesel::insert_into(provider_credentials::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(|e| {
+                ApiError::from_db_with_conflict(e, || name_taken(provider, &input.name).to_string())
+            })?;
+        audit.for_resource(&row.id).record(conn)?;
+        Ok((row, Created::New))
+    })
+}
+
+/// The column a list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// Creation time.
+    CreatedAt,
+    /// Last change.
+    UpdatedAt,
+}
+
+/// One page of a provider's credentials: `limit + 1` rows (so the caller
+/// can tell whether there is a next page) in `(sort column, id)` order,
+/// strictly after `after` (its sort value and id) when given.
+pub fn list(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    sort_by: SortBy,
+    descending: bool,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> Result<Vec<CredentialRow>, ApiError> {
+    use provider_credentials::dsl as c;
+    let mut query = c::provider_credentials
+        .filter(c::organization_id.eq(organization_id))
+        .filter(c::provider.eq(provider.as_str()))
+        .select(CredentialRow::as_select())
+        .limit(limit + 1)
+        .into_boxed();
+    // The id breaks ties between equal timestamps, so the order is total and
+    // a cursor (sort value, id) names one position in it.
+    macro_rules! keyset {
+        ($column:expr) => {{
+            query = if descending {
+                query.order(($column.desc(), c::id.desc()))
+            } else {
+                query.order(($column.asc(), c::id.asc()))
+            };
+            if let Some((at, id)) = after {
+                query = if descending {
+                    query.filter($column.lt(at).or($column.eq(at).and(c::id.lt(id))))
+                } else {
+                    query.filter($column.gt(at).or($column.eq(at).and(c::id.gt(id))))
+                };
+            }
+        }};
+    }
+    match sort_by {
+        SortBy::CreatedAt => keyset!(c::created_at),
+        SortBy::UpdatedAt => keyset!(c::updated_at),
+    }
+    Ok(query.load(conn)?)
+}
+
+fn find(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    id: &str,
+) -> QueryResult<Option<CredentialRow>> {
+    provider_credentials::table
+        .filter(provider_credentials::organization_id.eq(organization_id))
+        .filter(provider_credentials::provider.eq(provider.as_str()))
+        .filter(provider_credentials::id.eq(id))
+        .select(CredentialRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A credential of the organization's provider, or 404.
+pub fn get(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    id: &str,
+) -> Result<CredentialRow, ApiError> {
+    find(conn, organization_id, provider, id)?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "{} credential {id} was not found",
+            provider.as_str()
+        ))
+    })
+}
+
+/// The checked fields of a PATCH: `data` is still to be checked against
+/// the stored type. `Debug` shows the data's keys only.
+#[derive(Clone, Default)]
+pub struct CredentialPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New data, replacing the old wholesale.
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl std::fmt::Debug for CredentialPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialPatch")
+            .field("name", &self.name)
+            .field(
+                "data_keys",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .finish()
+    }
+}
+
+/// Applies a PATCH: checks `data` against the credential's type (400 with
+/// every field), then `If-Match`, then writes with the audit event, in one
+/// transaction.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
+pub fn update(
+    conn: &mut AnyConnection,
+    key: &MasterKey,
+    organization_id: &str,
+    provider: Provider,
+    id: &str,
+    if_match: &IfMatch,
+    changes: CredentialPatch,
+    audit: AuditEvent,
+) -> Result<CredentialRow, ApiError> {
+    conn.transaction(|conn| {
+        let current = get(conn, organization_id, provider, id)?;
+        let credential_type = CredentialType::parse(&current.credential_type)
+            .ok_or_else(|| ApiError::internal(format!("credential {id} has an unknown type")))?;
+        let data = match &changes.data {
+            Some(map) => Some(
+                CredentialData::check(Some(credential_type), map)
+                    .map_err(ApiError::invalid_fields)?,
+            ),
+            None => None,
+        };
+        if_match.check(&current.etag())?;
+        let sealed = match &data {
+            Some(data) => {
+                remember_key(conn, key)?;
+                Some(key.seal(place(organization_id, id), &data.to_plaintext()))
+            }
+            None => None,
+        };
+        let name = changes.name.clone();
+        diesel::update(
+            provider_credentials::table
+                .filter(provider_credentials::organization_id.eq(organization_id))
+                .filter(provider_credentials::id.eq(id)),
+        )
+        .set(&CredentialChanges {
+            name: changes.name,
+            credential_data: sealed,
+            updated_at: now().naive_utc(),
+        })
+        .execute(conn)
+        .map_err(|e| {
+            ApiError::from_db_with_conflict(e, || {
+                name_taken(provider, name.as_deref().unwrap_or_default()).to_string()
+            })
+        })?;
+        audit.record(conn)?;
+        get(conn, organization_id, provider, id)
+    })
+}
+
+/// Deletes a credential after `If-Match`, with the audit event, in one
+/// transaction; 409 while it is its provider's active credential.
+pub fn delete(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    id: &str,
+    if_match: &IfMatch,
+    audit: AuditEvent,
+) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let current = get(conn, organization_id, provider, id)?;
+        if_match.check(&current.etag())?;
+        let active = find_provider(conn, organization_id, provider)?
+            .and_then(|row| row.active_credential_id);
+        let still_active = || ApiError::Conflict {
+            code: "still_referenced",
+            detail: format!(
+                "credential {id} is the active credential of provider {}; set the provider's active_credential_id to another credential or null first",
+                provider.as_str()
+            ),
+        };
+        if active.as_deref() == Some(id) {
+            return Err(still_active());
+        }
+        diesel::delete(
+            provider_credentials::table
+                .filter(provider_credentials::organization_id.eq(organization_id))
+                .filter(provider_credentials::id.eq(id)),
+        )
+        .execute(conn)
+        .map_err(|e| ApiError::from_db_with_conflict(e, || still_active().to_string()))?;
+        audit.record(conn)?;
+        Ok(())
+    })
+}
+
+/// A provider's settings: stored, or the implicit default.
+#[derive(Debug, Clone)]
+pub struct ProviderState {
+    /// The provider.
+    pub provider: Provider,
+    /// Its active credential.
+    pub active_credential_id: Option<String>,
+    /// When it was last changed; `None` if never.
+    pub updated_at: Option<NaiveDateTime>,
+    organization_id: String,
+}
+
+impl ProviderState {
+    /// The `ETag` of this version (the implicit default has one too).
+    pub fn etag(&self) -> String {
+        crate::conditional::etag(
+            &format!("{}/{}", self.organization_id, self.provider.as_str()),
+            self.updated_at.unwrap_or_default(),
+        )
+    }
+}
+
+fn find_provider(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+) -> QueryResult<Option<ProviderRow>> {
+    providers::table
+        .filter(providers::organization_id.eq(organization_id))
+        .filter(providers::provider.eq(provider.as_str()))
+        .select(ProviderRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The organization's settings of a provider; every provider exists.
+pub fn get_provider(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+) -> Result<ProviderState, ApiError> {
+    let row = find_provider(conn, organization_id, provider)?;
+    Ok(ProviderState {
+        provider,
+        active_credential_id: row.as_ref().and_then(|r| r.active_credential_id.clone()),
+        updated_at: row.map(|r| r.updated_at),
+        organization_id: organization_id.to_owned(),
+    })
+}
+
+/// Sets or clears the provider's active credential: it must be a credential
+/// of this provider in the organization (400 `reference_not_found`); then
+/// `If-Match`; then the write (the row is created on the first change) and
+/// its audit event, in one transaction.
+pub fn update_provider(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    if_match: &IfMatch,
+    active_credential_id: Option<String>,
+    audit: AuditEvent,
+) -> Result<ProviderState, ApiError> {
+    conn.transaction(|conn| {
+        let current = get_provider(conn, organization_id, provider)?;
+        if let Some(id) = &active_credential_id {
+            if find(conn, organization_id, provider, id)?.is_none() {
+                return Err(ApiError::invalid_fields(vec![FieldError::new(
+                    "active_credential_id",
+                    "reference_not_found",
+                    format!(
+                        "no {} credential with this id in the organization",
+                        provider.as_str()
+                    ),
+                )]));
+            }
+        }
+        if_match.check(&current.etag())?;
+        let at = now().naive_utc();
+        if current.updated_at.is_some() {
+            diesel::update(
+                providers::table
+                    .filter(providers::organization_id.eq(organization_id))
+                    .filter(providers::provider.eq(provider.as_str())),
+            )
+            .set((
+                providers::active_credential_id.eq(&active_credential_id),
+                providers::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        } else {
+            diesel::insert_into(providers::table)
+                .values(&ProviderRow {
+                    organization_id: organization_id.to_owned(),
+                    provider: provider.as_str().to_owned(),
+                    active_credential_id,
+                    created_at: at,
+                    updated_at: at,
+                })
+                .execute(conn)
+                .map_err(|e| {
+                    ApiError::from_db_with_conflict(e, || {
+                        format!(
+                            "provider {} was changed by another request at the same moment; retry",
+                            provider.as_str()
+                        )
+                    })
+                })?;
+        }
+        audit.record(conn)?;
+        get_provider(conn, organization_id, provider)
+    })
+}
