@@ -444,6 +444,47 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_a_secret_key() {
+        let secret = "sk_9876543210fedcba";
+        let update: UpdateApiProxyKeys = serde_json::from_value(serde_json::json!({
+            "public_key": "ak_1234567890abcdef",
+            "secret_key": secret,
+        }))
+        .unwrap();
+        let check: CheckApiProxyKeys = serde_json::from_value(serde_json::json!({
+            "public_key": "ak_1234567890abcdef",
+            "secret_key": secret,
+        }))
+        .unwrap();
+        let update_text = format!("{update:?}");
+        let keys = update.into_keys().unwrap();
+        let row = ApiProxyRow {
+            id: "apx_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3".to_owned(),
+            organization_id: "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3".to_owned(),
+            project_id: "prj_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3".to_owned(),
+            name: "MyAPI".to_owned(),
+            description: None,
+            upstream_url: None,
+            public_key: Some("ak_1234567890abcdef".to_owned()),
+            // Stands in for an envelope: whatever the column holds stays out.
+            secret_key: Some(secret.as_bytes().to_vec()),
+            secret_key_last4: Some("dcba".to_owned()),
+            created_at: chrono::NaiveDateTime::default(),
+            updated_at: chrono::NaiveDateTime::default(),
+        };
+        let redacted = [update_text, format!("{check:?}"), format!("{keys:?}")];
+        for text in &redacted {
+            assert!(!text.contains(secret), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+            assert!(text.contains("ak_1234567890abcdef"), "public key shown: {text}");
+        }
+        let text = format!("{row:?}");
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains("115, 107, 95"), "no bytes of the column: {text}");
+        assert!(text.contains("secret_key_set: true"), "{text}");
+    }
+
+    #[test]
     fn upstream_urls_follow_the_documented_pattern() {
         for ok in [
             "https://orders.example.com/v2",
