@@ -692,10 +692,13 @@ fn the_document_states_the_name_and_key_rules_the_server_enforces() {
             assert_eq!(prop["maxLength"], 512, "{schema}.{field}");
         }
     }
-    assert_eq!(
-        schemas["CreateApiProxy"]["properties"]["upstream_url"]["pattern"],
-        keygate::resources::api_proxies::dto::UPSTREAM_URL_PATTERN
-    );
+    for schema in ["CreateApiProxy", "UpdateApiProxy"] {
+        assert_eq!(
+            schemas[schema]["properties"]["upstream_url"]["pattern"],
+            keygate::resources::api_proxies::dto::UPSTREAM_URL_PATTERN,
+            "{schema}"
+        );
+    }
     // Links follow a new proxy to its keys, passing the project on.
     let link = &doc["paths"]["/v1/projects/{project_name}/api_proxies"]["post"]["responses"]["201"]
         ["links"]["update_api_proxy_keys"];
