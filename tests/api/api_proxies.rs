@@ -3,8 +3,8 @@
 //! with Apinizer's examples and rules (at least one key, none blank, 1 to
 //! 512 characters, unique across the organization's proxies, the other key
 //! unchanged), 404 naming the project or the proxy, roles and policies,
-//! `If-Match`, audit events, the secret key encrypted at rest, and
-//! `POST .../settings/keys/check`.
+//! `If-Match`, audit events, the secret key encrypted at rest (and 503
+//! without a master key), and `POST .../settings/keys/check`.
 
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use keygate::config::Backend;
@@ -642,6 +642,71 @@ backend_test! {
             .unwrap();
         assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
+}
+
+#[actix_web::test]
+async fn keys_need_a_master_key_while_proxies_do_not() {
+    use keygate::auth::key_format::{generate, KeyKind};
+    use keygate::config::{DatabaseSettings, MasterKeySource, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = generate(KeyKind::ApiKey).value;
+    let mut settings = Settings::for_database(DatabaseSettings {
+        backend: Backend::Sqlite,
+        target: dir.path().join("k.db").to_string_lossy().into_owned(),
+        pool_size: 2,
+    });
+    settings.master_key = MasterKeySource::Absent;
+    settings.bootstrap_key = Some(bootstrap.clone());
+    let (server, _) = keygate::startup::Application::build(&settings, 1)
+        .unwrap_or_else(|e| panic!("application starts: {e}"));
+    let address = format!("http://127.0.0.1:{}", server.port());
+    actix_web::rt::spawn(server.run());
+    let client = reqwest::Client::new();
+    let send = |method: Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{address}{path}"))
+            .bearer_auth(&bootstrap)
+            .json(&body)
+            .send()
+    };
+
+    // Projects and proxies need no master key.
+    let res = send(Method::POST, "/v1/projects", json!({"name": "MyProject"}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = send(
+        Method::POST,
+        "/v1/projects/MyProject/api_proxies",
+        json!({"name": "MyAPI"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // Setting and checking keys do: 503, and nothing is stored.
+    let pair = json!({"public_key": PUBLIC, "secret_key": SECRET});
+    let res = send(
+        Method::PATCH,
+        &keys_path("MyProject", "MyAPI"),
+        pair.clone(),
+    )
+    .await
+    .unwrap();
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "master_key_missing").await;
+    let res = send(Method::POST, &check_path("MyProject", "MyAPI"), pair)
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "master_key_missing").await;
+    let res = client
+        .get(format!("{address}{}", proxy_path("MyProject", "MyAPI")))
+        .bearer_auth(&bootstrap)
+        .send()
+        .await
+        .unwrap();
+    let view: Value = res.json().await.unwrap();
+    assert!(view["public_key"].is_null(), "{view}");
+    assert_eq!(view["secret_key_set"], false, "{view}");
 }
 
 #[test]
