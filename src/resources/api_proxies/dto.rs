@@ -476,11 +476,17 @@ mod tests {
         for text in &redacted {
             assert!(!text.contains(secret), "{text}");
             assert!(text.contains("<redacted>"), "{text}");
-            assert!(text.contains("ak_1234567890abcdef"), "public key shown: {text}");
+            assert!(
+                text.contains("ak_1234567890abcdef"),
+                "public key shown: {text}"
+            );
         }
         let text = format!("{row:?}");
         assert!(!text.contains(secret), "{text}");
-        assert!(!text.contains("115, 107, 95"), "no bytes of the column: {text}");
+        assert!(
+            !text.contains("115, 107, 95"),
+            "no bytes of the column: {text}"
+        );
         assert!(text.contains("secret_key_set: true"), "{text}");
     }
 
