@@ -366,15 +366,10 @@ pub struct CredentialOrder {
     pub order: Option<SortOrder>,
 }
 
-/// Where a page starts: the sort it was made for and the last row's sort
-/// value and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    sort_by: CredentialSortBy,
-    order: SortOrder,
-    at: NaiveDateTime,
-    id: String,
-}
+/// The `cursor` of `list_provider_credentials`: the sort it was made for,
+/// and the last row's sort value and id, where the next page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor;
 
 impl CredentialOrder {
     /// The column and direction asked for.

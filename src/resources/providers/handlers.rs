@@ -1,7 +1,5 @@
 //! HTTP handlers of `/v1/providers/{provider}` and its credentials.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
@@ -11,17 +9,13 @@ use super::dto::{
     UpdateProviderCredential,
 };
 use super::model::CredentialRow;
-use super::repo::{self, Created};
+use super::repo::{self, Created, ProviderState};
 use crate::auth::Caller;
 use crate::conditional::{json_with_etag, IfMatch};
-use crate::crypto::envelope::MasterKey;
 use crate::error::ApiError;
+use crate::resources::secrets::handlers::master_key;
 use crate::resources::{JsonBody, PageQuery};
 use crate::startup::AppState;
-
-fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
-    state.master_key.clone().ok_or(ApiError::MasterKeyMissing)
-}
 
 /// A 200 with the credential and its `ETag`.
 fn respond(row: &CredentialRow) -> Result<HttpResponse, ApiError> {
@@ -29,6 +23,11 @@ fn respond(row: &CredentialRow) -> Result<HttpResponse, ApiError> {
         &row.etag(),
         &ProviderCredential::from_row(row)?,
     ))
+}
+
+/// A 200 with a provider's settings and their `ETag`.
+fn respond_settings(state: ProviderState) -> HttpResponse {
+    json_with_etag(&state.etag(), &ProviderSettings::from(state))
 }
 
 /// Get a provider
@@ -54,10 +53,7 @@ pub async fn get_provider(
         .db
         .read(move |conn| repo::get_provider(conn, &org, provider))
         .await?;
-    Ok(json_with_etag(
-        &state.etag(),
-        &ProviderSettings::from(state),
-    ))
+    Ok(respond_settings(state))
 }
 
 /// Set a provider's active credential
@@ -93,10 +89,7 @@ pub async fn update_provider(
         .db
         .write(move |conn| repo::update_provider(conn, &org, provider, &if_match, active, audit))
         .await?;
-    Ok(json_with_etag(
-        &state.etag(),
-        &ProviderSettings::from(state),
-    ))
+    Ok(respond_settings(state))
 }
 
 /// Create a provider credential
@@ -212,8 +205,9 @@ pub async fn list_provider_credentials(
             )
         })
         .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > page_len;
+    rows.truncate(page_len);
     let next_cursor = more
         .then(|| {
             rows.last()

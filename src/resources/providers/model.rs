@@ -271,11 +271,6 @@ impl CredentialData {
         }
     }
 
-    /// The key names, sorted.
-    pub fn keys(&self) -> Vec<String> {
-        self.0.keys().cloned().collect()
-    }
-
     /// The plaintext that is sealed: a JSON object with sorted keys.
     pub fn to_plaintext(&self) -> Vec<u8> {
         serde_json::to_vec(&self.0).expect("a map of strings serializes")
