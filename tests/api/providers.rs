@@ -320,6 +320,31 @@ backend_test! {
 }
 
 backend_test! {
+    async fn concurrent_equal_creates_make_one_credential_and_return_it_to_all(app) {
+        for round in 0..5 {
+            let body = client_pair(&format!("raced-{round}"), "connector", "raced");
+            let path = credentials("imap");
+            let answers = futures_util::future::join_all(
+                (0..6).map(|_| app.post(&path, &app.bootstrap_key, &body)),
+            )
+            .await;
+            let mut created = 0;
+            let mut ids = Vec::new();
+            for res in answers {
+                let status = res.status();
+                let text = res.text().await.unwrap();
+                assert!(status == StatusCode::CREATED || status == StatusCode::OK, "an equal create is never refused: {status} {text}");
+                created += usize::from(status == StatusCode::CREATED);
+                ids.push(serde_json::from_str::<Value>(&text).unwrap()["id"].clone());
+            }
+            assert_eq!(created, 1, "round {round}: one create writes");
+            assert!(ids.iter().all(|id| *id == ids[0]), "round {round}: one credential: {ids:?}");
+        }
+        assert_eq!(list_all(&app, "imap", "limit=100").await.len(), 5);
+    }
+}
+
+backend_test! {
     async fn patch_replaces_credential_data_wholesale_and_checks_it_against_the_type(app) {
         let key = app.bootstrap_key.clone();
         let created = create(&app, "microsoft", &client_pair("consent", "adminconsent", "old")).await;

@@ -91,9 +91,35 @@ fn name_taken(provider: Provider, name: &str) -> ApiError {
     }
 }
 
+/// The credential named like `input` when its type and data equal
+/// `input`'s; `None` when there is none of that name; 409 when it differs.
+fn equal_existing(
+    conn: &mut AnyConnection,
+    key: &MasterKey,
+    organization_id: &str,
+    provider: Provider,
+    input: &NewCredential,
+) -> Result<Option<CredentialRow>, ApiError> {
+    let Some(existing) = find_by_name(conn, organization_id, provider, &input.name)? else {
+        return Ok(None);
+    };
+    if existing.credential_type == input.credential_type.as_str()
+        && open(key, &existing)? == input.data
+    {
+        Ok(Some(existing))
+    } else {
+        Err(name_taken(provider, &input.name))
+    }
+}
+
 /// Creates a credential, or returns the existing one of the same name when
 /// its type and data are equal (no write, no audit event); another
 /// credential of that name is 409.
+///
+/// The insert runs in a savepoint: when a concurrent create of the same
+/// name commits first (PostgreSQL), only the savepoint is rolled back and
+/// that credential is compared like any existing one, so an equal create
+/// is still 200, not 409.
 pub fn create(
     conn: &mut AnyConnection,
     key: &MasterKey,
@@ -102,16 +128,10 @@ pub fn create(
     input: &NewCredential,
     audit: AuditEvent,
 ) -> Result<(CredentialRow, Created), ApiError> {
-    conn.transaction(|conn| {
-        if let Some(existing) = find_by_name(conn, organization_id, provider, &input.name)? {
-            let same = existing.credential_type == input.credential_type.as_str()
-                && open(key, &existing)? == input.data;
-            return if same {
-                Ok((existing, Created::Existing))
-            } else {
-                Err(name_taken(provider, &input.name))
-            };
-        }
+    if let Some(existing) = equal_existing(conn, key, organization_id, provider, input)? {
+        return Ok((existing, Created::Existing));
+    }
+    let inserted = conn.transaction(|conn| {
         remember_key(conn, key)?;
         let id = new_id("crd_");
         let at = now().naive_utc();
@@ -127,13 +147,21 @@ pub fn create(
         };
         diesel::insert_into(provider_credentials::table)
             .values(&row)
-            .execute(conn)
-            .map_err(|e| {
-                ApiError::from_db_with_conflict(e, || name_taken(provider, &input.name).to_string())
-            })?;
+            .execute(conn)?;
         audit.for_resource(&row.id).record(conn)?;
-        Ok((row, Created::New))
-    })
+        Ok::<_, ApiError>(row)
+    });
+    match inserted {
+        Ok(row) => Ok((row, Created::New)),
+        Err(ApiError::Conflict {
+            code: "already_exists",
+            ..
+        }) => match equal_existing(conn, key, organization_id, provider, input)? {
+            Some(existing) => Ok((existing, Created::Existing)),
+            None => Err(name_taken(provider, &input.name)),
+        },
+        Err(other) => Err(other),
+    }
 }
 
 /// The column a list is sorted by.
