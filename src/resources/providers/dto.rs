@@ -674,6 +674,34 @@ mod tests {
     }
 
     #[test]
+    fn the_document_states_each_data_value_rule_as_the_server_checks_it() {
+        // The schema attributes repeat the pattern as literals (utoipa takes
+        // no constant there); this keeps every copy equal to the server's.
+        let schemas = &crate::openapi::document()["components"]["schemas"];
+        for (schema, keys) in [
+            (
+                "ServiceAccountCredentialData",
+                CredentialType::ServiceAccount.keys(),
+            ),
+            ("ClientCredentialData", CredentialType::Connector.keys()),
+        ] {
+            let properties = schemas[schema]["properties"].as_object().unwrap();
+            let mut documented: Vec<&str> = properties.keys().map(String::as_str).collect();
+            documented.sort_unstable();
+            assert_eq!(documented, keys, "{schema}");
+            for (key, property) in properties {
+                assert_eq!(property["pattern"], DATA_VALUE_PATTERN, "{schema}.{key}");
+                assert_eq!(property["minLength"], 1, "{schema}.{key}");
+                assert_eq!(
+                    property["maxLength"],
+                    super::super::model::MAX_VALUE_CHARS,
+                    "{schema}.{key}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn debug_output_names_keys_but_never_values() {
         let create: NewCredentialBody = serde_json::from_value(serde_json::json!({
             "name": "n", "credential_type": "connector",
