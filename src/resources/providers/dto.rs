@@ -12,8 +12,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::model::{CredentialData, CredentialRow, CredentialType, Provider};
-use super::repo::{self, CredentialPatch, NewCredential, ProviderState};
+use super::model::{
+    CredentialData, CredentialRow, CredentialSortBy, CredentialType, Provider, SortOrder,
+};
+use super::repo::{CredentialPatch, NewCredential, ProviderState};
 use crate::error::{ApiError, FieldError};
 
 crate::prefixed_id!(
@@ -331,28 +333,6 @@ impl UpdateProviderCredential {
     }
 }
 
-/// The column `list_provider_credentials` sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialSortBy {
-    /// Creation time (the default).
-    #[default]
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
-}
-
-/// The direction of `list_provider_credentials`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SortOrder {
-    /// Oldest first.
-    Asc,
-    /// Newest first (the default, as Nylas lists).
-    #[default]
-    Desc,
-}
-
 /// Sorting of `list_provider_credentials`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -456,15 +436,6 @@ impl Cursor {
             ));
         }
         Ok((at.naive_utc(), id.to_owned()))
-    }
-}
-
-impl From<CredentialSortBy> for repo::SortBy {
-    fn from(sort_by: CredentialSortBy) -> Self {
-        match sort_by {
-            CredentialSortBy::CreatedAt => repo::SortBy::CreatedAt,
-            CredentialSortBy::UpdatedAt => repo::SortBy::UpdatedAt,
-        }
     }
 }
 

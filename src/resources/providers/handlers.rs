@@ -188,22 +188,11 @@ pub async fn list_provider_credentials(
         .as_deref()
         .map(|text| Cursor::parse(text, sort_by, direction))
         .transpose()?;
-    let descending = direction == super::dto::SortOrder::Desc;
     let org = caller.organization_id;
     let limit = page.limit;
     let mut rows = state
         .db
-        .read(move |conn| {
-            repo::list(
-                conn,
-                &org,
-                provider,
-                sort_by.into(),
-                descending,
-                after,
-                limit,
-            )
-        })
+        .read(move |conn| repo::list(conn, &org, provider, sort_by, direction, after, limit))
         .await?;
     let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > page_len;

@@ -8,7 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{
-    CredentialChanges, CredentialData, CredentialRow, CredentialType, Provider, ProviderRow,
+    CredentialChanges, CredentialData, CredentialRow, CredentialSortBy, CredentialType, Provider,
+    ProviderRow, SortOrder,
 };
 use crate::audit::AuditEvent;
 use crate::conditional::IfMatch;
@@ -164,15 +165,6 @@ pub fn create(
     }
 }
 
-/// The column a list is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortBy {
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-}
-
 /// One page of a provider's credentials: `limit + 1` rows (so the caller
 /// can tell whether there is a next page) in `(sort column, id)` order,
 /// strictly after `after` (its sort value and id) when given.
@@ -180,12 +172,13 @@ pub fn list(
     conn: &mut AnyConnection,
     organization_id: &str,
     provider: Provider,
-    sort_by: SortBy,
-    descending: bool,
+    sort_by: CredentialSortBy,
+    order: SortOrder,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> Result<Vec<CredentialRow>, ApiError> {
     use provider_credentials::dsl as c;
+    let descending = order == SortOrder::Desc;
     let mut query = c::provider_credentials
         .filter(c::organization_id.eq(organization_id))
         .filter(c::provider.eq(provider.as_str()))
@@ -211,8 +204,8 @@ pub fn list(
         }};
     }
     match sort_by {
-        SortBy::CreatedAt => keyset!(c::created_at),
-        SortBy::UpdatedAt => keyset!(c::updated_at),
+        CredentialSortBy::CreatedAt => keyset!(c::created_at),
+        CredentialSortBy::UpdatedAt => keyset!(c::updated_at),
     }
     Ok(query.load(conn)?)
 }
