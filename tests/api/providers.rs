@@ -663,6 +663,24 @@ backend_test! {
     }
 }
 
+/// A request to a server of the test's own at `address`.
+async fn call(
+    client: &reqwest::Client,
+    method: Method,
+    address: &str,
+    path: &str,
+    key: &str,
+    body: Option<&Value>,
+) -> Response {
+    let mut builder = client
+        .request(method, format!("{address}{path}"))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        builder = builder.json(body);
+    }
+    builder.send().await.unwrap()
+}
+
 #[actix_web::test]
 async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
     use keygate::config::MasterKeySource;
@@ -679,21 +697,37 @@ async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
         Some(MasterKeySource::Absent),
         &bootstrap,
     ));
-    let url = format!("{address}{}", credentials("imap"));
-    let res = client
-        .post(&url)
-        .bearer_auth(&bootstrap)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let res = call(
+        &client,
+        Method::POST,
+        &address,
+        &credentials("imap"),
+        &bootstrap,
+        Some(&body),
+    )
+    .await;
     assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "master_key_missing").await;
-    let res = client
-        .get(&url)
-        .bearer_auth(&bootstrap)
-        .send()
-        .await
-        .unwrap();
+    let patch = json!({"credential_data": body["credential_data"]});
+    let path = credential("imap", UNKNOWN_ID);
+    let res = call(
+        &client,
+        Method::PATCH,
+        &address,
+        &path,
+        &bootstrap,
+        Some(&patch),
+    )
+    .await;
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "master_key_missing").await;
+    let res = call(
+        &client,
+        Method::GET,
+        &address,
+        &credentials("imap"),
+        &bootstrap,
+        None,
+    )
+    .await;
     assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]));
 
     // With a key, a credential is stored, and the key is recorded.
@@ -703,14 +737,15 @@ async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
         Some(MasterKeySource::Inline(key.clone())),
         &bootstrap,
     ));
-    let url = format!("{address}{}", credentials("imap"));
-    let res = client
-        .post(&url)
-        .bearer_auth(&bootstrap)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let res = call(
+        &client,
+        Method::POST,
+        &address,
+        &credentials("imap"),
+        &bootstrap,
+        Some(&body),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
     // The database now holds envelopes: another key, or none, is refused
