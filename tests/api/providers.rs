@@ -261,6 +261,23 @@ backend_test! {
 }
 
 backend_test! {
+    async fn the_longest_documented_values_are_accepted_whatever_their_bytes(app) {
+        // Three values of 16,384 four-byte characters: about 196 KB of
+        // body, over the server's default limit, which the document's
+        // maxLength allows.
+        let longest = "🔑".repeat(16_384);
+        let body = json!({"name": "longest", "credential_type": "serviceaccount", "credential_data": {
+            "private_key_id": longest, "private_key": longest, "client_email": longest}});
+        let view = create(&app, "google", &body).await;
+        let res = app.post(&credentials("google"), &app.bootstrap_key, &body).await;
+        assert_eq!(res.status(), StatusCode::OK, "the equal create compares the longest data");
+        let res = app.patch(&credential("google", view["id"].as_str().unwrap()), &app.bootstrap_key,
+            &json!({"credential_data": body["credential_data"]})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+backend_test! {
     async fn types_belong_to_their_providers_and_connector_to_any(app) {
         let key = app.bootstrap_key.clone();
         for provider in PROVIDERS {

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::conditional::{json_with_etag, IfMatch};
 use crate::error::ApiError;
 use crate::resources::secrets::handlers::master_key;
-use crate::resources::{JsonBody, PageQuery};
+use crate::resources::{JsonBody, PageQuery, LARGEST_BODY};
 use crate::startup::AppState;
 
 /// A 200 with the credential and its `ETag`.
@@ -137,7 +137,7 @@ pub async fn create_provider_credential(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<ProviderPath>,
-    body: JsonBody<NewCredentialBody>,
+    body: JsonBody<NewCredentialBody, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = path.into_inner().provider;
     let input = body.into_inner().into_input(provider)?;
@@ -259,7 +259,7 @@ pub async fn update_provider_credential(
     state: web::Data<AppState>,
     path: web::Path<CredentialPath>,
     if_match: IfMatch,
-    body: JsonBody<UpdateProviderCredential>,
+    body: JsonBody<UpdateProviderCredential, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let patch = body.into_inner().into_patch()?;
