@@ -22,34 +22,8 @@ fn api_key_id_path(id: &str) -> String {
     format!("/v1/connectors/{id}/api_key_id")
 }
 
-/// A header of a response, as text.
-fn header(res: &Response, name: &str) -> String {
-    res.headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Sends a JSON body with a method, optionally with `If-Match`.
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> Response {
-    let mut builder = app.request(method, path, Some(key)).json(body);
-    if let Some(tag) = if_match {
-        builder = builder.header("If-Match", tag);
-    }
-    builder.send().await.expect("request")
-}
-
 async fn put(app: &TestApp, path: &str, key: &str, body: &Value) -> Response {
-    send(app, Method::PUT, path, key, None, body).await
+    send(app, Method::PUT, path, key, None, Some(body)).await
 }
 
 /// Creates a connector with POST, asserting 201; returns the body.
@@ -493,7 +467,7 @@ backend_test! {
         assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
         let res = put(&app, &path(&posted), &app.bootstrap_key, &json!({"api_key_id": "aky_00000000000000000000000000000000"})).await;
         assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
-        let res = send(&app, Method::DELETE, &path(&posted), &app.bootstrap_key, Some("\"stale\""), &json!({})).await;
+        let res = send(&app, Method::DELETE, &path(&posted), &app.bootstrap_key, Some("\"stale\""), Some(&json!({}))).await;
         assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
         assert_eq!(connector_events(&app, &posted).await.len(), 1);
     }
@@ -818,7 +792,7 @@ backend_test! {
             ("delete", Method::DELETE, path("guarded"), json!({})),
         ];
         for (what, method, target, body) in &cases {
-            let res = send(&app, method.clone(), target, &app.bootstrap_key, Some(stale), body).await;
+            let res = send(&app, method.clone(), target, &app.bootstrap_key, Some(stale), Some(body)).await;
             assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED, "{what}");
             assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
         }
@@ -829,7 +803,7 @@ backend_test! {
 
         // A PUT that would create has no version to match.
         for tag in [stale, "*"] {
-            let res = send(&app, Method::PUT, &path("absent"), &app.bootstrap_key, Some(tag), &json!({})).await;
+            let res = send(&app, Method::PUT, &path("absent"), &app.bootstrap_key, Some(tag), Some(&json!({}))).await;
             assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
         }
         let res = app.get(&path("absent"), &app.bootstrap_key).await;
@@ -838,7 +812,7 @@ backend_test! {
         // The current ETag (or `*`) lets each write through, one after another.
         let mut etag = etag;
         for (what, method, target, body) in cases {
-            let res = send(&app, method, &target, &app.bootstrap_key, Some(&etag), &body).await;
+            let res = send(&app, method, &target, &app.bootstrap_key, Some(&etag), Some(&body)).await;
             assert!(res.status().is_success(), "{what} with the current ETag: {}", res.status());
             if let Some(next) = res.headers().get("etag") {
                 etag = next.to_str().unwrap().to_owned();
@@ -847,7 +821,7 @@ backend_test! {
         let res = app.get(&path("guarded"), &app.bootstrap_key).await;
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
         put_new(&app, &app.bootstrap_key, "starred", json!({})).await;
-        let res = send(&app, Method::PATCH, &path("starred"), &app.bootstrap_key, Some("*"), &json!({"name": "x"})).await;
+        let res = send(&app, Method::PATCH, &path("starred"), &app.bootstrap_key, Some("*"), Some(&json!({"name": "x"}))).await;
         assert_eq!(res.status(), StatusCode::OK, "* matches an existing connector");
     }
 }

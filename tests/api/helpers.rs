@@ -291,3 +291,123 @@ macro_rules! backend_test {
         }
     };
 }
+
+/// Sends a request with an optional JSON body and `If-Match`.
+pub async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    if_match: Option<&str>,
+    body: Option<&Value>,
+) -> Response {
+    let mut builder = app.request(method, path, Some(key));
+    if let Some(body) = body {
+        builder = builder.json(body);
+    }
+    if let Some(tag) = if_match {
+        builder = builder.header("If-Match", tag);
+    }
+    builder.send().await.expect("request")
+}
+
+/// A header of a response, as text; panics when it is absent.
+pub fn header(res: &Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .expect("readable header")
+        .to_owned()
+}
+
+/// Whether `haystack` holds the bytes of `needle`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether `text` shows `value`, raw or JSON-escaped.
+pub fn shows(text: &str, value: &str) -> bool {
+    let escaped = serde_json::to_string(value).unwrap();
+    text.contains(value) || text.contains(&escaped[1..escaped.len() - 1])
+}
+
+/// A direct connection to an SQLite test database that waits for the
+/// server's locks.
+fn sqlite_connection(app: &TestApp) -> diesel::SqliteConnection {
+    let mut conn = diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA busy_timeout = 5000")
+        .expect("busy_timeout");
+    conn
+}
+
+fn pg_connection(app: &TestApp) -> diesel::PgConnection {
+    diesel::PgConnection::establish(&app.database_target).expect("postgres")
+}
+
+/// Runs one statement on the test database, beside the server; returns the
+/// rows changed.
+pub fn execute(app: &TestApp, sql: &str) -> usize {
+    match app.backend {
+        Backend::Sqlite => diesel::sql_query(sql)
+            .execute(&mut sqlite_connection(app))
+            .expect(sql),
+        Backend::Postgres => diesel::sql_query(sql)
+            .execute(&mut pg_connection(app))
+            .expect(sql),
+    }
+}
+
+/// The rows of a query, read directly from the test database.
+pub fn load_rows<T>(app: &TestApp, sql: &str) -> Vec<T>
+where
+    T: diesel::QueryableByName<diesel::sqlite::Sqlite>
+        + diesel::QueryableByName<diesel::pg::Pg>
+        + 'static,
+{
+    match app.backend {
+        Backend::Sqlite => diesel::sql_query(sql)
+            .load(&mut sqlite_connection(app))
+            .expect(sql),
+        Backend::Postgres => diesel::sql_query(sql)
+            .load(&mut pg_connection(app))
+            .expect(sql),
+    }
+}
+
+/// Settings for an SQLite file in `dir`, with a master key source (`None`:
+/// the default) and a bootstrap key.
+pub fn sqlite_settings(
+    dir: &std::path::Path,
+    master_key: Option<keygate::config::MasterKeySource>,
+    bootstrap_key: &str,
+) -> Settings {
+    let mut settings = Settings::for_database(DatabaseSettings {
+        backend: Backend::Sqlite,
+        target: dir.join("k.db").to_string_lossy().into_owned(),
+        pool_size: 2,
+    });
+    if let Some(source) = master_key {
+        settings.master_key = source;
+    }
+    settings.bootstrap_key = Some(bootstrap_key.to_owned());
+    settings
+}
+
+/// Builds and spawns keygate with these settings, panicking if it does not
+/// start; returns its address.
+pub fn start(settings: &Settings) -> String {
+    let (app, _) =
+        Application::build(settings, 1).unwrap_or_else(|e| panic!("application starts: {e}"));
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run());
+    address
+}
+
+/// The error of a start expected to be refused.
+pub fn refused(settings: &Settings) -> String {
+    match Application::build(settings, 1) {
+        Ok(_) => panic!("the application starts, but must be refused"),
+        Err(e) => e.to_string(),
+    }
+}

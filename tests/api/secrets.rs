@@ -3,11 +3,10 @@
 //! policies and organizations, the audit trail, encryption at rest, and
 //! starting with the wrong master key.
 
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::QueryableByName;
 use keygate::auth::key_format::{self, KeyKind};
-use keygate::config::{Backend, DatabaseSettings, MasterKeySource, Settings};
+use keygate::config::{MasterKeySource, Settings};
 use keygate::crypto::envelope::MasterKey;
-use keygate::startup::Application;
 use regex::Regex;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -23,19 +22,6 @@ const METADATA_FIELDS: [&str; 5] = [
     "created_at",
     "updated_at",
 ];
-
-/// A header of a response, as text.
-fn header(res: &Response, name: &str) -> Option<String> {
-    res.headers()
-        .get(name)
-        .map(|v| v.to_str().expect("readable header").to_owned())
-}
-
-/// Whether `text` shows `value`, raw or JSON-escaped.
-fn shows(text: &str, value: &str) -> bool {
-    let escaped = serde_json::to_string(value).unwrap();
-    text.contains(value) || text.contains(&escaped[1..escaped.len() - 1])
-}
 
 /// Asserts a metadata view: exactly the metadata fields, no `value`.
 fn assert_metadata(view: &Value, what: &str) {
@@ -63,22 +49,28 @@ async fn put_secret(
     body: &Value,
     if_match: Option<&str>,
 ) -> Response {
-    let mut builder = app
-        .request(Method::PUT, &format!("/v1/secrets/{id}"), Some(key))
-        .json(body);
-    if let Some(tag) = if_match {
-        builder = builder.header("if-match", tag);
-    }
-    builder.send().await.expect("request")
+    send(
+        app,
+        Method::PUT,
+        &format!("/v1/secrets/{id}"),
+        key,
+        if_match,
+        Some(body),
+    )
+    .await
 }
 
 /// DELETE /v1/secrets/{id}, optionally with `If-Match`.
 async fn delete_secret(app: &TestApp, key: &str, id: &str, if_match: Option<&str>) -> Response {
-    let mut builder = app.request(Method::DELETE, &format!("/v1/secrets/{id}"), Some(key));
-    if let Some(tag) = if_match {
-        builder = builder.header("if-match", tag);
-    }
-    builder.send().await.expect("request")
+    send(
+        app,
+        Method::DELETE,
+        &format!("/v1/secrets/{id}"),
+        key,
+        if_match,
+        None,
+    )
+    .await
 }
 
 /// A created secret: its id, ETag and metadata.
@@ -93,8 +85,8 @@ struct Created {
 async fn create(app: &TestApp, body: Value) -> Created {
     let res = post_secret(app, &app.bootstrap_key, &body).await;
     assert_eq!(res.status(), StatusCode::CREATED, "create_secret");
-    let location = header(&res, "location").expect("Location");
-    let etag = header(&res, "etag").expect("ETag");
+    let location = header(&res, "location");
+    let etag = header(&res, "etag");
     let text = res.text().await.unwrap();
     let created: Value = serde_json::from_str(&text).unwrap();
     assert_metadata(&created, "create_secret");
@@ -122,7 +114,7 @@ async fn read(app: &TestApp, id: &str) -> (String, Value) {
         .get(&format!("/v1/secrets/{id}"), &app.bootstrap_key)
         .await;
     assert_eq!(res.status(), StatusCode::OK, "get_secret {id}");
-    let etag = header(&res, "etag").expect("ETag of get_secret");
+    let etag = header(&res, "etag");
     (etag, res.json().await.unwrap())
 }
 
@@ -204,45 +196,7 @@ const SELECT_ROWS: &str = "SELECT id, value FROM secrets ORDER BY id";
 
 /// The stored rows of `secrets`, read directly from the test database.
 fn stored_rows(app: &TestApp) -> Vec<StoredRow> {
-    match app.backend {
-        Backend::Sqlite => {
-            let mut conn =
-                diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
-            diesel::sql_query(SELECT_ROWS)
-                .load(&mut conn)
-                .expect("rows")
-        }
-        Backend::Postgres => {
-            let mut conn = diesel::PgConnection::establish(&app.database_target).expect("postgres");
-            diesel::sql_query(SELECT_ROWS)
-                .load(&mut conn)
-                .expect("rows")
-        }
-    }
-}
-
-/// Runs one statement on the test database; returns the rows changed.
-fn execute(app: &TestApp, sql: &str) -> usize {
-    match app.backend {
-        Backend::Sqlite => {
-            let mut conn =
-                diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
-            diesel::connection::SimpleConnection::batch_execute(
-                &mut conn,
-                "PRAGMA busy_timeout = 5000",
-            )
-            .unwrap();
-            diesel::sql_query(sql).execute(&mut conn).expect(sql)
-        }
-        Backend::Postgres => {
-            let mut conn = diesel::PgConnection::establish(&app.database_target).expect("postgres");
-            diesel::sql_query(sql).execute(&mut conn).expect(sql)
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    load_rows(app, SELECT_ROWS)
 }
 
 /// A value of exactly `bytes` bytes of 4-byte characters.
@@ -317,8 +271,8 @@ backend_test! {
     async fn put_creates_then_replaces_and_get_returns_the_new_value(app) {
         let res = put_secret(&app, &app.bootstrap_key, "my-connector-key", &json!({"value": "first value 111", "description": "first"}), None).await;
         assert_eq!(res.status(), StatusCode::CREATED, "PUT of a new id");
-        let location = header(&res, "location").expect("Location");
-        let created_tag = header(&res, "etag").expect("ETag");
+        let location = header(&res, "location");
+        let created_tag = header(&res, "etag");
         let text = res.text().await.unwrap();
         assert!(!shows(&text, "first value 111"), "PUT answer shows the value: {text}");
         let created: Value = serde_json::from_str(&text).unwrap();
@@ -334,7 +288,7 @@ backend_test! {
         // Replace: the description is replaced too (absent is null).
         let res = put_secret(&app, &app.bootstrap_key, "my-connector-key", &json!({"value": "second value 222"}), None).await;
         assert_eq!(res.status(), StatusCode::OK, "PUT of an existing id");
-        let updated_tag = header(&res, "etag").expect("ETag");
+        let updated_tag = header(&res, "etag");
         let text = res.text().await.unwrap();
         assert!(!shows(&text, "second value 222") && !shows(&text, "first value 111"), "PUT answer shows a value: {text}");
         let updated: Value = serde_json::from_str(&text).unwrap();
@@ -696,7 +650,7 @@ backend_test! {
         let ours = create(&app, json!({"value": "org-value-root"})).await;
         let res = put_secret(&app, &app.bootstrap_key, "shared-name", &json!({"value": "org-value-root-named"}), None).await;
         assert_eq!(res.status(), StatusCode::CREATED);
-        let named_tag = header(&res, "etag").unwrap();
+        let named_tag = header(&res, "etag");
 
         let res = app.post("/v1/organizations", &app.bootstrap_key, &json!({"name": "acme"})).await;
         assert_eq!(res.status(), StatusCode::CREATED, "create organization");
@@ -922,44 +876,12 @@ struct Server {
     bootstrap_key: String,
 }
 
-/// Settings for an SQLite file in `dir` with the given master key source.
-fn sqlite_settings(
-    dir: &std::path::Path,
-    master_key: Option<MasterKeySource>,
-    bootstrap_key: &str,
-) -> Settings {
-    let mut settings = Settings::for_database(DatabaseSettings {
-        backend: Backend::Sqlite,
-        target: dir.join("k.db").to_string_lossy().into_owned(),
-        pool_size: 2,
-    });
-    if let Some(source) = master_key {
-        settings.master_key = source;
-    }
-    settings.bootstrap_key = Some(bootstrap_key.to_owned());
-    settings
-}
-
 /// Builds and spawns an application, panicking if it does not start.
 fn start(settings: &Settings) -> Server {
-    let (app, _) = match Application::build(settings, 1) {
-        Ok(built) => built,
-        Err(e) => panic!("application starts: {e}"),
-    };
-    let address = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run());
     Server {
-        address,
+        address: crate::helpers::start(settings),
         client: reqwest::Client::new(),
         bootstrap_key: settings.bootstrap_key.clone().unwrap(),
-    }
-}
-
-/// The error of a build expected to fail.
-fn refused(settings: &Settings) -> String {
-    match Application::build(settings, 1) {
-        Ok(_) => panic!("the application starts, but must be refused"),
-        Err(e) => e.to_string(),
     }
 }
 

@@ -12,8 +12,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::model::{CredentialData, CredentialRow, CredentialType, Provider};
-use super::repo::{self, CredentialPatch, NewCredential, ProviderState};
+use super::model::{
+    CredentialData, CredentialRow, CredentialSortBy, CredentialType, Provider, SortOrder,
+};
+use super::repo::{CredentialPatch, NewCredential, ProviderState};
 use crate::error::{ApiError, FieldError};
 
 crate::prefixed_id!(
@@ -331,28 +333,6 @@ impl UpdateProviderCredential {
     }
 }
 
-/// The column `list_provider_credentials` sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialSortBy {
-    /// Creation time (the default).
-    #[default]
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
-}
-
-/// The direction of `list_provider_credentials`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SortOrder {
-    /// Oldest first.
-    Asc,
-    /// Newest first (the default, as Nylas lists).
-    #[default]
-    Desc,
-}
-
 /// Sorting of `list_provider_credentials`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -366,15 +346,10 @@ pub struct CredentialOrder {
     pub order: Option<SortOrder>,
 }
 
-/// Where a page starts: the sort it was made for and the last row's sort
-/// value and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    sort_by: CredentialSortBy,
-    order: SortOrder,
-    at: NaiveDateTime,
-    id: String,
-}
+/// The `cursor` of `list_provider_credentials`: the sort it was made for,
+/// and the last row's sort value and id, where the next page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor;
 
 impl CredentialOrder {
     /// The column and direction asked for.
@@ -461,15 +436,6 @@ impl Cursor {
             ));
         }
         Ok((at.naive_utc(), id.to_owned()))
-    }
-}
-
-impl From<CredentialSortBy> for repo::SortBy {
-    fn from(sort_by: CredentialSortBy) -> Self {
-        match sort_by {
-            CredentialSortBy::CreatedAt => repo::SortBy::CreatedAt,
-            CredentialSortBy::UpdatedAt => repo::SortBy::UpdatedAt,
-        }
     }
 }
 
@@ -675,6 +641,34 @@ mod tests {
                     .all(|c| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{1c}'..='\u{1f}')),
                 "{case:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_document_states_each_data_value_rule_as_the_server_checks_it() {
+        // The schema attributes repeat the pattern as literals (utoipa takes
+        // no constant there); this keeps every copy equal to the server's.
+        let schemas = &crate::openapi::document()["components"]["schemas"];
+        for (schema, keys) in [
+            (
+                "ServiceAccountCredentialData",
+                CredentialType::ServiceAccount.keys(),
+            ),
+            ("ClientCredentialData", CredentialType::Connector.keys()),
+        ] {
+            let properties = schemas[schema]["properties"].as_object().unwrap();
+            let mut documented: Vec<&str> = properties.keys().map(String::as_str).collect();
+            documented.sort_unstable();
+            assert_eq!(documented, keys, "{schema}");
+            for (key, property) in properties {
+                assert_eq!(property["pattern"], DATA_VALUE_PATTERN, "{schema}.{key}");
+                assert_eq!(property["minLength"], 1, "{schema}.{key}");
+                assert_eq!(
+                    property["maxLength"],
+                    super::super::model::MAX_VALUE_CHARS,
+                    "{schema}.{key}"
+                );
+            }
         }
     }
 

@@ -1,7 +1,5 @@
 //! HTTP handlers of `/v1/providers/{provider}` and its credentials.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
@@ -11,17 +9,13 @@ use super::dto::{
     UpdateProviderCredential,
 };
 use super::model::CredentialRow;
-use super::repo::{self, Created};
+use super::repo::{self, Created, ProviderState};
 use crate::auth::Caller;
 use crate::conditional::{json_with_etag, IfMatch};
-use crate::crypto::envelope::MasterKey;
 use crate::error::ApiError;
-use crate::resources::{JsonBody, PageQuery};
+use crate::resources::secrets::handlers::master_key;
+use crate::resources::{JsonBody, PageQuery, LARGEST_BODY};
 use crate::startup::AppState;
-
-fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
-    state.master_key.clone().ok_or(ApiError::MasterKeyMissing)
-}
 
 /// A 200 with the credential and its `ETag`.
 fn respond(row: &CredentialRow) -> Result<HttpResponse, ApiError> {
@@ -29,6 +23,11 @@ fn respond(row: &CredentialRow) -> Result<HttpResponse, ApiError> {
         &row.etag(),
         &ProviderCredential::from_row(row)?,
     ))
+}
+
+/// A 200 with a provider's settings and their `ETag`.
+fn respond_settings(state: ProviderState) -> HttpResponse {
+    json_with_etag(&state.etag(), &ProviderSettings::from(state))
 }
 
 /// Get a provider
@@ -54,10 +53,7 @@ pub async fn get_provider(
         .db
         .read(move |conn| repo::get_provider(conn, &org, provider))
         .await?;
-    Ok(json_with_etag(
-        &state.etag(),
-        &ProviderSettings::from(state),
-    ))
+    Ok(respond_settings(state))
 }
 
 /// Set a provider's active credential
@@ -93,10 +89,7 @@ pub async fn update_provider(
         .db
         .write(move |conn| repo::update_provider(conn, &org, provider, &if_match, active, audit))
         .await?;
-    Ok(json_with_etag(
-        &state.etag(),
-        &ProviderSettings::from(state),
-    ))
+    Ok(respond_settings(state))
 }
 
 /// Create a provider credential
@@ -144,7 +137,7 @@ pub async fn create_provider_credential(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<ProviderPath>,
-    body: JsonBody<NewCredentialBody>,
+    body: JsonBody<NewCredentialBody, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = path.into_inner().provider;
     let input = body.into_inner().into_input(provider)?;
@@ -195,25 +188,15 @@ pub async fn list_provider_credentials(
         .as_deref()
         .map(|text| Cursor::parse(text, sort_by, direction))
         .transpose()?;
-    let descending = direction == super::dto::SortOrder::Desc;
     let org = caller.organization_id;
     let limit = page.limit;
     let mut rows = state
         .db
-        .read(move |conn| {
-            repo::list(
-                conn,
-                &org,
-                provider,
-                sort_by.into(),
-                descending,
-                after,
-                limit,
-            )
-        })
+        .read(move |conn| repo::list(conn, &org, provider, sort_by, direction, after, limit))
         .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > page_len;
+    rows.truncate(page_len);
     let next_cursor = more
         .then(|| {
             rows.last()
@@ -276,7 +259,7 @@ pub async fn update_provider_credential(
     state: web::Data<AppState>,
     path: web::Path<CredentialPath>,
     if_match: IfMatch,
-    body: JsonBody<UpdateProviderCredential>,
+    body: JsonBody<UpdateProviderCredential, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let patch = body.into_inner().into_patch()?;

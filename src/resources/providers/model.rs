@@ -1,5 +1,6 @@
-//! Rows of `provider_credentials` and `providers`, and the two closed sets
-//! stored in them: providers and credential types. Rows never derive
+//! Rows of `provider_credentials` and `providers`, the two closed sets
+//! stored in them (providers and credential types), and the sort column and
+//! direction of a credential list. Rows never derive
 //! `Serialize`; the credential row has no `Debug` (its data is sealed, but
 //! nothing about it needs printing either).
 
@@ -130,6 +131,28 @@ impl CredentialType {
             CredentialType::Connector => None,
         }
     }
+}
+
+/// The column `list_provider_credentials` sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialSortBy {
+    /// Creation time (the default).
+    #[default]
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The direction of `list_provider_credentials`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// Oldest first.
+    Asc,
+    /// Newest first (the default, as Nylas lists).
+    #[default]
+    Desc,
 }
 
 /// One stored credential. `credential_data` is an envelope, never
@@ -269,11 +292,6 @@ impl CredentialData {
         } else {
             Err(errors)
         }
-    }
-
-    /// The key names, sorted.
-    pub fn keys(&self) -> Vec<String> {
-        self.0.keys().cloned().collect()
     }
 
     /// The plaintext that is sealed: a JSON object with sorted keys.

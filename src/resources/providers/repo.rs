@@ -8,7 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{
-    CredentialChanges, CredentialData, CredentialRow, CredentialType, Provider, ProviderRow,
+    CredentialChanges, CredentialData, CredentialRow, CredentialSortBy, CredentialType, Provider,
+    ProviderRow, SortOrder,
 };
 use crate::audit::AuditEvent;
 use crate::conditional::IfMatch;
@@ -91,9 +92,35 @@ fn name_taken(provider: Provider, name: &str) -> ApiError {
     }
 }
 
+/// The credential named like `input` when its type and data equal
+/// `input`'s; `None` when there is none of that name; 409 when it differs.
+fn equal_existing(
+    conn: &mut AnyConnection,
+    key: &MasterKey,
+    organization_id: &str,
+    provider: Provider,
+    input: &NewCredential,
+) -> Result<Option<CredentialRow>, ApiError> {
+    let Some(existing) = find_by_name(conn, organization_id, provider, &input.name)? else {
+        return Ok(None);
+    };
+    if existing.credential_type == input.credential_type.as_str()
+        && open(key, &existing)? == input.data
+    {
+        Ok(Some(existing))
+    } else {
+        Err(name_taken(provider, &input.name))
+    }
+}
+
 /// Creates a credential, or returns the existing one of the same name when
 /// its type and data are equal (no write, no audit event); another
 /// credential of that name is 409.
+///
+/// The insert runs in a savepoint: when a concurrent create of the same
+/// name commits first (PostgreSQL), only the savepoint is rolled back and
+/// that credential is compared like any existing one, so an equal create
+/// is still 200, not 409.
 pub fn create(
     conn: &mut AnyConnection,
     key: &MasterKey,
@@ -102,16 +129,10 @@ pub fn create(
     input: &NewCredential,
     audit: AuditEvent,
 ) -> Result<(CredentialRow, Created), ApiError> {
-    conn.transaction(|conn| {
-        if let Some(existing) = find_by_name(conn, organization_id, provider, &input.name)? {
-            let same = existing.credential_type == input.credential_type.as_str()
-                && open(key, &existing)? == input.data;
-            return if same {
-                Ok((existing, Created::Existing))
-            } else {
-                Err(name_taken(provider, &input.name))
-            };
-        }
+    if let Some(existing) = equal_existing(conn, key, organization_id, provider, input)? {
+        return Ok((existing, Created::Existing));
+    }
+    let inserted = conn.transaction(|conn| {
         remember_key(conn, key)?;
         let id = new_id("crd_");
         let at = now().naive_utc();
@@ -127,22 +148,21 @@ pub fn create(
         };
         diesel::insert_into(provider_credentials::table)
             .values(&row)
-            .execute(conn)
-            .map_err(|e| {
-                ApiError::from_db_with_conflict(e, || name_taken(provider, &input.name).to_string())
-            })?;
+            .execute(conn)?;
         audit.for_resource(&row.id).record(conn)?;
-        Ok((row, Created::New))
-    })
-}
-
-/// The column a list is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortBy {
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
+        Ok::<_, ApiError>(row)
+    });
+    match inserted {
+        Ok(row) => Ok((row, Created::New)),
+        Err(ApiError::Conflict {
+            code: "already_exists",
+            ..
+        }) => match equal_existing(conn, key, organization_id, provider, input)? {
+            Some(existing) => Ok((existing, Created::Existing)),
+            None => Err(name_taken(provider, &input.name)),
+        },
+        Err(other) => Err(other),
+    }
 }
 
 /// One page of a provider's credentials: `limit + 1` rows (so the caller
@@ -152,12 +172,13 @@ pub fn list(
     conn: &mut AnyConnection,
     organization_id: &str,
     provider: Provider,
-    sort_by: SortBy,
-    descending: bool,
+    sort_by: CredentialSortBy,
+    order: SortOrder,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> Result<Vec<CredentialRow>, ApiError> {
     use provider_credentials::dsl as c;
+    let descending = order == SortOrder::Desc;
     let mut query = c::provider_credentials
         .filter(c::organization_id.eq(organization_id))
         .filter(c::provider.eq(provider.as_str()))
@@ -183,8 +204,8 @@ pub fn list(
         }};
     }
     match sort_by {
-        SortBy::CreatedAt => keyset!(c::created_at),
-        SortBy::UpdatedAt => keyset!(c::updated_at),
+        CredentialSortBy::CreatedAt => keyset!(c::created_at),
+        CredentialSortBy::UpdatedAt => keyset!(c::updated_at),
     }
     Ok(query.load(conn)?)
 }
