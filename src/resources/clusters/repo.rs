@@ -18,7 +18,7 @@ use crate::db::schema::{clusters, key_secrets};
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::Page;
-use crate::rotation::{self, KeySecretRow, Owner, PendingKey, STATE_CURRENT, STATE_PENDING};
+use crate::rotation::{self, KeySecretRow, Owner, PendingKey, STATE_CURRENT};
 
 /// `owner_kind` of a cluster's own key secrets.
 pub const OWNER_CLUSTER: &str = "cluster";
@@ -121,13 +121,13 @@ pub fn keys_of(
         .order((key_secrets::created_at.asc(), key_secrets::key_hash.asc()))
         .select(KeySecretRow::as_select())
         .load(conn)?;
-    let at = now().naive_utc();
+    let at = now();
     let mut current: HashMap<String, KeySecretRow> = HashMap::new();
     let mut pending: HashMap<String, Vec<PendingKey>> = HashMap::new();
     for row in rows {
         if row.state == STATE_CURRENT {
             current.insert(row.owner_id.clone(), row);
-        } else if row.state == STATE_PENDING && row.pending_expires_at.is_some_and(|t| t > at) {
+        } else if row.is_pending() && !row.has_ended(at) {
             pending
                 .entry(row.owner_id.clone())
                 .or_default()

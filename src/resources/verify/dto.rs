@@ -177,11 +177,7 @@ impl Verification {
     /// caller's organization: valid unless it is a pending key past its
     /// grace. Cluster keys have no role, expiry or address rules.
     pub fn of_cluster(record: &ClusterKeyRecord, at: DateTime<Utc>) -> Verification {
-        let ended = record
-            .secret
-            .pending_expires_at
-            .is_some_and(|t| t.and_utc() <= at);
-        let code = if ended {
+        let code = if record.secret.has_ended(at) {
             VerifyCode::Expired
         } else {
             VerifyCode::Valid
