@@ -48,12 +48,15 @@ pub fn key_owner(cluster_id: &str, service: KeyOwner) -> (&'static str, String, 
     }
 }
 
+/// Every owner of a cluster's keys: the cluster itself and each service.
+fn key_owners() -> impl Iterator<Item = KeyOwner> {
+    std::iter::once(None).chain(ClusterService::ALL.map(Some))
+}
+
 /// Every `owner_id` a cluster's key secrets may have: the cluster's and
 /// each service's.
 pub fn owner_ids(cluster_id: &str) -> Vec<String> {
-    std::iter::once(cluster_id.to_owned())
-        .chain(ClusterService::ALL.map(|s| s.owner_id(cluster_id)))
-        .collect()
+    key_owners().map(|s| key_owner(cluster_id, s).1).collect()
 }
 
 /// A cluster or cluster service key found by its hash (what the cluster key
@@ -376,13 +379,9 @@ pub fn delete(
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         get_for_write(conn, organization_id, id, if_match)?;
-        rotation::delete_all(conn, owner(organization_id, OWNER_CLUSTER, id))?;
-        for service in ClusterService::ALL {
-            let owner_id = service.owner_id(id);
-            rotation::delete_all(
-                conn,
-                owner(organization_id, OWNER_CLUSTER_SERVICE, &owner_id),
-            )?;
+        for service in key_owners() {
+            let (kind, owner_id, _) = key_owner(id, service);
+            rotation::delete_all(conn, owner(organization_id, kind, &owner_id))?;
         }
         diesel::delete(
             clusters::table
