@@ -25,7 +25,8 @@ pub struct VerifyKey {
     )]
     pub key: String,
     /// The address the key was presented from; when given, the key's
-    /// `allowed_cidrs` are checked against it.
+    /// `allowed_cidrs` are checked against it. Cluster and cluster service
+    /// keys have no address rules: it does not change their verdict.
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub client_ip: Option<IpAddress>,
