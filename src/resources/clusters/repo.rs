@@ -77,7 +77,9 @@ impl CachedRecord for ClusterKeyRecord {
 }
 
 /// Finds the cluster or cluster service key a presented key's hash belongs
-/// to.
+/// to. Its cluster must exist and, for a service key, have the service
+/// enabled: writes revoke keys on disconnect and on disabling a service,
+/// and this makes a key a racing rotation left behind count as revoked too.
 pub fn find_by_secret(
     conn: &mut AnyConnection,
     hash: &str,
@@ -100,6 +102,20 @@ pub fn find_by_secret(
             .and_then(|(id, name)| Some((id.to_owned(), Some(ClusterService::parse(name)?))));
         parsed.ok_or_else(|| ApiError::internal("a cluster service key has a bad owner id"))?
     };
+    let cluster = clusters::table
+        .filter(clusters::organization_id.eq(&secret.organization_id))
+        .filter(clusters::id.eq(&cluster_id))
+        .select(ClusterRow::as_select())
+        .first(conn)
+        .optional()?;
+    let live = match (cluster, service) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(row), Some(service)) => service.enabled_in(&row.spec()?),
+    };
+    if !live {
+        return Ok(None);
+    }
     Ok(Some(ClusterKeyRecord {
         secret,
         cluster_id,
