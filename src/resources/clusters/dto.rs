@@ -539,7 +539,7 @@ impl Cluster {
             license: spec.license,
             services,
             created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
+            updated_at: row.settings.updated_at.and_utc(),
         })
     }
 }

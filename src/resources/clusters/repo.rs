@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::dto::{ClusterId, ClusterKey, ClusterService, ClusterSpec};
-use super::model::{ClusterChanges, ClusterRow};
+use super::model::{ClusterRow, ClusterSettings};
 use crate::audit::AuditEvent;
 use crate::auth::cache::CachedRecord;
 use crate::auth::key_format::{GeneratedKey, KeyKind};
@@ -259,20 +259,12 @@ pub fn create(
         }
         let at = now().naive_utc();
         let id = ClusterId::generate();
-        let changes = ClusterChanges::of(spec, at);
         let row = ClusterRow {
             id: id.clone(),
             organization_id: organization_id.to_owned(),
-            name: changes.name,
             self_managed_cluster_id: smc_id.clone(),
-            self_managed_cluster_name: changes.self_managed_cluster_name,
-            self_managed_cluster_version: changes.self_managed_cluster_version,
-            license_type: changes.license_type,
-            license_uid: changes.license_uid,
-            eis_enabled: changes.eis_enabled,
-            auto_ops_enabled: changes.auto_ops_enabled,
+            settings: ClusterSettings::of(spec, at),
             created_at: at,
-            updated_at: at,
         };
         diesel::insert_into(clusters::table)
             .values(&row)
@@ -377,7 +369,7 @@ pub fn update(
                 .filter(clusters::organization_id.eq(organization_id))
                 .filter(clusters::id.eq(id)),
         )
-        .set(ClusterChanges::of(&after, now().naive_utc()))
+        .set(ClusterSettings::of(&after, now().naive_utc()))
         .execute(conn)?;
         audit.record(conn)?;
         Ok((get(conn, organization_id, id)?, revoked))
