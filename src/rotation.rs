@@ -55,6 +55,12 @@ impl KeySecretRow {
     pub fn is_pending(&self) -> bool {
         self.state == STATE_PENDING
     }
+
+    /// Whether this is a pending secret whose grace period has ended by
+    /// `at` (so it no longer works, though it may not be deleted yet).
+    pub fn has_ended(&self, at: DateTime<Utc>) -> bool {
+        self.pending_expires_at.is_some_and(|t| t.and_utc() <= at)
+    }
 }
 
 /// Whose secrets: the owner kind and id.

@@ -2,7 +2,9 @@
 //! said of it (or that it does not exist), kept for a bounded time. After a
 //! key's first use, authenticating and verifying it touch no database until
 //! the entry is older than the TTL (default 1 s). A change made on this node
-//! drops the affected entries at once; another node sees it within the TTL.
+//! drops the affected entries at once, and an answer fetched before such a
+//! drop is not cached (it may predate the change); another node sees it
+//! within the TTL.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -31,11 +33,17 @@ struct Entry<R> {
     fetched: Instant,
 }
 
+struct Entries<R> {
+    by_hash: HashMap<String, Entry<R>>,
+    /// When entries were last dropped for a change.
+    dropped: Option<Instant>,
+}
+
 /// Hash-to-record cache with a time-to-live: API keys by default; cluster
 /// keys have their own (`crate::resources::clusters::repo::ClusterKeyRecord`).
 pub struct KeyCache<R = KeyRecord> {
     ttl: Duration,
-    entries: RwLock<HashMap<String, Entry<R>>>,
+    entries: RwLock<Entries<R>>,
 }
 
 impl<R> std::fmt::Debug for KeyCache<R> {
@@ -52,7 +60,10 @@ impl<R: CachedRecord> KeyCache<R> {
     pub fn new(ttl: Duration) -> KeyCache<R> {
         KeyCache {
             ttl,
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries {
+                by_hash: HashMap::new(),
+                dropped: None,
+            }),
         }
     }
 
@@ -60,38 +71,95 @@ impl<R: CachedRecord> KeyCache<R> {
     pub fn get(&self, hash: &str) -> Option<Option<Arc<R>>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
+            .by_hash
             .get(hash)
             .filter(|e| e.fetched.elapsed() < self.ttl)
             .map(|e| e.record.clone())
     }
 
-    /// Remembers what the database said of a hash, fetched at `fetched`.
+    /// Remembers what the database said of a hash, fetched at `fetched`
+    /// (taken before the query). Not kept when entries were dropped since:
+    /// the query may have read the state from before that change.
     pub fn put(&self, hash: String, record: Option<Arc<R>>, fetched: Instant) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
+        if entries.dropped.is_some_and(|dropped| dropped >= fetched) {
+            return;
+        }
+        let by_hash = &mut entries.by_hash;
+        if by_hash.len() >= MAX_ENTRIES {
             let ttl = self.ttl;
-            entries.retain(|_, e| e.fetched.elapsed() < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+            by_hash.retain(|_, e| e.fetched.elapsed() < ttl);
+            if by_hash.len() >= MAX_ENTRIES {
+                by_hash.clear();
             }
         }
-        entries.insert(hash, Entry { record, fetched });
+        by_hash.insert(hash, Entry { record, fetched });
     }
 
     /// Drops every entry of an owner (a key changed, rotated or deleted here).
     pub fn invalidate_owner(&self, owner_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|_, e| e.record.as_ref().is_none_or(|r| r.owner_id() != owner_id));
+        entries.dropped = Some(Instant::now());
+        entries
+            .by_hash
+            .retain(|_, e| e.record.as_ref().is_none_or(|r| r.owner_id() != owner_id));
     }
 
     /// Drops everything (an organization-wide change).
     pub fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.dropped = Some(Instant::now());
+        entries.by_hash.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Owned(&'static str);
+
+    impl CachedRecord for Owned {
+        fn owner_id(&self) -> &str {
+            self.0
+        }
+    }
+
+    fn cache() -> KeyCache<Owned> {
+        KeyCache::new(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn an_answer_fetched_before_a_change_is_not_kept() {
+        for drop in [
+            (|c: &KeyCache<Owned>| c.invalidate_owner("a")) as fn(&KeyCache<Owned>),
+            |c| c.clear(),
+        ] {
+            let cache = cache();
+            let fetched = Instant::now();
+            // The key changes while the look-up is still reading.
+            drop(&cache);
+            cache.put("h".to_owned(), Some(Arc::new(Owned("a"))), fetched);
+            assert!(cache.get("h").is_none(), "a stale answer was cached");
+            // An answer fetched after the change is kept.
+            std::thread::sleep(Duration::from_millis(1));
+            cache.put("h".to_owned(), Some(Arc::new(Owned("a"))), Instant::now());
+            assert!(cache.get("h").is_some_and(|r| r.is_some()));
+        }
+    }
+
+    #[test]
+    fn invalidating_an_owner_drops_only_its_entries() {
+        let cache = cache();
+        cache.put("a1".to_owned(), Some(Arc::new(Owned("a"))), Instant::now());
+        cache.put("b1".to_owned(), Some(Arc::new(Owned("b"))), Instant::now());
+        cache.put("none".to_owned(), None, Instant::now());
+        cache.invalidate_owner("a");
+        assert!(cache.get("a1").is_none());
+        assert!(cache.get("b1").is_some_and(|r| r.is_some()));
+        assert!(cache.get("none").is_some_and(|r| r.is_none()));
     }
 }

@@ -601,6 +601,31 @@ backend_test! {
     }
 }
 
+backend_test! {
+    async fn keys_of_a_missing_cluster_or_a_disabled_service_never_verify(app) {
+        // What a rotation racing a disconnect or a service disable could
+        // leave behind: a secret whose cluster is gone or whose service is
+        // off. Made here by hand, never verified before, so nothing is cached.
+        let created = create(&app, &app.bootstrap_key, "?create_api_key=true", &body("smc-1")).await;
+        let id = id_of(&created);
+        let cluster_key = key_of(&created);
+        let service_key = key_of(&rotate(&app, &id, Some("auto_ops"), None).await);
+        let off = execute(&app, &format!("UPDATE clusters SET auto_ops_enabled = false WHERE id = '{id}'"));
+        assert_eq!(off, 1);
+        assert_not_found(&verify(&app, &service_key).await, "a key of a disabled service");
+        let (shown, _) = fetch(&app, &id).await;
+        assert!(shown["services"]["auto_ops"]["api_key"].is_null(), "{shown}");
+        assert_valid(&verify(&app, &cluster_key).await, "cluster_key", &id, None, "current");
+
+        let other = create(&app, &app.bootstrap_key, "?create_api_key=true", &body("smc-2")).await;
+        let other_id = id_of(&other);
+        let other_key = key_of(&other);
+        let gone = execute(&app, &format!("DELETE FROM clusters WHERE id = '{other_id}'"));
+        assert_eq!(gone, 1);
+        assert_not_found(&verify(&app, &other_key).await, "a key of a cluster that is gone");
+    }
+}
+
 // ------------------------------------------------------------------ access
 
 backend_test! {

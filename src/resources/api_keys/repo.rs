@@ -74,8 +74,8 @@ impl KeyRecord {
         if !self.api_key.enabled {
             return Err(Unusable::Disabled);
         }
-        let past = |t: Option<chrono::NaiveDateTime>| t.is_some_and(|t| t.and_utc() <= at);
-        if past(self.api_key.expires_at) || past(self.secret.pending_expires_at) {
+        let past = self.api_key.expires_at.is_some_and(|t| t.and_utc() <= at);
+        if past || self.secret.has_ended(at) {
             return Err(Unusable::Expired);
         }
         Ok(())

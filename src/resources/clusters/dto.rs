@@ -517,11 +517,15 @@ impl Cluster {
         keys: &mut HashMap<String, ClusterKey>,
     ) -> Result<Cluster, ApiError> {
         let spec = row.spec()?;
-        let service =
-            |service: ClusterService, keys: &mut HashMap<String, ClusterKey>| ServiceState {
-                enabled: service.enabled_in(&spec),
-                api_key: keys.remove(&service.owner_id(&row.id)),
-            };
+        let service = |service: ClusterService, keys: &mut HashMap<String, ClusterKey>| {
+            // A disabled service has no working key (see
+            // `repo::find_by_secret`), whatever a racing rotation left.
+            let enabled = service.enabled_in(&spec);
+            ServiceState {
+                enabled,
+                api_key: keys.remove(&service.owner_id(&row.id)).filter(|_| enabled),
+            }
+        };
         let services = ClusterServices {
             eis: service(ClusterService::Eis, keys),
             auto_ops: service(ClusterService::AutoOps, keys),
@@ -535,7 +539,7 @@ impl Cluster {
             license: spec.license,
             services,
             created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
+            updated_at: row.settings.updated_at.and_utc(),
         })
     }
 }

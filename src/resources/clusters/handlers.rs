@@ -53,7 +53,7 @@ fn forget(state: &AppState, owner_ids: &[String]) {
         (status = 201, description = "The cluster, connected now; `key` when `create_api_key=true`.", body = CreatedCluster,
             headers(("Location" = String, description = "Path of the new cluster."), ("ETag" = String, description = "Version of the cluster, for `If-Match`.")),
             example = json!({"id": "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "name": "my-production-cluster", "self_managed_cluster": {"id": "bJnDrHbXR4-7yT1iQk9dXA", "name": "production-cluster", "version": "9.1.0"}, "license": {"type": "enterprise", "uid": "893361dc-9749-4997-93cb-802e3d7fa4a8"}, "services": {"eis": {"enabled": false, "api_key": null}, "auto_ops": {"enabled": true, "api_key": null}}, "api_key": {"key_prefix": "kg_ck_Ab3d", "key_last4": "x9Q2", "created_at": "2026-11-23T12:00:00Z", "pending_keys": []}, "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "key": "kg_ck_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"})),
-        (status = 409, description = "This `self_managed_cluster.id` is already connected with other settings.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "This `self_managed_cluster.id` is already connected with other settings, or a concurrent request connected it first (retry to get it).", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/clusters")]

@@ -15,38 +15,26 @@ pub struct ClusterRow {
     pub id: String,
     /// Owning organization.
     pub organization_id: String,
-    /// Display name.
-    pub name: String,
-    /// The self-managed cluster's own id.
+    /// The self-managed cluster's own id (never changes).
     pub self_managed_cluster_id: String,
-    /// The self-managed cluster's name.
-    pub self_managed_cluster_name: String,
-    /// The self-managed cluster's version.
-    pub self_managed_cluster_version: String,
-    /// License type, if known.
-    pub license_type: Option<String>,
-    /// License uid, if known.
-    pub license_uid: Option<String>,
-    /// Whether `eis` is enabled.
-    pub eis_enabled: bool,
-    /// Whether `auto_ops` is enabled.
-    pub auto_ops_enabled: bool,
+    /// The changeable columns, with the time of the last change.
+    #[diesel(embed)]
+    pub settings: ClusterSettings,
     /// Creation time.
     pub created_at: NaiveDateTime,
-    /// Last change.
-    pub updated_at: NaiveDateTime,
 }
 
 impl ClusterRow {
     /// The `ETag` of this version of the cluster.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::conditional::etag(&self.id, self.settings.updated_at)
     }
 
     /// The cluster's settings, as create compares them and PATCH merges
     /// into them.
     pub fn spec(&self) -> Result<ClusterSpec, ApiError> {
-        let license = match (&self.license_type, &self.license_uid) {
+        let s = &self.settings;
+        let license = match (&s.license_type, &s.license_uid) {
             (Some(license_type), Some(uid)) => Some(License {
                 license_type: LicenseType::parse(license_type).ok_or_else(|| {
                     ApiError::internal(format!("cluster {}: bad license type", self.id))
@@ -56,24 +44,24 @@ impl ClusterRow {
             _ => None,
         };
         Ok(ClusterSpec {
-            name: self.name.clone(),
+            name: s.name.clone(),
             self_managed_cluster: SelfManagedCluster {
                 id: self.self_managed_cluster_id.clone(),
-                name: self.self_managed_cluster_name.clone(),
-                version: self.self_managed_cluster_version.clone(),
+                name: s.self_managed_cluster_name.clone(),
+                version: s.self_managed_cluster_version.clone(),
             },
             license,
-            eis_enabled: self.eis_enabled,
-            auto_ops_enabled: self.auto_ops_enabled,
+            eis_enabled: s.eis_enabled,
+            auto_ops_enabled: s.auto_ops_enabled,
         })
     }
 }
 
-/// Every changeable column, written whole from a merged [`ClusterSpec`]
-/// (`None` license columns become NULL).
-#[derive(Debug, Clone, AsChangeset)]
+/// Every changeable column: part of [`ClusterRow`], and written whole from
+/// a merged [`ClusterSpec`] by PATCH (`None` license columns become NULL).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clusters, treat_none_as_null = true)]
-pub struct ClusterChanges {
+pub struct ClusterSettings {
     /// Display name.
     pub name: String,
     /// The self-managed cluster's name.
@@ -92,10 +80,10 @@ pub struct ClusterChanges {
     pub updated_at: NaiveDateTime,
 }
 
-impl ClusterChanges {
+impl ClusterSettings {
     /// The columns of a spec, changed at `at`.
-    pub fn of(spec: &ClusterSpec, at: NaiveDateTime) -> ClusterChanges {
-        ClusterChanges {
+    pub fn of(spec: &ClusterSpec, at: NaiveDateTime) -> ClusterSettings {
+        ClusterSettings {
             name: spec.name.clone(),
             self_managed_cluster_name: spec.self_managed_cluster.name.clone(),
             self_managed_cluster_version: spec.self_managed_cluster.version.clone(),

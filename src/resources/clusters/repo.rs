@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::dto::{ClusterId, ClusterKey, ClusterService, ClusterSpec};
-use super::model::{ClusterChanges, ClusterRow};
+use super::model::{ClusterRow, ClusterSettings};
 use crate::audit::AuditEvent;
 use crate::auth::cache::CachedRecord;
 use crate::auth::key_format::{GeneratedKey, KeyKind};
@@ -18,7 +18,7 @@ use crate::db::schema::{clusters, key_secrets};
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::Page;
-use crate::rotation::{self, KeySecretRow, Owner, PendingKey, STATE_CURRENT, STATE_PENDING};
+use crate::rotation::{self, KeySecretRow, Owner, PendingKey, STATE_CURRENT};
 
 /// `owner_kind` of a cluster's own key secrets.
 pub const OWNER_CLUSTER: &str = "cluster";
@@ -48,12 +48,15 @@ pub fn key_owner(cluster_id: &str, service: KeyOwner) -> (&'static str, String, 
     }
 }
 
+/// Every owner of a cluster's keys: the cluster itself and each service.
+fn key_owners() -> impl Iterator<Item = KeyOwner> {
+    std::iter::once(None).chain(ClusterService::ALL.map(Some))
+}
+
 /// Every `owner_id` a cluster's key secrets may have: the cluster's and
 /// each service's.
 pub fn owner_ids(cluster_id: &str) -> Vec<String> {
-    std::iter::once(cluster_id.to_owned())
-        .chain(ClusterService::ALL.map(|s| s.owner_id(cluster_id)))
-        .collect()
+    key_owners().map(|s| key_owner(cluster_id, s).1).collect()
 }
 
 /// A cluster or cluster service key found by its hash (what the cluster key
@@ -74,7 +77,9 @@ impl CachedRecord for ClusterKeyRecord {
 }
 
 /// Finds the cluster or cluster service key a presented key's hash belongs
-/// to.
+/// to. Its cluster must exist and, for a service key, have the service
+/// enabled: writes revoke keys on disconnect and on disabling a service,
+/// and this makes a key a racing rotation left behind count as revoked too.
 pub fn find_by_secret(
     conn: &mut AnyConnection,
     hash: &str,
@@ -97,6 +102,20 @@ pub fn find_by_secret(
             .and_then(|(id, name)| Some((id.to_owned(), Some(ClusterService::parse(name)?))));
         parsed.ok_or_else(|| ApiError::internal("a cluster service key has a bad owner id"))?
     };
+    let cluster = clusters::table
+        .filter(clusters::organization_id.eq(&secret.organization_id))
+        .filter(clusters::id.eq(&cluster_id))
+        .select(ClusterRow::as_select())
+        .first(conn)
+        .optional()?;
+    let live = match (cluster, service) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(row), Some(service)) => service.enabled_in(&row.spec()?),
+    };
+    if !live {
+        return Ok(None);
+    }
     Ok(Some(ClusterKeyRecord {
         secret,
         cluster_id,
@@ -121,13 +140,13 @@ pub fn keys_of(
         .order((key_secrets::created_at.asc(), key_secrets::key_hash.asc()))
         .select(KeySecretRow::as_select())
         .load(conn)?;
-    let at = now().naive_utc();
+    let at = now();
     let mut current: HashMap<String, KeySecretRow> = HashMap::new();
     let mut pending: HashMap<String, Vec<PendingKey>> = HashMap::new();
     for row in rows {
         if row.state == STATE_CURRENT {
             current.insert(row.owner_id.clone(), row);
-        } else if row.state == STATE_PENDING && row.pending_expires_at.is_some_and(|t| t > at) {
+        } else if row.is_pending() && !row.has_ended(at) {
             pending
                 .entry(row.owner_id.clone())
                 .or_default()
@@ -240,20 +259,12 @@ pub fn create(
         }
         let at = now().naive_utc();
         let id = ClusterId::generate();
-        let changes = ClusterChanges::of(spec, at);
         let row = ClusterRow {
             id: id.clone(),
             organization_id: organization_id.to_owned(),
-            name: changes.name,
             self_managed_cluster_id: smc_id.clone(),
-            self_managed_cluster_name: changes.self_managed_cluster_name,
-            self_managed_cluster_version: changes.self_managed_cluster_version,
-            license_type: changes.license_type,
-            license_uid: changes.license_uid,
-            eis_enabled: changes.eis_enabled,
-            auto_ops_enabled: changes.auto_ops_enabled,
+            settings: ClusterSettings::of(spec, at),
             created_at: at,
-            updated_at: at,
         };
         diesel::insert_into(clusters::table)
             .values(&row)
@@ -358,7 +369,7 @@ pub fn update(
                 .filter(clusters::organization_id.eq(organization_id))
                 .filter(clusters::id.eq(id)),
         )
-        .set(ClusterChanges::of(&after, now().naive_utc()))
+        .set(ClusterSettings::of(&after, now().naive_utc()))
         .execute(conn)?;
         audit.record(conn)?;
         Ok((get(conn, organization_id, id)?, revoked))
@@ -376,13 +387,9 @@ pub fn delete(
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         get_for_write(conn, organization_id, id, if_match)?;
-        rotation::delete_all(conn, owner(organization_id, OWNER_CLUSTER, id))?;
-        for service in ClusterService::ALL {
-            let owner_id = service.owner_id(id);
-            rotation::delete_all(
-                conn,
-                owner(organization_id, OWNER_CLUSTER_SERVICE, &owner_id),
-            )?;
+        for service in key_owners() {
+            let (kind, owner_id, _) = key_owner(id, service);
+            rotation::delete_all(conn, owner(organization_id, kind, &owner_id))?;
         }
         diesel::delete(
             clusters::table

@@ -25,7 +25,8 @@ pub struct VerifyKey {
     )]
     pub key: String,
     /// The address the key was presented from; when given, the key's
-    /// `allowed_cidrs` are checked against it.
+    /// `allowed_cidrs` are checked against it. Cluster and cluster service
+    /// keys have no address rules: it does not change their verdict.
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub client_ip: Option<IpAddress>,
@@ -177,11 +178,7 @@ impl Verification {
     /// caller's organization: valid unless it is a pending key past its
     /// grace. Cluster keys have no role, expiry or address rules.
     pub fn of_cluster(record: &ClusterKeyRecord, at: DateTime<Utc>) -> Verification {
-        let ended = record
-            .secret
-            .pending_expires_at
-            .is_some_and(|t| t.and_utc() <= at);
-        let code = if ended {
+        let code = if record.secret.has_ended(at) {
             VerifyCode::Expired
         } else {
             VerifyCode::Valid
