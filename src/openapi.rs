@@ -372,14 +372,14 @@ fn add_shared_responses(doc: &mut Value) {
         }
     });
     let mut unavailable = problem_response(
-        "The database cannot be reached now; retry after the given seconds.",
+        "The database cannot be reached now (`service_unavailable`: retry after `Retry-After` seconds), or the operation seals or opens a secret value and no master key is configured (`master_key_missing`: an operator must set `KEYGATE_MASTER_KEY`).",
         "service_unavailable",
         503,
         "the database is unavailable",
     );
     unavailable["headers"] = json!({
         "Retry-After": {
-            "description": "Seconds to wait before retrying.",
+            "description": "Seconds to wait before retrying (sent with `service_unavailable`).",
             "schema": { "type": "integer", "example": 1 }
         }
     });

@@ -263,6 +263,23 @@ impl Page {
     }
 }
 
+/// The document's pattern for a text that must not be blank: no NUL, and at
+/// least one character that is not whitespace. "Whitespace" is the union of
+/// what Rust, ECMAScript and Python call whitespace, spelled out instead of
+/// `\s`, so every client's regex engine agrees with the server on what is
+/// blank (see [`is_blank`]). Used by proxy keys and credential data values.
+pub const NOT_BLANK_PATTERN: &str = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$";
+
+/// Whether a character counts as whitespace for [`NOT_BLANK_PATTERN`].
+pub fn is_blank_char(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{1C}'..='\u{1F}' | '\u{FEFF}')
+}
+
+/// Whether a text is empty or only whitespace (by [`is_blank_char`]).
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(is_blank_char)
+}
+
 /// An id a caller may choose (secrets, connectors): a lowercase letter or
 /// digit, then up to 127 lowercase letters, digits, `_` or `-`; checked when
 /// the path is parsed. Server-made ids (`sec_…`, `con_…`) follow it too.

@@ -259,8 +259,8 @@ backend_test! {
         assert_eq!(problem["errors"].as_array().unwrap().len(), 2, "{problem}");
         // The same key twice in one body.
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": PUBLIC, "secret_key": PUBLIC}), None).await;
-        let problem = assert_problem(res, StatusCode::BAD_REQUEST, "validation_failed").await;
-        assert_eq!(problem["errors"][0]["code"], "same_as_public_key");
+        let problem = assert_problem(res, StatusCode::CONFLICT, "duplicate_key").await;
+        assert_eq!(problem["detail"], "secret_key must differ from public_key");
         // 512 characters, and keys with inner spaces, are fine.
         let longest = "k".repeat(512);
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": longest, "secret_key": " s k "}), None).await;

@@ -22,20 +22,13 @@ static UPSTREAM_URL: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(UPSTREAM_URL_PATTERN).expect("URL pattern compiles"));
 
 /// The rule of a proxy key, as in the document: 1 to 512 characters, no
-/// NUL, and at least one that is not whitespace. "Whitespace" is the union
-/// of what Rust, ECMAScript and Python call whitespace, so every client's
-/// regex engine agrees with the server on what is blank.
-pub const KEY_PATTERN: &str = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$";
-
-/// Whether a character counts as whitespace for [`KEY_PATTERN`].
-pub fn is_key_space(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{1C}'..='\u{1F}' | '\u{FEFF}')
-}
+/// NUL, and not blank ([`crate::resources::NOT_BLANK_PATTERN`]).
+pub const KEY_PATTERN: &str = crate::resources::NOT_BLANK_PATTERN;
 
 /// The field errors of one key: blank (empty or only whitespace) or longer
 /// than 512 characters.
 fn key_errors(field: &str, value: &str, errors: &mut Vec<FieldError>) {
-    if value.chars().all(is_key_space) {
+    if crate::resources::is_blank(value) {
         errors.push(FieldError::new(
             field,
             "blank",
@@ -261,14 +254,15 @@ impl UpdateApiProxyKeys {
                 None => {}
             }
         }
-        if errors.is_empty() && public_key.is_some() && public_key == secret_key {
-            errors.push(FieldError::new(
-                "secret_key",
-                "same_as_public_key",
-                "must differ from public_key",
-            ));
-        }
         ApiError::check_fields(errors)?;
+        // Valid keys that clash are a conflict, as with a key another proxy
+        // holds: the schema cannot say "differs from the other field".
+        if public_key.is_some() && public_key == secret_key {
+            return Err(ApiError::Conflict {
+                code: "duplicate_key",
+                detail: "secret_key must differ from public_key".to_owned(),
+            });
+        }
         Ok(NewKeys {
             public_key,
             secret_key,
@@ -420,7 +414,7 @@ mod tests {
         let spaces: Vec<char> = (0u32..=0x3000)
             .chain([0xFEFF])
             .filter_map(char::from_u32)
-            .filter(|c| is_key_space(*c))
+            .filter(|c| crate::resources::is_blank_char(*c))
             .collect();
         assert!(spaces.len() > 20, "{spaces:?}");
         for c in spaces {

@@ -193,7 +193,7 @@ pub async fn delete_api_proxy(
 /// characters, not blank or whitespace-only (400 naming the field), and
 /// case-sensitive. A key that another API proxy of the organization holds,
 /// as public or secret key, is 409 `duplicate_key`, and so is a key equal
-/// to this proxy's other key; the two keys of one body must differ (400).
+/// to this proxy's other key or to the other key of the same body.
 /// The secret key is stored encrypted and never shown. With `If-Match`, a
 /// proxy changed since that `ETag` is not touched (412).
 #[utoipa::path(

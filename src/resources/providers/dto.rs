@@ -441,7 +441,7 @@ impl Cursor {
 
 /// The pattern of every `credential_data` value: at least one character
 /// that is not whitespace, and no NUL.
-pub const DATA_VALUE_PATTERN: &str = "^[^\\x00]*[^\\s\\x00][^\\x00]*$";
+pub const DATA_VALUE_PATTERN: &str = crate::resources::NOT_BLANK_PATTERN;
 
 /// Body of `create_provider_credential`, one schema per `credential_type`.
 /// Documentation only: the server reads [`NewCredentialBody`] and checks it
@@ -500,7 +500,7 @@ pub struct ServiceAccountCredentialData {
     #[schema(
         min_length = 1,
         max_length = 16384,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "<PRIVATE_KEY_ID>"
     )]
     pub private_key_id: String,
@@ -508,7 +508,7 @@ pub struct ServiceAccountCredentialData {
     #[schema(
         min_length = 1,
         max_length = 16384,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "<PRIVATE_KEY>"
     )]
     pub private_key: String,
@@ -516,7 +516,7 @@ pub struct ServiceAccountCredentialData {
     #[schema(
         min_length = 1,
         max_length = 16384,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "<CLIENT_EMAIL>"
     )]
     pub client_email: String,
@@ -532,7 +532,7 @@ pub struct ClientCredentialData {
     #[schema(
         min_length = 1,
         max_length = 16384,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "3805ABCD1234-ABCD1234uv02m.apps.googleusercontent.com"
     )]
     pub client_id: String,
@@ -540,7 +540,7 @@ pub struct ClientCredentialData {
     #[schema(
         min_length = 1,
         max_length = 16384,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF][^\u0000]*$",
         example = "Ilg....01pe8db"
     )]
     pub client_secret: String,

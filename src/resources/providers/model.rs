@@ -205,17 +205,6 @@ pub struct ProviderRow {
 /// 4096-bit RSA private key in PEM is about 3,300).
 pub const MAX_VALUE_CHARS: usize = 16_384;
 
-/// Whether a value is empty or only whitespace, by the widest of the
-/// definitions a client may check the document's `\S` pattern with
-/// (Unicode `White_Space`, ECMAScript's `\s` with U+FEFF, Python's
-/// `str.isspace` with U+001C to U+001F), so a value the document calls
-/// blank is always refused.
-fn is_blank(value: &str) -> bool {
-    value
-        .chars()
-        .all(|c| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{1c}'..='\u{1f}'))
-}
-
 /// Checked credential data: each key of its type, exactly, with a
 /// non-blank string value. `Debug` shows the keys only.
 #[derive(Clone, PartialEq, Eq)]
@@ -257,11 +246,9 @@ impl CredentialData {
                 }
             }
             match value {
-                serde_json::Value::String(s) if is_blank(s) => errors.push(FieldError::new(
-                    field,
-                    "blank",
-                    "must not be empty or only whitespace",
-                )),
+                serde_json::Value::String(s) if crate::resources::is_blank(s) => errors.push(
+                    FieldError::new(field, "blank", "must not be empty or only whitespace"),
+                ),
                 serde_json::Value::String(s) if s.chars().count() > MAX_VALUE_CHARS => {
                     errors.push(FieldError::new(
                         field,
