@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::backend_test;
 use crate::helpers::*;
-use crate::projects::{create_project, etag_of};
+use crate::projects::create_project;
 
 const PUBLIC: &str = "ak_1234567890abcdef";
 const SECRET: &str = "sk_9876543210fedcba";
@@ -94,7 +94,7 @@ backend_test! {
         let res = app.post("/v1/projects/MyProject/api_proxies", &app.bootstrap_key, &body).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         assert_eq!(res.headers()["location"], "/v1/projects/MyProject/api_proxies/MyAPI");
-        let tag = etag_of(&res);
+        let tag = header(&res, "etag");
         let created: Value = res.json().await.unwrap();
         assert!(created["id"].as_str().unwrap().starts_with("apx_"), "{created}");
         assert_eq!(created["project_name"], "MyProject");
@@ -110,7 +110,7 @@ backend_test! {
         assert_eq!(problem["detail"], "Project (name: Nope) was not found!");
 
         let res = app.get(&proxy_path("MyProject", "MyAPI"), &app.bootstrap_key).await;
-        assert_eq!(etag_of(&res), tag);
+        assert_eq!(header(&res, "etag"), tag);
         create_proxy(&app, "MyProject", "Other").await;
         let res = app.get("/v1/projects/MyProject/api_proxies", &app.bootstrap_key).await;
         let page: Value = res.json().await.unwrap();
@@ -154,7 +154,7 @@ backend_test! {
         // Both keys.
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": PUBLIC, "secret_key": SECRET}), None).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let tag = etag_of(&res);
+        let tag = header(&res, "etag");
         let text = res.text().await.unwrap();
         assert!(!text.contains(SECRET), "the answer never holds the secret: {text}");
         let body: Value = serde_json::from_str(&text).unwrap();
@@ -163,7 +163,7 @@ backend_test! {
         assert_eq!(body["api_proxy"]["secret_key_last4"], "dcba");
         assert_eq!(body["api_proxy"]["secret_key_set"], true);
         let res = app.get(&proxy_path("MyProject", "MyAPI"), &app.bootstrap_key).await;
-        assert_eq!(etag_of(&res), tag, "the answer's ETag is the proxy's");
+        assert_eq!(header(&res, "etag"), tag, "the answer's ETag is the proxy's");
         let text = res.text().await.unwrap();
         assert!(!text.contains(SECRET), "{text}");
         assert!(check(&app, &app.bootstrap_key, PUBLIC, SECRET).await);
@@ -422,13 +422,13 @@ backend_test! {
         create_proxy(&app, "MyProject", "MyAPI").await;
         let path = keys_path("MyProject", "MyAPI");
         let res = app.get(&proxy_path("MyProject", "MyAPI"), &app.bootstrap_key).await;
-        let tag = etag_of(&res);
+        let tag = header(&res, "etag");
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": PUBLIC}), Some("\"stale\"")).await;
         assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
         assert!(view(&app, "MyProject", "MyAPI").await["public_key"].is_null(), "nothing changed");
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"public_key": PUBLIC}), Some(&tag)).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let new_tag = etag_of(&res);
+        let new_tag = header(&res, "etag");
         assert_ne!(new_tag, tag);
         let res = set_keys(&app, &path, &app.bootstrap_key, &json!({"secret_key": SECRET}), Some(&tag)).await;
         assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
@@ -509,39 +509,14 @@ struct Count {
 /// How many master keys the database records (a start with another key is
 /// refused once there is one).
 fn recorded_master_keys(app: &TestApp) -> i64 {
-    const SQL: &str = "SELECT COUNT(*) AS n FROM encryption_keys";
-    let rows: Vec<Count> = match app.backend {
-        Backend::Sqlite => {
-            let mut conn =
-                diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
-            diesel::sql_query(SQL).load(&mut conn).expect("rows")
-        }
-        Backend::Postgres => {
-            let mut conn = diesel::PgConnection::establish(&app.database_target).expect("postgres");
-            diesel::sql_query(SQL).load(&mut conn).expect("rows")
-        }
-    };
-    rows[0].n
+    load_rows::<Count>(app, "SELECT COUNT(*) AS n FROM encryption_keys")[0].n
 }
 
 fn sealed_keys(app: &TestApp) -> Vec<Option<Vec<u8>>> {
-    const SQL: &str = "SELECT secret_key FROM api_proxies ORDER BY id";
-    let rows: Vec<SealedKey> = match app.backend {
-        Backend::Sqlite => {
-            let mut conn =
-                diesel::SqliteConnection::establish(&app.database_target).expect("sqlite");
-            diesel::sql_query(SQL).load(&mut conn).expect("rows")
-        }
-        Backend::Postgres => {
-            let mut conn = diesel::PgConnection::establish(&app.database_target).expect("postgres");
-            diesel::sql_query(SQL).load(&mut conn).expect("rows")
-        }
-    };
-    rows.into_iter().map(|r| r.secret_key).collect()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    load_rows::<SealedKey>(app, "SELECT secret_key FROM api_proxies ORDER BY id")
+        .into_iter()
+        .map(|r| r.secret_key)
+        .collect()
 }
 
 backend_test! {
@@ -647,20 +622,14 @@ backend_test! {
 #[actix_web::test]
 async fn keys_need_a_master_key_while_proxies_do_not() {
     use keygate::auth::key_format::{generate, KeyKind};
-    use keygate::config::{DatabaseSettings, MasterKeySource, Settings};
+    use keygate::config::MasterKeySource;
     let dir = tempfile::tempdir().unwrap();
     let bootstrap = generate(KeyKind::ApiKey).value;
-    let mut settings = Settings::for_database(DatabaseSettings {
-        backend: Backend::Sqlite,
-        target: dir.path().join("k.db").to_string_lossy().into_owned(),
-        pool_size: 2,
-    });
-    settings.master_key = MasterKeySource::Absent;
-    settings.bootstrap_key = Some(bootstrap.clone());
-    let (server, _) = keygate::startup::Application::build(&settings, 1)
-        .unwrap_or_else(|e| panic!("application starts: {e}"));
-    let address = format!("http://127.0.0.1:{}", server.port());
-    actix_web::rt::spawn(server.run());
+    let address = start(&sqlite_settings(
+        dir.path(),
+        Some(MasterKeySource::Absent),
+        &bootstrap,
+    ));
     let client = reqwest::Client::new();
     let send = |method: Method, path: &str, body: Value| {
         client

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::backend_test;
-use crate::helpers::{assert_problem, TestApp};
+use crate::helpers::{assert_problem, header, TestApp};
 
 /// Creates an organization with the bootstrap key, asserting 201; returns the body.
 async fn create_organization(app: &TestApp, name: &str) -> Value {
@@ -262,15 +262,6 @@ async fn no_full_key_is_stored_in_the_database_file() {
 
 // ------------------------------------------------------------------ subscription, terms
 
-fn etag_of(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("etag")
-        .expect("an ETag")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn subscription_path(org: &str) -> String {
     format!("/v1/organizations/{org}/subscription")
 }
@@ -290,14 +281,14 @@ backend_test! {
         let root = own_organization(&app, &app.bootstrap_key).await;
         let res = app.get(&subscription_path(&root), &app.bootstrap_key).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let first_tag = etag_of(&res);
+        let first_tag = header(&res, "etag");
         let shown: Value = res.json().await.unwrap();
         assert_eq!(shown["state"], "trial");
         assert_eq!(shown["organization_id"], root.as_str());
 
         let res = app.patch(&subscription_path(&root), &app.bootstrap_key, &json!({"state": "active"})).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let second_tag = etag_of(&res);
+        let second_tag = header(&res, "etag");
         assert_ne!(second_tag, first_tag);
         assert_eq!(res.json::<Value>().await.unwrap()["state"], "active");
         let shown: Value = app.get(&subscription_path(&root), &app.bootstrap_key).await.json().await.unwrap();
@@ -360,7 +351,7 @@ backend_test! {
         let root = own_organization(&app, &app.bootstrap_key).await;
         let res = app.get(&terms_path(&root), &app.bootstrap_key).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let unaccepted_tag = etag_of(&res);
+        let unaccepted_tag = header(&res, "etag");
         let shown: Value = res.json().await.unwrap();
         assert_eq!(shown, json!({"organization_id": root, "accepted": false}), "no accepted_at or accepted_by before");
 
@@ -372,7 +363,7 @@ backend_test! {
         let first_id = str_of(&first["id"], "id").to_owned();
         let res = app.request(reqwest::Method::POST, &format!("{}/accept", terms_path(&root)), Some(str_of(&first["key"], "key"))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let accepted_tag = etag_of(&res);
+        let accepted_tag = header(&res, "etag");
         assert_ne!(accepted_tag, unaccepted_tag);
         let accepted: Value = res.json().await.unwrap();
         assert_eq!(accepted["accepted"], true);
@@ -381,7 +372,7 @@ backend_test! {
 
         let res = app.request(reqwest::Method::POST, &format!("{}/accept", terms_path(&root)), Some(&app.bootstrap_key)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(etag_of(&res), accepted_tag);
+        assert_eq!(header(&res, "etag"), accepted_tag);
         assert_eq!(res.json::<Value>().await.unwrap(), accepted, "the first acceptance is kept");
         let shown: Value = app.get(&terms_path(&root), &app.bootstrap_key).await.json().await.unwrap();
         assert_eq!(shown, accepted);

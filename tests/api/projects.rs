@@ -17,16 +17,6 @@ pub async fn create_project(app: &TestApp, name: &str) -> Value {
     res.json().await.unwrap()
 }
 
-/// The `ETag` of a response.
-pub fn etag_of(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("etag")
-        .expect("ETag")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 backend_test! {
     async fn projects_are_created_listed_read_changed_and_deleted(app) {
         let res = app
@@ -34,7 +24,7 @@ backend_test! {
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
         assert_eq!(res.headers()["location"], "/v1/projects/MyProject");
-        let created_tag = etag_of(&res);
+        let created_tag = header(&res, "etag");
         let created: Value = res.json().await.unwrap();
         assert!(created["id"].as_str().unwrap().starts_with("prj_"), "{created}");
         assert_eq!(created["name"], "MyProject");
@@ -42,7 +32,7 @@ backend_test! {
 
         let res = app.get("/v1/projects/MyProject", &app.bootstrap_key).await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(etag_of(&res), created_tag);
+        assert_eq!(header(&res, "etag"), created_tag);
 
         create_project(&app, "Second").await;
         let res = app.get("/v1/projects?limit=1", &app.bootstrap_key).await;
@@ -58,7 +48,7 @@ backend_test! {
             .patch("/v1/projects/MyProject", &app.bootstrap_key, &json!({"description": null}))
             .await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_ne!(etag_of(&res), created_tag, "a change changes the ETag");
+        assert_ne!(header(&res, "etag"), created_tag, "a change changes the ETag");
         let changed: Value = res.json().await.unwrap();
         assert!(changed["description"].is_null());
 
@@ -147,7 +137,7 @@ backend_test! {
 backend_test! {
     async fn project_writes_honour_if_match(app) {
         let res = app.post("/v1/projects", &app.bootstrap_key, &json!({"name": "MyProject"})).await;
-        let tag = etag_of(&res);
+        let tag = header(&res, "etag");
         for method in [Method::PATCH, Method::DELETE] {
             let res = app
                 .request(method.clone(), "/v1/projects/MyProject", Some(&app.bootstrap_key))
