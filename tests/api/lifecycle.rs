@@ -351,12 +351,18 @@ backend_test! {
         assert_works(&app, &first, &id, "first key, pending").await;
         assert_works(&app, &second, &id, "second key, pending").await;
 
+        let path = format!("/v1/api_keys/{id}");
+        let before = header(&app.get(&path, &app.bootstrap_key).await, "etag");
         assert_eq!(revoke_pending(&app, &id).await, json!({"revoked": 2}));
+        let after = header(&app.get(&path, &app.bootstrap_key).await, "etag");
+        assert_ne!(before, after, "the view lost its pending keys, so its ETag changes");
         assert_refused(&app, &first, "first key after revoke_pending").await;
         assert_refused(&app, &second, "second key after revoke_pending").await;
         assert!(pending(&show(&app, &id).await).is_empty(), "no pending key left");
 
         assert_eq!(revoke_pending(&app, &id).await, json!({"revoked": 0}), "nothing left to revoke");
+        let unchanged = header(&app.get(&path, &app.bootstrap_key).await, "etag");
+        assert_eq!(after, unchanged, "revoking nothing changes nothing");
         assert_works(&app, &current, &id, "the current key").await;
     }
 }

@@ -282,7 +282,8 @@ pub async fn rotate_api_key(
 /// Revoke an API key's pending keys
 ///
 /// Ends every pending (rotated-away) secret of the key now and says how many
-/// there were; the current secret keeps working.
+/// there were; the current secret keeps working. When any was revoked, the
+/// key's `updated_at` and `ETag` change (its view no longer lists them).
 #[utoipa::path(
     tag = "api_keys",
     params(ApiKeyPath),

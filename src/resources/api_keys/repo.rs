@@ -338,6 +338,12 @@ pub fn revoke_pending(
         let current = get(conn, organization_id, id)?;
         check(&current)?;
         let revoked = rotation::revoke_pending(conn, owner(organization_id, id))?;
+        if revoked > 0 {
+            // The view lists pending keys, so its version changes too.
+            diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+                .set(api_keys::updated_at.eq(now().naive_utc()))
+                .execute(conn)?;
+        }
         audit.record(conn)?;
         Ok(revoked)
     })
