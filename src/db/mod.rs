@@ -61,12 +61,15 @@ impl ManageConnection for Manager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.settings.target)
                     .map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside the one writer; foreign keys are
-                // off by default in SQLite; the busy timeout waits for the
-                // writer instead of failing at once.
+                // The busy timeout waits for the writer instead of failing at
+                // once; it comes first, because switching to WAL needs a lock
+                // that a migration on another connection may hold (the pool
+                // opens connections while the first start migrates). WAL lets
+                // readers run beside the one writer; foreign keys are off by
+                // default in SQLite.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
