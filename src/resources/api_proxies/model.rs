@@ -65,8 +65,9 @@ pub struct ApiProxyChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// The keyed hash of one key a proxy holds.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// The keyed hash of one key a proxy holds. No `Debug`, so the hash of a
+/// low-entropy key cannot reach a log line.
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_proxy_keys)]
 pub struct ApiProxyKeyRow {
     /// Owning organization.

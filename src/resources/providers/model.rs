@@ -293,8 +293,9 @@ impl CredentialData {
     }
 }
 
-/// A changeset for PATCH: `None` leaves a column alone.
-#[derive(Debug, Clone, AsChangeset)]
+/// A changeset for PATCH: `None` leaves a column alone. No `Debug`: it
+/// holds a sealed value.
+#[derive(Clone, AsChangeset)]
 #[diesel(table_name = provider_credentials)]
 pub struct CredentialChanges {
     /// New name.
