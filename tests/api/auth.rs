@@ -21,7 +21,8 @@ struct Target {
 
 type Build = fn(&TestApp, &Target, &str) -> RequestBuilder;
 
-/// One row per `/v1` operation: (operationId, request, status when allowed).
+/// One row per operation of the first families (`get_me`, organizations,
+/// API keys): (operationId, request, status when allowed).
 fn operations() -> Vec<(&'static str, Build, StatusCode)> {
     vec![
         (
@@ -98,7 +99,8 @@ fn operations() -> Vec<(&'static str, Build, StatusCode)> {
     ]
 }
 
-/// The least role each operation needs, as DESIGN.md section 2 describes it
+/// The least role each operation of `operations()` needs, as the roles table
+/// of docs/API-DESIGN.md gives it
 /// (written out here, not read from the server, so the test can disagree).
 fn least_role(operation: &str) -> &'static str {
     match operation {

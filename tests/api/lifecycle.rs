@@ -596,7 +596,7 @@ backend_test! {
         assert_eq!(verdict["status"], "current", "{verdict}");
         assert!(verdict.get("pending_expires_at").is_some_and(Value::is_null), "{verdict}");
         assert_eq!(timestamp(&verdict["expires_at"]), timestamp(&json!(expires)), "{verdict}");
-        // Issue 8 added key_kind, cluster_id and service (for cluster keys).
+        // key_kind, cluster_id and service came with cluster keys.
         assert_eq!(verdict["key_kind"], "api_key", "{verdict}");
         assert!(verdict["cluster_id"].is_null() && verdict["service"].is_null(), "{verdict}");
         assert_eq!(verdict.as_object().unwrap().len(), 10, "exactly the documented fields: {verdict}");
