@@ -510,14 +510,5 @@ def statuses(responses):
     return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
 
 
-def install_signal_handlers():
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so `finally` blocks stop the
-    servers and drop the databases."""
-    def raise_exit(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, raise_exit)
-    signal.signal(signal.SIGHUP, raise_exit)
-
-
 def log(text):
     print(text, file=sys.stderr, flush=True)
