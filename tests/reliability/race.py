@@ -4,7 +4,7 @@ current secret whatever the callers do at once.
 
 All requests of a burst are sent together over pre-opened connections
 (KEYGATE_RELIABILITY_RACE_N, default 200; each same-If-Match burst is
-repeated KEYGATE_RELIABILITY_RACE_REPEAT times, default 3), against a keygate whose pool
+repeated KEYGATE_RELIABILITY_RACE_REPEAT times, default 6), against a keygate whose pool
 (KEYGATE_RELIABILITY_RACE_POOL_SIZE, default 16) lets many transactions run
 side by side.
 
@@ -160,7 +160,7 @@ async def first_seals(backend, n, repeat, pool, report):
 
 async def main(backend, report):
     n = env_int("KEYGATE_RELIABILITY_RACE_N", 200)
-    repeat = env_int("KEYGATE_RELIABILITY_RACE_REPEAT", 3)
+    repeat = env_int("KEYGATE_RELIABILITY_RACE_REPEAT", 6)
     pool = env_int("KEYGATE_RELIABILITY_RACE_POOL_SIZE", 16)
     await first_seals(backend, n, repeat, pool, report)
     db = Database(backend, "race")

@@ -10,7 +10,7 @@ three quarters from the second. Each request carries its own
 `X-Request-Id`, so its audit event (written in the same transaction) marks
 whether it committed.
 
-- KEYGATE_RELIABILITY_TIMEOUT_N (default 2000) writes, PUT of a new secret
+- KEYGATE_RELIABILITY_TIMEOUT_N (default 3000) writes, PUT of a new secret
   and POST of a new API key alternately: every 504 left neither the
   resource nor its audit event; every 2xx left both.
 - KEYGATE_RELIABILITY_TIMEOUT_ROTATIONS (default 1000) rotations with
@@ -52,7 +52,7 @@ async def calibrate(concurrency, make):
 
 
 async def main(backend, report):
-    n = env_int("KEYGATE_RELIABILITY_TIMEOUT_N", 2000)
+    n = env_int("KEYGATE_RELIABILITY_TIMEOUT_N", 3000)
     rotations = env_int("KEYGATE_RELIABILITY_TIMEOUT_ROTATIONS", 1000)
     concurrency = env_int("KEYGATE_RELIABILITY_TIMEOUT_CONCURRENCY", 8)
     max_ms = env_int("KEYGATE_RELIABILITY_TIMEOUT_MAX_MS", 30)
