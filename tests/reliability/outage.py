@@ -4,8 +4,9 @@ cleanly, and service resumes as soon as the database is back (DESIGN §5:
 5 s even when the database does not answer).
 
 keygate's DATABASE_URL points at a TCP proxy on loopback (pgproxy.py). For
-each mode (`refuse`, then `drop`), the part cuts the database off for
-KEYGATE_RELIABILITY_OUTAGE_SECONDS while several probe loops keep sending
+each mode (`refuse`, then `drop`), the part cuts the database off (for
+bound + 2 s and bound + 4 s: 8 s and 10 s by default, or
+KEYGATE_RELIABILITY_OUTAGE_SECONDS each) while several probe loops keep sending
 requests that need the database: `/readyz`, GET of an API key and of a
 secret, creating a secret, verifying an unknown key, and GET /v1/me with a
 key never used before (so authentication itself misses the cache); some
@@ -199,7 +200,10 @@ async def main(backend, report):
     bound = env_float("KEYGATE_RELIABILITY_OUTAGE_BOUND_MS", 6000) / 1000
     readyz_bound = env_float("KEYGATE_RELIABILITY_READYZ_BOUND_MS", 5500) / 1000
     resume_bound = env_float("KEYGATE_RELIABILITY_RESUME_BOUND_MS", 1000) / 1000
-    outage_s = env_float("KEYGATE_RELIABILITY_OUTAGE_SECONDS", bound + 4)
+    # The outages differ in length on purpose: a reconnect backoff makes the
+    # time to resume depend on where in its schedule the database returns.
+    lengths = {"refuse": bound + 2, "drop": bound + 4}
+    fixed = env_float("KEYGATE_RELIABILITY_OUTAGE_SECONDS", 0)
     loops = env_int("KEYGATE_RELIABILITY_OUTAGE_PROBES", 8)
     deadline_ms = env_int("KEYGATE_RELIABILITY_OUTAGE_DEADLINE_MS", 2000)
     modes = os.environ.get("KEYGATE_RELIABILITY_OUTAGE_MODES", "refuse drop").split()
@@ -225,8 +229,8 @@ async def main(backend, report):
                                             key=key), 201, "create key")
             fresh.append(made.json()["key"])
         probes = Probes(client, key, api_key["id"], secret["id"], fresh, deadline_ms)
-        cfg = (bound, readyz_bound, resume_bound, outage_s, loops)
         for mode in modes:
+            cfg = (bound, readyz_bound, resume_bound, fixed or lengths.get(mode, bound + 4), loops)
             await baseline(probes, f"before {mode}")
             await run_mode(mode, proxy, probes, client, key, report, cfg)
             await asyncio.sleep(1.5)  # the auth cache (1 s) forgets, like a fresh start
