@@ -221,3 +221,173 @@ fn write_error(
     resp.extensions_mut().insert(report);
     ServiceResponse::new(req, resp)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The seam with two toy surfaces: errors under a dialect's prefix are
+    //! written in its envelope, from a handler, an extractor and the default
+    //! service alike, and its `finish` touches every answer; other paths
+    //! keep the native writer.
+
+    use actix_web::http::header::{HeaderName, CONTENT_TYPE};
+    use actix_web::http::StatusCode;
+    use actix_web::middleware::from_fn;
+    use actix_web::test as actix_test;
+    use actix_web::{web, App, HttpResponse};
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::routes::{no_route, Routes};
+
+    struct Toy {
+        prefix: &'static str,
+        envelope: fn(&ErrorReport, ErrorContext<'_>) -> Value,
+    }
+
+    impl Surface for Toy {
+        fn name(&self) -> &'static str {
+            self.prefix
+        }
+        fn document_stem(&self) -> &'static str {
+            self.prefix
+        }
+        fn claims(&self, path: &str) -> bool {
+            path.starts_with(self.prefix)
+        }
+        fn configure(&self, _: &mut ServiceConfig) {}
+        fn document(&self) -> &'static Value {
+            static EMPTY: Value = Value::Null;
+            &EMPTY
+        }
+        fn write_error(
+            &self,
+            error: &ErrorReport,
+            at: ErrorContext<'_>,
+            headers: &mut HeaderMap,
+        ) -> Vec<u8> {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            serde_json::to_vec(&(self.envelope)(error, at)).unwrap()
+        }
+        fn finish(&self, headers: &mut HeaderMap) {
+            if self.prefix == "/_toy" {
+                headers.insert(
+                    HeaderName::from_static("x-toy-product"),
+                    HeaderValue::from_static("Toy"),
+                );
+            }
+        }
+    }
+
+    fn surfaces() -> Surfaces {
+        let native = Toy {
+            prefix: "/",
+            envelope: |e, at| json!({"code": e.code, "instance": at.path}),
+        };
+        let dialect = Toy {
+            prefix: "/_toy",
+            envelope: |e, at| json!({"error": {"type": e.code, "reason": e.detail}, "status": e.status.as_u16(), "request_id": at.request_id}),
+        };
+        Surfaces::new(Arc::new(native), vec![Arc::new(dialect)])
+    }
+
+    async fn refused() -> Result<HttpResponse, ApiError> {
+        Err(ApiError::Unauthorized("an API key is required".into()))
+    }
+
+    #[actix_web::test]
+    async fn each_error_is_written_by_the_surface_owning_its_path() {
+        let routes = Routes::from_document(&json!({"paths": {
+            "/_toy/things": {"get": {"operationId": "toy_list_things"}}
+        }}));
+        let app = actix_test::init_service(
+            App::new()
+                .app_data(web::Data::new(surfaces()))
+                .app_data(web::Data::new(routes))
+                .route("/_toy/things", web::get().to(refused))
+                .route("/v1/things", web::get().to(refused))
+                .route(
+                    "/_toy/numbers/{n}",
+                    web::get().to(|n: web::Path<u32>| async move { n.to_string() }),
+                )
+                .default_service(web::to(no_route))
+                .wrap(from_fn(respond)),
+        )
+        .await;
+        let cases = [
+            (
+                "GET",
+                "/_toy/things",
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            ),
+            (
+                "POST",
+                "/_toy/things",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            ),
+            ("GET", "/_toy/nothing", StatusCode::NOT_FOUND, "not_found"),
+            // actix's own 404 for a path value that does not parse.
+            ("GET", "/_toy/numbers/x", StatusCode::NOT_FOUND, "not_found"),
+        ];
+        for (method, path, status, code) in cases {
+            let req = actix_test::TestRequest::default()
+                .method(method.parse().unwrap())
+                .uri(path)
+                .to_request();
+            let res = actix_test::call_service(&app, req).await;
+            assert_eq!(res.status(), status, "{method} {path}");
+            assert_eq!(
+                res.headers().get("x-toy-product").unwrap(),
+                "Toy",
+                "{method} {path}"
+            );
+            let id = res
+                .headers()
+                .get("x-request-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: Value = actix_test::read_body_json(res).await;
+            assert_eq!(body["error"]["type"], code, "{method} {path}: {body}");
+            assert_eq!(body["status"], status.as_u16(), "{method} {path}");
+            assert_eq!(body["request_id"], id, "{method} {path}");
+        }
+        let res = actix_test::call_service(
+            &app,
+            actix_test::TestRequest::get()
+                .uri("/v1/things")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(res.headers().get("x-toy-product").is_none());
+        assert!(res.headers().contains_key("www-authenticate"));
+        let body: Value = actix_test::read_body_json(res).await;
+        assert_eq!(
+            body,
+            json!({"code": "unauthorized", "instance": "/v1/things"})
+        );
+    }
+
+    #[test]
+    fn the_native_key_forms_are_read_in_any_case() {
+        for (name, value) in [
+            ("authorization", "Bearer kg_ak_x"),
+            ("authorization", "ApiKey kg_ak_x"),
+            ("authorization", "apiKey kg_ak_x"),
+            ("x-api-key", " kg_ak_x "),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
+            assert_eq!(bearer_or_api_key(&headers).unwrap(), "kg_ak_x", "{value}");
+        }
+        let mut basic = HeaderMap::new();
+        basic.insert(AUTHORIZATION, HeaderValue::from_static("Basic eDp5"));
+        assert!(bearer_or_api_key(&basic).is_err());
+    }
+}

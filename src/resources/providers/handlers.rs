@@ -128,12 +128,8 @@ pub async fn update_provider(
                 ("delete_provider_credential" = (operation_id = "delete_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the credential, for delete_provider_credential."))
             )),
         (status = 201, description = "The new credential.", body = ProviderCredential,
-            headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`.")),
-            links(
-                ("get_provider_credential" = (operation_id = "get_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the created credential, for get_provider_credential.")),
-                ("update_provider_credential" = (operation_id = "update_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the created credential, for update_provider_credential.")),
-                ("delete_provider_credential" = (operation_id = "delete_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the created credential, for delete_provider_credential."))
-            )),
+            // Its links are written by `openapi::links` (from every create).
+            headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`."))),
         (status = 409, description = "A credential of this name exists with another type or other data.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
