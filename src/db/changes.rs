@@ -69,3 +69,52 @@ impl Drop for Recording {
         RECORDED.with(|r| *r.borrow_mut() = outer);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::{Backend, DatabaseSettings};
+    use crate::db::Db;
+    use crate::error::ApiError;
+
+    #[test]
+    fn a_committed_write_reports_what_it_recorded_and_a_rolled_back_one_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let heard: Arc<Mutex<Vec<Vec<Changed>>>> = Arc::default();
+        let listener = heard.clone();
+        let db = Db::connect_single(&DatabaseSettings {
+            backend: Backend::Sqlite,
+            target: dir.path().join("k.db").to_string_lossy().into_owned(),
+            pool_size: 1,
+        })
+        .unwrap()
+        .after_commit(move |changed| listener.lock().unwrap().push(changed.to_vec()));
+        db.write_blocking(|_| {
+            record("api_key", "aky_1");
+            record("api_key", "aky_1");
+            record("cluster", "c1");
+            Ok(())
+        })
+        .unwrap();
+        let refused: Result<(), ApiError> = db.write_blocking(|_| {
+            record("api_key", "aky_2");
+            Err(ApiError::PreconditionFailed)
+        });
+        assert!(refused.is_err());
+        db.write_blocking(|_| Ok(())).unwrap();
+        // Outside a write there is nothing to tell.
+        record("api_key", "aky_3");
+        let heard = heard.lock().unwrap();
+        let change = |kind: &str, id: &str| Changed {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+        };
+        assert_eq!(
+            *heard,
+            vec![vec![change("api_key", "aky_1"), change("cluster", "c1")]],
+            "one report, for the committed write, each change once"
+        );
+    }
+}

@@ -375,7 +375,7 @@ fn sort_name(sort_by: CredentialSortBy, order: SortOrder) -> String {
 
 impl Cursor {
     /// The text of a cursor after `row` (base64url-encoded by
-    /// [`crate::resources::Page`]'s conventions).
+    /// [`crate::db::page::Page`]'s conventions).
     pub fn after(row: &CredentialRow, sort_by: CredentialSortBy, order: SortOrder) -> String {
         use base64::Engine;
         let at = match sort_by {
