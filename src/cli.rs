@@ -3,10 +3,10 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::key_format::{self, KeyKind};
-use crate::auth::Role;
 use crate::config::{ConfigError, DatabaseArgs, ServeArgs};
 use crate::db::Db;
+use crate::keys::format::{self, KeyKind};
+use crate::keys::rights::Role;
 use crate::resources::api_keys::repo::{self as key_repo, NewApiKey};
 use crate::resources::organizations::repo as org_repo;
 use crate::startup::{prepare_database, Application, StartError};
@@ -92,11 +92,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Some(Command::Openapi) => {
-            print!("{}", crate::openapi::document_pretty());
+            print!("{}", crate::resources::document_pretty());
             Ok(())
         }
         Some(Command::Keys(KeysCommand::Generate)) => {
-            println!("{}", key_format::generate(KeyKind::ApiKey).value);
+            println!("{}", format::generate(KeyKind::ApiKey).value);
             Ok(())
         }
         Some(Command::Keys(KeysCommand::Create(args))) => create_key(args),

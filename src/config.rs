@@ -18,9 +18,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use clap::Args;
-
-use crate::auth::key_format::{self, KeyKind};
 
 /// Default database: an SQLite file under `data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
@@ -287,16 +287,10 @@ impl ServeArgs {
             1024,
             64 * 1024 * 1024,
         )?;
-        let bootstrap_key = match &self.bootstrap_key {
-            Some(key) if key_format::parse(key) == Ok(KeyKind::ApiKey) => Some(key.clone()),
-            Some(_) => {
-                return Err(config_error(
-                    "KEYGATE_BOOTSTRAP_KEY",
-                    "is not a well-formed keygate API key (kg_ak_...); make one with `keygate keys generate`",
-                ))
-            }
-            None => None,
-        };
+        // Its shape is checked when the server starts, before any database
+        // is opened (`startup::check_bootstrap_key`): the key format is the
+        // issued-keys room's, above this one.
+        let bootstrap_key = self.bootstrap_key.clone();
         let auth_cache_ttl = parse_number(
             "KEYGATE_AUTH_CACHE_TTL_MS",
             &self.auth_cache_ttl_ms,
@@ -318,7 +312,10 @@ impl ServeArgs {
                 ))
             }
             (Some(text), None) => {
-                if crate::crypto::envelope::MasterKey::from_base64(text).is_none() {
+                // The sealing service reads it (`crypto::vault::load`); its
+                // shape is checked here so a bad value fails first.
+                let decoded = STANDARD.decode(text.trim()).map(|b| b.len());
+                if decoded != Ok(32) {
                     return Err(config_error(
                         "KEYGATE_MASTER_KEY",
                         "must be base64 of exactly 32 bytes",

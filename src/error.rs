@@ -1,21 +1,14 @@
-//! Every error keygate returns: `ApiError`, its RFC 9457 problem+json body,
-//! the conversions from library errors, and the handlers that turn extractor
-//! failures (body, path, query) and unknown routes into the same shape.
-//!
-//! `request_id` and `instance` are filled in by the request-id middleware,
-//! which sees the [`ProblemDetails`] this module leaves in the response's
-//! extensions.
+//! Every failure keygate knows: `ApiError`, each variant with its status
+//! and stable `code`, and every conversion from a library error (diesel,
+//! r2d2, validator, serde). How an error is written on the wire is the
+//! HTTP toolkit's: problem+json on the native surface (`http::problem`),
+//! each dialect's own envelope under its prefix (`surface`).
 
 use std::borrow::Cow;
 
-use actix_web::error::{PathError, QueryPayloadError};
-use actix_web::http::{header, Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// Media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid input field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -44,40 +37,6 @@ impl FieldError {
             message: message.into(),
         }
     }
-}
-
-/// RFC 9457 problem details, keygate's only error body.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct ProblemDetails {
-    /// URI reference naming the problem type: `urn:keygate:problem:<code>`.
-    #[serde(rename = "type")]
-    #[schema(example = "urn:keygate:problem:not_found")]
-    pub problem_type: String,
-    /// Short summary of the problem type.
-    #[schema(example = "Not Found")]
-    pub title: String,
-    /// The HTTP status code.
-    #[schema(example = 404, minimum = 400, maximum = 599)]
-    pub status: u16,
-    /// What went wrong with this request.
-    #[schema(example = "api key aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 was not found")]
-    pub detail: String,
-    /// The request path.
-    #[schema(example = "/v1/api_keys/aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
-    pub instance: Option<String>,
-    /// Stable snake_case error code for programs to match on.
-    #[schema(example = "not_found")]
-    pub code: String,
-    /// The request's `X-Request-Id`.
-    #[schema(example = "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3")]
-    pub request_id: Option<String>,
-    /// The permission a 403 was missing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "delete_api_key")]
-    pub missing_permission: Option<String>,
-    /// Field-level details of a validation failure.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
 }
 
 /// Every failure a request can end in.
@@ -206,6 +165,24 @@ impl ApiError {
         ApiError::Internal(cause.to_string())
     }
 
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable | ApiError::MasterKeyMissing => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -224,115 +201,6 @@ impl ApiError {
             ApiError::Internal(_) => "internal_error",
         }
     }
-
-    /// The problem body, without `request_id` and `instance`.
-    pub fn problem(&self) -> ProblemDetails {
-        let status = self.status_code();
-        let detail = match self {
-            ApiError::Internal(_) => {
-                "an internal error occurred; the request id identifies it in the server log"
-                    .to_owned()
-            }
-            ApiError::MethodNotAllowed { allow } => format!(
-                "this path supports {}",
-                allow
-                    .iter()
-                    .map(Method::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            other => other.to_string(),
-        };
-        let (missing_permission, errors) = match self {
-            ApiError::Forbidden {
-                missing_permission, ..
-            } => (missing_permission.clone(), Vec::new()),
-            ApiError::BadRequest { errors, .. } => (None, errors.clone()),
-            _ => (None, Vec::new()),
-        };
-        problem(status, self.code(), detail, missing_permission, errors)
-    }
-}
-
-/// Builds a problem body for a status and code.
-pub fn problem(
-    status: StatusCode,
-    code: &str,
-    detail: String,
-    missing_permission: Option<String>,
-    errors: Vec<FieldError>,
-) -> ProblemDetails {
-    ProblemDetails {
-        problem_type: format!("urn:keygate:problem:{code}"),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail,
-        instance: None,
-        code: code.to_owned(),
-        request_id: None,
-        missing_permission,
-        errors,
-    }
-}
-
-/// A problem+json response carrying the problem in its extensions, so the
-/// request-id middleware can complete it.
-pub fn problem_response(status: StatusCode, problem: ProblemDetails) -> HttpResponse {
-    let mut res = HttpResponse::build(status)
-        .content_type(PROBLEM_JSON)
-        .body(serde_json::to_vec(&problem).unwrap_or_default());
-    res.extensions_mut().insert(problem);
-    res
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable | ApiError::MasterKeyMissing => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            log::error!("internal error: {cause}");
-        }
-        let mut res = problem_response(self.status_code(), self.problem());
-        let headers = res.headers_mut();
-        match self {
-            ApiError::Unauthorized(_) => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-            }
-            ApiError::MethodNotAllowed { allow } => {
-                let allow = allow
-                    .iter()
-                    .map(Method::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if let Ok(value) = header::HeaderValue::from_str(&allow) {
-                    headers.insert(header::ALLOW, value);
-                }
-            }
-            ApiError::Unavailable => {
-                headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            }
-            _ => {}
-        }
-        res
-    }
 }
 
 impl From<diesel::result::Error> for ApiError {
@@ -350,6 +218,9 @@ impl From<diesel::result::Error> for ApiError {
                 detail: "the resource is referenced by another resource".to_owned(),
             },
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::Unavailable,
+            // SQLite's SQLITE_BUSY after busy_timeout: diesel has no kind for
+            // it, and the message is SQLite's fixed text for that code. The
+            // writer is busy, so the answer is "retry", not an opaque 500.
             Error::DatabaseError(_, info) if info.message().contains("database is locked") => {
                 ApiError::Unavailable
             }
@@ -463,45 +334,6 @@ fn redact_serde(err: &serde_json::Error) -> String {
         out.push_str(&rest[..at]);
         out.push_str(opener.trim_end_matches(['"', '`']).trim_end());
         rest = &rest[value_start + len + 1..];
-    }
-}
-
-/// `PathConfig` error handler: 400 `invalid_path_parameter`.
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    let detail = match &err {
-        PathError::Deserialize(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::BadRequest {
-        code: "invalid_path_parameter",
-        detail,
-        errors: Vec::new(),
-    }
-    .into()
-}
-
-/// `QueryConfig` error handler: 400 `invalid_query_parameter`.
-pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let detail = match &err {
-        QueryPayloadError::Deserialize(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::BadRequest {
-        code: "invalid_query_parameter",
-        detail,
-        errors: Vec::new(),
-    }
-    .into()
-}
-
-/// The default service: 405 with `Allow` when the path exists with other
-/// methods (as the OpenAPI document says), otherwise 404.
-pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let allow = crate::openapi::routes().methods_for(req.path());
-    if allow.is_empty() {
-        Err(ApiError::NotFound(format!("no route for {}", req.path())))
-    } else {
-        Err(ApiError::MethodNotAllowed { allow })
     }
 }
 

@@ -1,9 +1,15 @@
 //! The database: one connection type over PostgreSQL and SQLite, the pool
-//! that hands connections out, migrations, and `Db::run`, the only way a
-//! handler reaches the database (on the blocking pool, never on an async
-//! worker).
+//! that hands connections out, migrations, and `Db::read`/`Db::write`, the
+//! only way a handler reaches the database (on the blocking pool, never on
+//! an async worker, within the request's deadline). Beside it, what every
+//! repo shares: keyset pages, row versions (`ETag`/`If-Match`), and the
+//! record of what a write changed, handed on after commit.
 
+pub mod changes;
+pub mod deadline;
+pub mod page;
 pub mod schema;
+pub mod version;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +24,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::{Backend, DatabaseSettings};
 use crate::error::ApiError;
-use crate::timeout::current_deadline;
+use changes::{AfterCommit, Changed, Recording};
+use deadline::current_deadline;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -183,6 +190,7 @@ pub struct Db {
     // then writes can fail at once with SQLITE_BUSY instead of waiting. Writers
     // of this process take turns here first; PostgreSQL needs no such lock.
     sqlite_writer: Arc<Mutex<()>>,
+    after_commit: Option<AfterCommit>,
 }
 
 impl std::fmt::Debug for Db {
@@ -208,6 +216,7 @@ impl Db {
             source: Source::Pool(pool),
             backend: settings.backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            after_commit: None,
         })
     }
 
@@ -223,7 +232,15 @@ impl Db {
             source: Source::Single(Arc::new(Mutex::new(conn))),
             backend: settings.backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            after_commit: None,
         })
+    }
+
+    /// The same database, telling `listener` after each committed write
+    /// what it changed (see [`changes`]).
+    pub fn after_commit(mut self, listener: impl Fn(&[Changed]) + Send + Sync + 'static) -> Db {
+        self.after_commit = Some(Arc::new(listener));
+        self
     }
 
     /// Which backend this database is.
@@ -318,6 +335,7 @@ impl Db {
             }
             AnyConnection::Postgresql(_) => Manager::begin_transaction(conn)?,
         }
+        let recording = Recording::start();
         let outcome = work(conn).and_then(|out| {
             if expired() {
                 Err(ApiError::Timeout)
@@ -327,7 +345,13 @@ impl Db {
         });
         match outcome {
             Ok(out) => match Manager::commit_transaction(conn) {
-                Ok(()) => Ok(out),
+                Ok(()) => {
+                    let changed = recording.finish();
+                    if let (false, Some(listener)) = (changed.is_empty(), &self.after_commit) {
+                        listener(&changed);
+                    }
+                    Ok(out)
+                }
                 Err(err) => {
                     let _ = Manager::rollback_transaction(conn);
                     Err(err.into())

@@ -621,8 +621,8 @@ backend_test! {
 
 #[actix_web::test]
 async fn keys_need_a_master_key_while_proxies_do_not() {
-    use keygate::auth::key_format::{generate, KeyKind};
     use keygate::config::MasterKeySource;
+    use keygate::keys::format::{generate, KeyKind};
     let dir = tempfile::tempdir().unwrap();
     let bootstrap = generate(KeyKind::ApiKey).value;
     let address = start(&sqlite_settings(
@@ -682,7 +682,7 @@ async fn keys_need_a_master_key_while_proxies_do_not() {
 fn the_document_states_the_name_and_key_rules_the_server_enforces() {
     use keygate::resources::api_proxies::dto::KEY_PATTERN;
     use keygate::resources::projects::dto::Name;
-    let doc = keygate::openapi::document();
+    let doc = keygate::resources::document();
     let keys = "/v1/projects/{project_name}/api_proxies/{api_proxy_name}/settings/keys";
     for (path, method) in [
         ("/v1/projects/{project_name}", "get"),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use keygate::auth::key_format::{self, KeyKind};
+use keygate::keys::format::{self as key_format, KeyKind};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -114,7 +114,7 @@ fn actions(events: &[Value]) -> Vec<String> {
 
 #[test]
 fn the_documented_connector_id_pattern_is_the_servers() {
-    let doc = keygate::openapi::document();
+    let doc = keygate::resources::document();
     for (template, method) in [
         ("/v1/connectors/{connector_id}", "get"),
         ("/v1/connectors/{connector_id}", "put"),
@@ -131,7 +131,7 @@ fn the_documented_connector_id_pattern_is_the_servers() {
             .unwrap();
         assert_eq!(
             pattern,
-            keygate::resources::ResourceId::PATTERN,
+            keygate::fields::ResourceId::PATTERN,
             "{method} {template}"
         );
     }
@@ -157,7 +157,7 @@ backend_test! {
 
         let id = created["id"].as_str().unwrap().to_owned();
         assert!(Regex::new("^con_[0-9a-f]{32}$").unwrap().is_match(&id), "id {id}");
-        assert!(Regex::new(keygate::resources::ResourceId::PATTERN).unwrap().is_match(&id));
+        assert!(Regex::new(keygate::fields::ResourceId::PATTERN).unwrap().is_match(&id));
         assert_eq!(location, path(&id));
         for field in ["name", "description", "index_name", "service_type", "api_key_id", "api_key_secret_id"] {
             assert_eq!(created[field], body[field], "{field}");

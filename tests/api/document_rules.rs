@@ -127,7 +127,7 @@ backend_test! {
         }
         let res = app.get("/v1/audit_events?action=a%00b", &app.bootstrap_key).await;
         assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query_parameter").await;
-        let doc = keygate::openapi::document();
+        let doc = keygate::resources::document();
         assert_eq!(
             doc["components"]["schemas"]["CreateApiKey"]["properties"]["name"]["pattern"],
             keygate::openapi::NO_NUL_PATTERN,

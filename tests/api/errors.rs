@@ -2,7 +2,7 @@
 //! wrong methods, media types, body limits and malformed JSON; `X-Request-Id`;
 //! authentication headers and 401s; health endpoints.
 
-use keygate::auth::key_format::{self, KeyKind};
+use keygate::keys::format::{self as key_format, KeyKind};
 use regex::Regex;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use diesel::{Connection, RunQueryDsl};
-use keygate::auth::key_format::{self, KeyKind};
 use keygate::config::{Backend, DatabaseSettings, Settings};
+use keygate::keys::format::{self as key_format, KeyKind};
 use keygate::startup::Application;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;

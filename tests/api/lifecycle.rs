@@ -5,7 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use keygate::auth::key_format::{self, KeyKind};
+use keygate::keys::format::{self as key_format, KeyKind};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 

@@ -703,8 +703,7 @@ async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
     use keygate::config::MasterKeySource;
     use keygate::crypto::envelope::MasterKey;
     let dir = tempfile::tempdir().unwrap();
-    let bootstrap =
-        keygate::auth::key_format::generate(keygate::auth::key_format::KeyKind::ApiKey).value;
+    let bootstrap = keygate::keys::format::generate(keygate::keys::format::KeyKind::ApiKey).value;
     let client = reqwest::Client::new();
     let body = client_pair("pinned", "connector", "pinned");
 
@@ -774,5 +773,33 @@ async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
     ] {
         let error = refused(&sqlite_settings(dir.path(), Some(other), &bootstrap));
         assert!(error.contains(&expected), "{error}");
+    }
+}
+
+// Moved here from the providers dto: it reads the whole native document,
+// which the resource rooms below `resources` must not import.
+#[test]
+fn the_document_states_each_data_value_rule_as_the_server_checks_it() {
+    use keygate::resources::providers::dto::DATA_VALUE_PATTERN;
+    use keygate::resources::providers::model::{CredentialType, MAX_VALUE_CHARS};
+    // The schema attributes repeat the pattern as literals (utoipa takes
+    // no constant there); this keeps every copy equal to the server's.
+    let schemas = &keygate::resources::document()["components"]["schemas"];
+    for (schema, keys) in [
+        (
+            "ServiceAccountCredentialData",
+            CredentialType::ServiceAccount.keys(),
+        ),
+        ("ClientCredentialData", CredentialType::Connector.keys()),
+    ] {
+        let properties = schemas[schema]["properties"].as_object().unwrap();
+        let mut documented: Vec<&str> = properties.keys().map(String::as_str).collect();
+        documented.sort_unstable();
+        assert_eq!(documented, keys, "{schema}");
+        for (key, property) in properties {
+            assert_eq!(property["pattern"], DATA_VALUE_PATTERN, "{schema}.{key}");
+            assert_eq!(property["minLength"], 1, "{schema}.{key}");
+            assert_eq!(property["maxLength"], MAX_VALUE_CHARS, "{schema}.{key}");
+        }
     }
 }

@@ -4,9 +4,9 @@
 //! starting with the wrong master key.
 
 use diesel::QueryableByName;
-use keygate::auth::key_format::{self, KeyKind};
 use keygate::config::{MasterKeySource, Settings};
 use keygate::crypto::envelope::MasterKey;
+use keygate::keys::format::{self as key_format, KeyKind};
 use regex::Regex;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};

@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
-use super::repo::{ListFilter, NewApiKey};
-use crate::auth::{ApiPolicy, Rights, Role};
+use super::model::ApiKeyRow;
+use super::repo::{ApiKeyPatch, ListFilter, NewApiKey};
 use crate::error::{field_errors, ApiError, FieldError};
+use crate::fields::present;
+use crate::keys::dto::PendingKey;
+use crate::keys::rights::{ApiPolicy, PolicyNames, Role};
 use crate::net::Cidr;
-use crate::resources::present;
-use crate::rotation::PendingKey;
 
 crate::prefixed_id!(
     /// An API key id: `aky_` and 32 hex digits.
@@ -29,9 +29,9 @@ pub struct ApiKeyPath {
     pub api_key_id: ApiKeyId,
 }
 
-fn check_policy(policy: Option<&ApiPolicy>, errors: &mut Vec<FieldError>) {
+fn check_policy(policy: Option<&ApiPolicy>, names: &PolicyNames, errors: &mut Vec<FieldError>) {
     if let Some(policy) = policy {
-        errors.extend(policy.check("api_policy"));
+        errors.extend(policy.check("api_policy", names));
     }
 }
 
@@ -64,9 +64,10 @@ pub struct CreateApiKey {
 
 impl CreateApiKey {
     /// Validates every rule and returns the repo's input.
-    pub fn into_input(self) -> Result<NewApiKey, ApiError> {
+    /// `names` are those a policy may use (`AppState::policy_names`).
+    pub fn into_input(self, names: &PolicyNames) -> Result<NewApiKey, ApiError> {
         let mut errors = field_errors(&self);
-        check_policy(self.api_policy.as_ref(), &mut errors);
+        check_policy(self.api_policy.as_ref(), names, &mut errors);
         ApiError::check_fields(errors)?;
         Ok(NewApiKey {
             name: self.name,
@@ -115,37 +116,24 @@ pub struct UpdateApiKey {
 }
 
 impl UpdateApiKey {
-    /// Validates the body and turns it into a changeset and the rights the
-    /// key would have afterwards.
-    pub fn into_changes(self, current: &Rights) -> Result<(ApiKeyChanges, Rights), ApiError> {
-        self.check()?;
-        let mut after = current.clone();
-        let cidrs = self
-            .allowed_cidrs
-            .map(|c| c.map(|c| c.into_iter().map(|c| c.0).collect::<Vec<_>>()));
-        if let Some(policy) = &self.api_policy {
-            after.policy = policy.clone();
-        }
-        if let Some(cidrs) = &cidrs {
-            after.allowed_cidrs = cidrs.clone();
-        }
-        if let Some(expires_at) = self.expires_at {
-            after.expires_at = expires_at;
-        }
-        let changes = ApiKeyChanges {
+    /// Checks every rule of the body and turns it into the domain's patch.
+    pub fn into_patch(self, names: &PolicyNames) -> Result<ApiKeyPatch, ApiError> {
+        self.check(names)?;
+        Ok(ApiKeyPatch {
             name: self.name,
             enabled: self.enabled,
-            api_policy: self.api_policy.map(|p| p.as_ref().map(policy_json)),
-            allowed_cidrs: cidrs.map(|c| c.as_deref().map(cidrs_json)),
-            expires_at: self.expires_at.map(|t| t.map(|t| t.naive_utc())),
-            updated_at: None,
-        };
-        Ok((changes, after))
+            api_policy: self.api_policy,
+            allowed_cidrs: self
+                .allowed_cidrs
+                .map(|c| c.map(|c| c.into_iter().map(|c| c.0).collect())),
+            expires_at: self.expires_at,
+        })
     }
 
     /// Checks every rule of the body on its own (before any database work,
-    /// so a bad body is a 400 whatever `If-Match` says).
-    pub fn check(&self) -> Result<(), ApiError> {
+    /// so a bad body is a 400 whatever `If-Match` says); `names` are those
+    /// a policy may use.
+    pub fn check(&self, names: &PolicyNames) -> Result<(), ApiError> {
         let mut errors = field_errors(self);
         if let Some(Some(cidrs)) = &self.allowed_cidrs {
             if cidrs.is_empty() || cidrs.len() > 100 {
@@ -158,6 +146,7 @@ impl UpdateApiKey {
         }
         check_policy(
             self.api_policy.as_ref().and_then(Option::as_ref),
+            names,
             &mut errors,
         );
         ApiError::check_fields(errors)

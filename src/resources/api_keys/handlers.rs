@@ -9,30 +9,20 @@ use super::dto::{
 };
 use super::model::ApiKeyRow;
 use super::repo;
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
-use crate::db::AnyConnection;
 use crate::error::ApiError;
-use crate::resources::{JsonBody, OptionalJson, PageQuery};
-use crate::rotation::{RevokedPending, RotateKey};
-use crate::startup::AppState;
-
-/// A key and its pending keys, read in one go.
-fn load(
-    conn: &mut AnyConnection,
-    org: &str,
-    id: &str,
-) -> Result<(ApiKeyRow, Vec<crate::rotation::PendingKey>), ApiError> {
-    let row = repo::get(conn, org, id)?;
-    let mut pending = repo::pending_keys(conn, std::slice::from_ref(&row.id))?;
-    let of_row = pending.remove(&row.id).unwrap_or_default();
-    Ok((row, of_row))
-}
+use crate::http::body::{JsonBody, OptionalJson};
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::dto::{RevokedPending, RotateKey};
+use crate::keys::rights::Role;
+use crate::state::AppState;
 
 /// The view with its `ETag`.
 fn respond(
     row: ApiKeyRow,
-    pending: Vec<crate::rotation::PendingKey>,
+    pending: Vec<crate::keys::dto::PendingKey>,
 ) -> Result<HttpResponse, ApiError> {
     let etag = row.etag();
     Ok(json_with_etag(&etag, &ApiKey::from_row(row, pending)?))
@@ -45,7 +35,8 @@ fn respond(
 /// `api_policy`, `allowed_cidrs`, `expires_at`) can never exceed the
 /// caller's: a wider key is refused with 403 `exceeds_caller_rights`.
 #[utoipa::path(
-    tag = "api_keys",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
     request_body(content = CreateApiKey, example = json!({"name": "search frontend", "api_key_role": "serving", "allowed_cidrs": ["10.0.0.0/8"], "expires_at": "2030-01-01T00:00:00Z"})),
     responses(
         (status = 201, description = "The key, with its secret shown once.", body = ApiKeyWithSecret,
@@ -58,7 +49,7 @@ pub async fn create_api_key(
     state: web::Data<AppState>,
     body: JsonBody<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner().into_input()?;
+    let input = body.into_inner().into_input(&state.policy_names)?;
     input.rights().ensure_within(&caller.rights)?;
     let audit = caller.audit("");
     let org = caller.organization_id.clone();
@@ -82,7 +73,8 @@ pub async fn create_api_key(
 ///
 /// The organization's keys, oldest first, a page at a time.
 #[utoipa::path(
-    tag = "api_keys",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal))),
     params(PageQuery, ApiKeyFilter),
     responses((status = 200, description = "A page of keys.", body = ApiKeyList))
 )]
@@ -120,7 +112,8 @@ pub async fn list_api_keys(
 ///
 /// One key of the caller's organization; never its secret.
 #[utoipa::path(
-    tag = "api_keys",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal))),
     params(ApiKeyPath),
     responses((status = 200, description = "The key.", body = ApiKey,
         headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
@@ -133,7 +126,10 @@ pub async fn get_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let org = caller.organization_id;
-    let (row, pending) = state.db.read(move |conn| load(conn, &org, &id)).await?;
+    let (row, pending) = state
+        .db
+        .read(move |conn| repo::get_with_pending(conn, &org, &id))
+        .await?;
     respond(row, pending)
 }
 
@@ -145,8 +141,9 @@ pub async fn get_api_key(
 /// after the change. With `If-Match`, a key changed since that `ETag` is
 /// not touched (412).
 #[utoipa::path(
-    tag = "api_keys",
-    params(ApiKeyPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    params(ApiKeyPath, IfMatch),
     request_body(content = UpdateApiKey, example = json!({"enabled": false})),
     responses((status = 200, description = "The key after the change.", body = ApiKey,
         headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
@@ -160,32 +157,16 @@ pub async fn update_api_key(
     body: JsonBody<UpdateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
-    let body = body.into_inner();
-    body.check()?;
+    let patch = body.into_inner().into_patch(&state.policy_names)?;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let key_id = id.clone();
     let (row, pending) = state
         .db
         .write(move |conn| {
-            repo::update(
-                conn,
-                &org,
-                &id,
-                &if_match,
-                |current| {
-                    let before = current.rights()?;
-                    before.ensure_within(&caller.rights)?;
-                    let (changes, after) = body.into_changes(&before)?;
-                    after.ensure_within(&caller.rights)?;
-                    Ok(changes)
-                },
-                audit,
-            )?;
-            load(conn, &org, &id)
+            repo::update_within(conn, &org, &id, &if_match, &caller.rights, patch, audit)?;
+            repo::get_with_pending(conn, &org, &id)
         })
         .await?;
-    state.cache.invalidate_owner(&key_id);
     respond(row, pending)
 }
 
@@ -195,11 +176,12 @@ pub async fn update_api_key(
 /// caller must hold at least the key's rights. A key a connector uses cannot
 /// be deleted (409): point the connector elsewhere first.
 #[utoipa::path(
-    tag = "api_keys",
-    params(ApiKeyPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    params(ApiKeyPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "A connector uses the key.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A connector uses the key.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[delete("/api_keys/{api_key_id}")]
@@ -212,7 +194,6 @@ pub async fn delete_api_key(
     let id = path.into_inner().api_key_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let key_id = id.clone();
     state
         .db
         .write(move |conn| {
@@ -221,12 +202,11 @@ pub async fn delete_api_key(
                 &org,
                 &id,
                 &if_match,
-                |current| current.rights()?.ensure_within(&caller.rights),
+                repo::within(&caller.rights),
                 audit,
             )
         })
         .await?;
-    state.cache.invalidate_owner(&key_id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -239,8 +219,9 @@ pub async fn delete_api_key(
 /// `POST /v1/verify` reports a pending key as `status: pending`, so callers
 /// still using it can be found. The body is optional.
 #[utoipa::path(
-    tag = "api_keys",
-    params(ApiKeyPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    params(ApiKeyPath, IfMatch),
     request_body(content = Option<RotateKey>, example = json!({"grace_period_seconds": 86400})),
     responses((status = 200, description = "The key with its new secret, shown once; the previous secret is in `pending_keys`.", body = ApiKeyWithSecret,
         headers(("ETag" = String, description = "Version of the key, for `If-Match`.")),
@@ -260,17 +241,15 @@ pub async fn rotate_api_key(
     let grace = body.grace_seconds();
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let key_id = id.clone();
     let (row, pending, key) = state
         .db
         .write(move |conn| {
-            let check = |current: &ApiKeyRow| current.rights()?.ensure_within(&caller.rights);
+            let check = repo::within(&caller.rights);
             let (_, key) = repo::rotate(conn, &org, &id, &if_match, grace, check, audit)?;
-            let (row, pending) = load(conn, &org, &id)?;
+            let (row, pending) = repo::get_with_pending(conn, &org, &id)?;
             Ok((row, pending, key))
         })
         .await?;
-    state.cache.invalidate_owner(&key_id);
     let etag = row.etag();
     let body = ApiKeyWithSecret {
         api_key: ApiKey::from_row(row, pending)?,
@@ -285,7 +264,8 @@ pub async fn rotate_api_key(
 /// there were; the current secret keeps working. When any was revoked, the
 /// key's `updated_at` and `ETag` change (its view no longer lists them).
 #[utoipa::path(
-    tag = "api_keys",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
     params(ApiKeyPath),
     responses((status = 200, description = "How many pending keys stopped working.", body = RevokedPending))
 )]
@@ -298,15 +278,12 @@ pub async fn revoke_pending_api_key(
     let id = path.into_inner().api_key_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let key_id = id.clone();
     let revoked = state
         .db
         .write(move |conn| {
-            let check = |current: &ApiKeyRow| current.rights()?.ensure_within(&caller.rights);
-            repo::revoke_pending(conn, &org, &id, check, audit)
+            repo::revoke_pending(conn, &org, &id, repo::within(&caller.rights), audit)
         })
         .await?;
-    state.cache.invalidate_owner(&key_id);
     Ok(web::Json(RevokedPending { revoked }))
 }
 
@@ -314,13 +291,17 @@ pub async fn revoke_pending_api_key(
 ///
 /// The API key this request authenticated with.
 #[utoipa::path(
-    tag = "api_keys",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     responses((status = 200, description = "The calling key.", body = ApiKey,
         headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
 )]
 #[get("/me")]
 pub async fn get_me(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (org, id) = (caller.organization_id, caller.key_id);
-    let (row, pending) = state.db.read(move |conn| load(conn, &org, &id)).await?;
+    let (row, pending) = state
+        .db
+        .read(move |conn| repo::get_with_pending(conn, &org, &id))
+        .await?;
     respond(row, pending)
 }

@@ -5,6 +5,9 @@ pub mod handlers;
 pub mod model;
 pub mod repo;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "api_keys";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the API key operations under the `/v1` scope.

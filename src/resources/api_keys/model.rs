@@ -1,13 +1,13 @@
 //! Rows of `api_keys`. Rows never derive `Serialize`; the secrets live in
-//! `key_secrets` (see `crate::rotation`).
+//! `key_secrets` (see `crate::keys`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use ipnet::IpNet;
 
-use crate::auth::{ApiPolicy, Rights, Role};
 use crate::db::schema::api_keys;
 use crate::error::ApiError;
+use crate::keys::rights::{ApiPolicy, Rights};
 
 /// One API key's metadata.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -44,29 +44,18 @@ pub struct ApiKeyRow {
 impl ApiKeyRow {
     /// The `ETag` of this version of the key.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::db::version::etag(&self.id, self.updated_at)
     }
 
     /// The rights stored in the row.
     pub fn rights(&self) -> Result<Rights, ApiError> {
-        let corrupt =
-            |what: &str| ApiError::internal(format!("api key {} has a corrupt {what}", self.id));
-        Ok(Rights {
-            role: Role::parse(&self.api_key_role).ok_or_else(|| corrupt("role"))?,
-            policy: self
-                .api_policy
-                .as_deref()
-                .map(serde_json::from_str::<ApiPolicy>)
-                .transpose()
-                .map_err(|_| corrupt("api_policy"))?,
-            allowed_cidrs: self
-                .allowed_cidrs
-                .as_deref()
-                .map(serde_json::from_str::<Vec<IpNet>>)
-                .transpose()
-                .map_err(|_| corrupt("allowed_cidrs"))?,
-            expires_at: self.expires_at.map(|t| t.and_utc()),
-        })
+        Rights::from_stored(
+            &self.api_key_role,
+            self.api_policy.as_deref(),
+            self.allowed_cidrs.as_deref(),
+            self.expires_at.map(|t| t.and_utc()),
+        )
+        .map_err(|what| ApiError::internal(format!("api key {} has a corrupt {what}", self.id)))
     }
 }
 
@@ -97,6 +86,3 @@ pub struct ApiKeyChanges {
     /// Always set.
     pub updated_at: Option<NaiveDateTime>,
 }
-
-/// `owner_kind` of API key secrets.
-pub const OWNER_API_KEY: &str = "api_key";

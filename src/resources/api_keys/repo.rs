@@ -1,6 +1,7 @@
 //! Storage of API keys: plain functions over a connection, each mutation in
 //! one transaction with its audit event; writes to an existing key check
-//! `If-Match` against the loaded row inside that transaction.
+//! `If-Match` against the loaded row inside that transaction. The secrets
+//! themselves are the issued-keys room's (`crate::keys`).
 
 use std::collections::HashMap;
 
@@ -8,16 +9,18 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnet::IpNet;
 
-use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow, OWNER_API_KEY};
+use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
-use crate::auth::key_format::{GeneratedKey, KeyKind};
-use crate::auth::{ApiPolicy, Rights, Role};
-use crate::conditional::IfMatch;
-use crate::db::schema::{api_keys, key_secrets};
+use crate::db::page::Page;
+use crate::db::schema::api_keys;
+use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
-use crate::resources::Page;
-use crate::rotation::{self, KeySecretRow, Owner, PendingKey};
+use crate::keys::dto::PendingKey;
+use crate::keys::format::{self, GeneratedKey, KeyKind};
+use crate::keys::repo::{self as rotation, Owner};
+use crate::keys::rights::{ApiPolicy, Rights, Role};
+use crate::keys::OWNER_API_KEY;
 
 /// What a new key is made of.
 #[derive(Debug, Clone)]
@@ -48,67 +51,12 @@ impl NewApiKey {
     }
 }
 
-/// An API key found by one of its secrets, with its rights parsed once (it
-/// is what the authentication cache holds).
-pub struct KeyRecord {
-    /// The key.
-    pub api_key: ApiKeyRow,
-    /// The secret presented.
-    pub secret: KeySecretRow,
-    /// The key's rights.
-    pub rights: Rights,
-}
-
-/// Why a known key does not authenticate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unusable {
-    /// `enabled` is false.
-    Disabled,
-    /// Past `expires_at`, or a pending secret past its grace.
-    Expired,
-}
-
-impl KeyRecord {
-    /// Whether the key (and this secret of it) works at `at`.
-    pub fn ensure_usable(&self, at: DateTime<Utc>) -> Result<(), Unusable> {
-        if !self.api_key.enabled {
-            return Err(Unusable::Disabled);
-        }
-        let past = self.api_key.expires_at.is_some_and(|t| t.and_utc() <= at);
-        if past || self.secret.has_ended(at) {
-            return Err(Unusable::Expired);
-        }
-        Ok(())
-    }
-}
-
 fn owner<'a>(organization_id: &'a str, id: &'a str) -> Owner<'a> {
     Owner {
         organization_id,
         kind: OWNER_API_KEY,
         id,
     }
-}
-
-/// Finds the API key a presented key's hash belongs to.
-pub fn find_by_secret(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRecord>, ApiError> {
-    let found = key_secrets::table
-        .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
-        .filter(key_secrets::key_hash.eq(hash))
-        .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
-        .select((ApiKeyRow::as_select(), KeySecretRow::as_select()))
-        .first::<(ApiKeyRow, KeySecretRow)>(conn)
-        .optional()?;
-    found
-        .map(|(api_key, secret)| {
-            let rights = api_key.rights()?;
-            Ok(KeyRecord {
-                api_key,
-                secret,
-                rights,
-            })
-        })
-        .transpose()
 }
 
 /// Inserts a key and a new first secret, inside the caller's transaction.
@@ -121,7 +69,7 @@ pub fn insert(
         conn,
         organization_id,
         input,
-        crate::auth::key_format::generate(KeyKind::ApiKey),
+        format::generate(KeyKind::ApiKey),
     )
 }
 
@@ -218,6 +166,18 @@ pub fn pending_keys(
     Ok(out)
 }
 
+/// One key of the organization and its still-working pending keys, or 404.
+pub fn get_with_pending(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<(ApiKeyRow, Vec<PendingKey>), ApiError> {
+    let row = get(conn, organization_id, id)?;
+    let mut pending = pending_keys(conn, std::slice::from_ref(&row.id))?;
+    let of_row = pending.remove(&row.id).unwrap_or_default();
+    Ok((row, of_row))
+}
+
 /// One key of the organization, or 404.
 pub fn get(
     conn: &mut AnyConnection,
@@ -245,6 +205,77 @@ fn get_for_write(
     Ok(current)
 }
 
+/// A change to a key: only the fields given change; `Some(None)` clears
+/// `api_policy`, `allowed_cidrs` and `expires_at`.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeyPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// New policy, or none.
+    pub api_policy: Option<Option<ApiPolicy>>,
+    /// New networks, or any address.
+    pub allowed_cidrs: Option<Option<Vec<IpNet>>>,
+    /// New expiry, or never.
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl ApiKeyPatch {
+    /// The changeset, and the rights a key holding `current` would have
+    /// afterwards.
+    pub fn apply(self, current: &Rights) -> (ApiKeyChanges, Rights) {
+        let mut after = current.clone();
+        if let Some(policy) = &self.api_policy {
+            after.policy = policy.clone();
+        }
+        if let Some(cidrs) = &self.allowed_cidrs {
+            after.allowed_cidrs = cidrs.clone();
+        }
+        if let Some(expires_at) = self.expires_at {
+            after.expires_at = expires_at;
+        }
+        let changes = ApiKeyChanges {
+            name: self.name,
+            enabled: self.enabled,
+            api_policy: self.api_policy.map(|p| p.as_ref().map(policy_json)),
+            allowed_cidrs: self.allowed_cidrs.map(|c| c.as_deref().map(cidrs_json)),
+            expires_at: self.expires_at.map(|t| t.map(|t| t.naive_utc())),
+            updated_at: None,
+        };
+        (changes, after)
+    }
+}
+
+/// Applies a patch for a caller holding `caller` rights: the caller must
+/// hold at least the key's rights before and after the change (403
+/// `exceeds_caller_rights`). `If-Match`, the write and the audit event as
+/// [`update`].
+pub fn update_within(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    if_match: &IfMatch,
+    caller: &Rights,
+    patch: ApiKeyPatch,
+    audit: AuditEvent,
+) -> Result<ApiKeyRow, ApiError> {
+    update(
+        conn,
+        organization_id,
+        id,
+        if_match,
+        |current| {
+            let before = current.rights()?;
+            before.ensure_within(caller)?;
+            let (changes, after) = patch.apply(&before);
+            after.ensure_within(caller)?;
+            Ok(changes)
+        },
+        audit,
+    )
+}
+
 /// Loads a key, checks `If-Match`, lets `change` decide the changes (and
 /// refuse them), writes them and the audit event, all in one transaction.
 pub fn update(
@@ -262,9 +293,17 @@ pub fn update(
         diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
             .set(&changes)
             .execute(conn)?;
+        // Cached look-ups hold the key's rights and `enabled`.
+        rotation::changed(owner(organization_id, id));
         audit.record(conn)?;
         get(conn, organization_id, id)
     })
+}
+
+/// The check every write to an existing key makes for a caller holding
+/// `caller` rights: the caller must hold at least the key's rights.
+pub fn within(caller: &Rights) -> impl Fn(&ApiKeyRow) -> Result<(), ApiError> + '_ {
+    move |current| current.rights()?.ensure_within(caller)
 }
 
 /// Deletes a key and all its secrets after `check` approves, with the audit

@@ -22,13 +22,13 @@ static UPSTREAM_URL: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(UPSTREAM_URL_PATTERN).expect("URL pattern compiles"));
 
 /// The rule of a proxy key, as in the document: 1 to 512 characters, no
-/// NUL, and not blank ([`crate::resources::NOT_BLANK_PATTERN`]).
-pub const KEY_PATTERN: &str = crate::resources::NOT_BLANK_PATTERN;
+/// NUL, and not blank ([`crate::fields::NOT_BLANK_PATTERN`]).
+pub const KEY_PATTERN: &str = crate::fields::NOT_BLANK_PATTERN;
 
 /// The field errors of one key: blank (empty or only whitespace) or longer
 /// than 512 characters.
 fn key_errors(field: &str, value: &str, errors: &mut Vec<FieldError>) {
-    if crate::resources::is_blank(value) {
+    if crate::fields::is_blank(value) {
         errors.push(FieldError::new(
             field,
             "blank",
@@ -414,7 +414,7 @@ mod tests {
         let spaces: Vec<char> = (0u32..=0x3000)
             .chain([0xFEFF])
             .filter_map(char::from_u32)
-            .filter(|c| crate::resources::is_blank_char(*c))
+            .filter(|c| crate::fields::is_blank_char(*c))
             .collect();
         assert!(spaces.len() > 20, "{spaces:?}");
         for c in spaces {

@@ -9,14 +9,16 @@ use super::dto::{
 };
 use super::model::ApiProxyRow;
 use super::repo;
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
 use crate::error::ApiError;
+use crate::http::body::JsonBody;
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::rights::Role;
 use crate::resources::projects::dto::ProjectPath;
 use crate::resources::projects::model::ProjectRow;
-use crate::resources::secrets::handlers::master_key;
-use crate::resources::{JsonBody, PageQuery};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A 200 with the proxy and its `ETag`.
 fn respond((project, row): (ProjectRow, ApiProxyRow)) -> HttpResponse {
@@ -31,13 +33,14 @@ fn respond((project, row): (ProjectRow, ApiProxyRow)) -> HttpResponse {
 /// (case-sensitive) and follows the project name rule. A name already taken
 /// is 409 `already_exists`; a missing project is 404.
 #[utoipa::path(
-    tag = "api_proxies",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("api_proxy"))),
     params(ProjectPath),
     request_body(content = CreateApiProxy, example = json!({"name": "MyAPI", "description": "Orders API for partners", "upstream_url": "https://orders.internal.example.com/v2"})),
     responses(
         (status = 201, description = "The new API proxy.", body = ApiProxy,
             headers(("Location" = String, description = "Path of the new API proxy."), ("ETag" = String, description = "Version of the API proxy, for `If-Match`."))),
-        (status = 409, description = "The project already has an API proxy of this name (`already_exists`).", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The project already has an API proxy of this name (`already_exists`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/projects/{project_name}/api_proxies")]
@@ -67,7 +70,8 @@ pub async fn create_api_proxy(
 ///
 /// The project's API proxies in creation order, a page at a time.
 #[utoipa::path(
-    tag = "api_proxies",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ProjectPath, PageQuery),
     responses((status = 200, description = "A page of API proxies.", body = ApiProxyList))
 )]
@@ -99,7 +103,8 @@ pub async fn list_api_proxies(
 /// One API proxy, by project and proxy name: its public key and, of the
 /// secret key, only whether it is set and its last four characters.
 #[utoipa::path(
-    tag = "api_proxies",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ApiProxyPath),
     responses((status = 200, description = "The API proxy.", body = ApiProxy,
         headers(("ETag" = String, description = "Version of the API proxy, for `If-Match`."))))
@@ -126,8 +131,9 @@ pub async fn get_api_proxy(
 /// `update_api_proxy_keys`. With `If-Match`, a proxy changed since that
 /// `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "api_proxies",
-    params(ApiProxyPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("api_proxy"))),
+    params(ApiProxyPath, IfMatch),
     request_body(content = UpdateApiProxy, example = json!({"upstream_url": "https://orders.internal.example.com/v3"})),
     responses((status = 200, description = "The API proxy after the change.", body = ApiProxy,
         headers(("ETag" = String, description = "Version of the API proxy, for `If-Match`."))))
@@ -160,8 +166,9 @@ pub async fn update_api_proxy(
 /// for other proxies. With `If-Match`, a proxy changed since that `ETag` is
 /// not touched (412).
 #[utoipa::path(
-    tag = "api_proxies",
-    params(ApiProxyPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("api_proxy"))),
+    params(ApiProxyPath, IfMatch),
     responses((status = 204, description = "Deleted."))
 )]
 #[delete("/projects/{project_name}/api_proxies/{api_proxy_name}")]
@@ -197,8 +204,9 @@ pub async fn delete_api_proxy(
 /// The secret key is stored encrypted and never shown. With `If-Match`, a
 /// proxy changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "api_proxies",
-    params(ApiProxyPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("api_proxy"))),
+    params(ApiProxyPath, IfMatch),
     request_body(content = UpdateApiProxyKeys, examples(
         ("both_keys" = (summary = "Update both keys", value = json!({"public_key": "ak_1234567890abcdef", "secret_key": "sk_9876543210fedcba"}))),
         ("public_key_only" = (summary = "Update only the public key", value = json!({"public_key": "ak_1234567890abcdef"}))),
@@ -207,11 +215,11 @@ pub async fn delete_api_proxy(
     responses(
         (status = 200, description = "The keys are set; the API proxy after the change.", body = ApiProxyKeysUpdated,
             headers(("ETag" = String, description = "Version of the API proxy, for `If-Match`."))),
-        (status = 400, description = "No key given, a key blank, whitespace-only or longer than 512 characters, or both keys equal; `errors` names the fields.", body = crate::error::ProblemDetails, content_type = "application/problem+json",
+        (status = 400, description = "No key given, a key blank, whitespace-only or longer than 512 characters, or both keys equal; `errors` names the fields.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
             example = json!({"type": "urn:keygate:problem:validation_failed", "title": "Bad Request", "status": 400, "detail": "At least one key (public_key or secret_key) must be provided", "instance": "/v1/projects/MyProject/api_proxies/MyAPI/settings/keys", "code": "validation_failed", "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3", "errors": [{"field": "public_key", "code": "required", "message": "give public_key, secret_key or both"}, {"field": "secret_key", "code": "required", "message": "give public_key, secret_key or both"}]})),
-        (status = 404, description = "The project or the API proxy does not exist; `detail` names which.", body = crate::error::ProblemDetails, content_type = "application/problem+json",
+        (status = 404, description = "The project or the API proxy does not exist; `detail` names which.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
             example = json!({"type": "urn:keygate:problem:not_found", "title": "Not Found", "status": 404, "detail": "ApiProxy (name: MyAPI) was not found!", "instance": "/v1/projects/MyProject/api_proxies/MyAPI/settings/keys", "code": "not_found", "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"})),
-        (status = 409, description = "A key is already used by another API proxy of the organization, or is this proxy's other key (`duplicate_key`).", body = crate::error::ProblemDetails, content_type = "application/problem+json",
+        (status = 409, description = "A key is already used by another API proxy of the organization, or is this proxy's other key (`duplicate_key`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
             example = json!({"type": "urn:keygate:problem:duplicate_key", "title": "Conflict", "status": 409, "detail": "secret_key is already a key of another API proxy in the organization", "instance": "/v1/projects/MyProject/api_proxies/MyAPI/settings/keys", "code": "duplicate_key", "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"})),
     )
 )]
@@ -225,14 +233,14 @@ pub async fn update_api_proxy_keys(
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let keys = body.into_inner().into_keys()?;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let audit = caller.audit("");
     let org = caller.organization_id;
     let (project, row) = state
         .db
         .write(move |conn| {
             let (project, name) = (&path.project_name.0, &path.api_proxy_name.0);
-            repo::set_keys(conn, &key, &org, project, name, &if_match, &keys, audit)
+            repo::set_keys(conn, &vault, &org, project, name, &if_match, &keys, audit)
         })
         .await?;
     let etag = row.etag();
@@ -252,12 +260,13 @@ pub async fn update_api_proxy_keys(
 /// time), and says only `valid`. A missing project or proxy is 404: names
 /// are not secret to a key that may list them.
 #[utoipa::path(
-    tag = "api_proxies",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ApiProxyPath),
     request_body(content = CheckApiProxyKeys, example = json!({"public_key": "ak_1234567890abcdef", "secret_key": "sk_9876543210fedcba"})),
     responses(
         (status = 200, description = "Whether the key pair is the proxy's.", body = ApiProxyKeysCheck),
-        (status = 404, description = "The project or the API proxy does not exist; `detail` names which.", body = crate::error::ProblemDetails, content_type = "application/problem+json",
+        (status = 404, description = "The project or the API proxy does not exist; `detail` names which.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
             example = json!({"type": "urn:keygate:problem:not_found", "title": "Not Found", "status": 404, "detail": "ApiProxy (name: MyAPI) was not found!", "instance": "/v1/projects/MyProject/api_proxies/MyAPI/settings/keys/check", "code": "not_found", "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"})),
     )
 )]
@@ -271,7 +280,7 @@ pub async fn check_api_proxy_keys(
     let path = path.into_inner();
     let body = body.into_inner();
     body.check()?;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let org = caller.organization_id;
     let valid = state
         .db
@@ -279,7 +288,7 @@ pub async fn check_api_proxy_keys(
             let (project, name) = (&path.project_name.0, &path.api_proxy_name.0);
             repo::check_keys(
                 conn,
-                &key,
+                &vault,
                 &org,
                 project,
                 name,

@@ -8,6 +8,9 @@ pub mod handlers;
 pub mod model;
 pub mod repo;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "api_proxies";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the API proxy operations under the `/v1` scope.

@@ -49,7 +49,7 @@ impl std::fmt::Debug for ApiProxyRow {
 impl ApiProxyRow {
     /// The `ETag` of this version of the proxy.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::db::version::etag(&self.id, self.updated_at)
     }
 }
 

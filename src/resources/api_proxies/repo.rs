@@ -13,14 +13,15 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::model::{ApiProxyChanges, ApiProxyKeyRow, ApiProxyRow, KeyChanges};
 use crate::audit::AuditEvent;
-use crate::conditional::IfMatch;
-use crate::crypto::envelope::{MasterKey, Place};
+use crate::crypto::envelope::Place;
+use crate::crypto::vault::Vault;
+use crate::db::page::Page;
 use crate::db::schema::{api_proxies, api_proxy_keys};
+use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::projects::model::ProjectRow;
 use crate::resources::projects::repo as projects;
-use crate::resources::Page;
 
 /// Domain of the keyed hashes of proxy keys (scope: the organization).
 const KEY_HASH_DOMAIN: &str = "api_proxy_key";
@@ -225,7 +226,7 @@ pub fn last4(secret: &str) -> Option<String> {
 )]
 pub fn set_keys(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     project_name: &str,
     name: &str,
@@ -236,23 +237,19 @@ pub fn set_keys(
     conn.transaction(|conn| {
         let (project, current) = get(conn, organization_id, project_name, name)?;
         if_match.check(&current.etag())?;
-        // Keyed hashes and envelopes depend on the master key: a start with
-        // another key must be refused, as for secrets.
-        crate::resources::secrets::repo::remember_key(conn, key)?;
-        let given: Vec<(&str, &str, String)> = [
+        // Stored keyed hashes depend on the master key: the vault records it,
+        // so a start with another key is refused, as for secrets.
+        let mut given: Vec<(&str, &str, String)> = Vec::new();
+        for (field, kind, value) in [
             ("public_key", PUBLIC, keys.public_key.as_deref()),
             ("secret_key", SECRET, keys.secret_key.as_deref()),
-        ]
-        .into_iter()
-        .filter_map(|(field, kind, value)| {
-            let value = value?;
-            Some((
-                field,
-                kind,
-                key.keyed_hash(KEY_HASH_DOMAIN, organization_id, value.as_bytes()),
-            ))
-        })
-        .collect();
+        ] {
+            if let Some(value) = value {
+                let hash =
+                    vault.stored_hash(conn, KEY_HASH_DOMAIN, organization_id, value.as_bytes())?;
+                given.push((field, kind, hash));
+            }
+        }
         // The kinds being replaced give up their hashes first, so a proxy
         // may swap its two keys or set a key again.
         let kinds: Vec<&str> = given.iter().map(|(_, kind, _)| *kind).collect();
@@ -306,12 +303,17 @@ pub fn set_keys(
         }
         let changes = KeyChanges {
             public_key: keys.public_key.clone(),
-            secret_key: keys.secret_key.as_ref().map(|secret| {
-                key.seal(
-                    secret_place(organization_id, &current.id),
-                    secret.as_bytes(),
-                )
-            }),
+            secret_key: keys
+                .secret_key
+                .as_ref()
+                .map(|secret| {
+                    vault.seal(
+                        conn,
+                        secret_place(organization_id, &current.id),
+                        secret.as_bytes(),
+                    )
+                })
+                .transpose()?,
             secret_key_last4: keys.secret_key.as_deref().map(last4),
             updated_at: at,
         };
@@ -336,7 +338,7 @@ fn duplicate_key(detail: String) -> ApiError {
 /// branching, also when the proxy has no keys yet.
 pub fn check_keys(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     project_name: &str,
     name: &str,
@@ -348,8 +350,10 @@ pub fn check_keys(
         .filter(api_proxy_keys::api_proxy_id.eq(&proxy.id))
         .select((api_proxy_keys::kind, api_proxy_keys::key_hash))
         .load(conn)?;
-    let presented_public = key.keyed_hash(KEY_HASH_DOMAIN, organization_id, public_key.as_bytes());
-    let presented_secret = key.keyed_hash(KEY_HASH_DOMAIN, organization_id, secret_key.as_bytes());
+    let presented_public =
+        vault.keyed_hash(KEY_HASH_DOMAIN, organization_id, public_key.as_bytes());
+    let presented_secret =
+        vault.keyed_hash(KEY_HASH_DOMAIN, organization_id, secret_key.as_bytes());
     let matches = |kind: &str, presented: &str| -> Choice {
         // A hash of the right length stands in for a missing key, so the
         // comparison runs all the same; `present` then says no.

@@ -7,6 +7,8 @@ use validator::Validate;
 
 use crate::audit::AuditEvent as AuditRow;
 
+use super::repo::EventFilter;
+
 /// `success` or `denied`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +25,20 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::Denied => "denied",
+        }
+    }
+}
+
+impl From<AuditFilter> for EventFilter {
+    fn from(f: AuditFilter) -> Self {
+        EventFilter {
+            resource_type: f.resource_type,
+            resource_id: f.resource_id,
+            actor_key_id: f.actor_key_id,
+            action: f.action,
+            outcome: f.outcome.map(Outcome::as_str),
+            since: f.since,
+            until: f.until,
         }
     }
 }

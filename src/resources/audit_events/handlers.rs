@@ -5,11 +5,13 @@ use validator::Validate;
 
 use super::dto::{AuditEvent, AuditEventList, AuditFilter};
 use super::repo;
+use super::TAG;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::page::PageQuery;
+use crate::keys::rights::Role;
 use crate::resources::organizations::repo as org_repo;
-use crate::resources::PageQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// List audit events
 ///
@@ -18,7 +20,8 @@ use crate::startup::AppState;
 /// 403 (outcome `denied`), oldest first. Keys of the first organization
 /// also see refused calls that never authenticated. Needs a `personal` key.
 #[utoipa::path(
-    tag = "audit_events",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal))),
     params(PageQuery, AuditFilter),
     responses((status = 200, description = "A page of events.", body = AuditEventList))
 )]
@@ -38,7 +41,7 @@ pub async fn list_audit_events(
         .db
         .read(move |conn| {
             let is_root = org_repo::get(conn, &org)?.is_root;
-            repo::list(conn, &org, is_root, &filter, &query_page)
+            repo::list(conn, &org, is_root, &filter.into(), &query_page)
         })
         .await?;
     let (rows, next_cursor) = page.finish(rows, |r| &r.id);

@@ -5,6 +5,9 @@ pub mod dto;
 pub mod handlers;
 pub mod repo;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "audit_events";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the audit operations under the `/v1` scope.

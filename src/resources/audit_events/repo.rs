@@ -2,12 +2,32 @@
 
 use diesel::prelude::*;
 
-use super::dto::AuditFilter;
+use chrono::{DateTime, Utc};
+
 use crate::audit::AuditEvent;
+use crate::db::page::Page;
 use crate::db::schema::audit_events;
 use crate::db::AnyConnection;
 use crate::error::ApiError;
-use crate::resources::Page;
+
+/// Which events to list; every filter given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only about this kind of resource.
+    pub resource_type: Option<String>,
+    /// Only about this resource id.
+    pub resource_id: Option<String>,
+    /// Only by this key.
+    pub actor_key_id: Option<String>,
+    /// Only this operationId.
+    pub action: Option<String>,
+    /// Only this outcome (`success`, `denied`).
+    pub outcome: Option<&'static str>,
+    /// Only at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only before this time.
+    pub until: Option<DateTime<Utc>>,
+}
 
 /// One page of the events an organization may see, oldest first. The first
 /// organization also sees the events of callers that never authenticated.
@@ -15,7 +35,7 @@ pub fn list(
     conn: &mut AnyConnection,
     organization_id: &str,
     is_root: bool,
-    filter: &AuditFilter,
+    filter: &EventFilter,
     page: &Page,
 ) -> Result<Vec<AuditEvent>, ApiError> {
     let mut query = audit_events::table
@@ -45,7 +65,7 @@ pub fn list(
         query = query.filter(audit_events::action.eq(v.clone()));
     }
     if let Some(v) = filter.outcome {
-        query = query.filter(audit_events::outcome.eq(v.as_str()));
+        query = query.filter(audit_events::outcome.eq(v));
     }
     if let Some(v) = filter.since {
         query = query.filter(audit_events::occurred_at.ge(v.naive_utc()));

@@ -1,35 +1,31 @@
 //! HTTP handlers of `/v1/clusters` and their key rotation.
 
 use actix_web::http::header;
+use std::collections::HashMap;
+
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use validator::Validate;
 
+use super::domain::ClusterKey;
 use super::dto::{
     Cluster, ClusterList, ClusterPath, ClusterServicePath, ClusterWithKey, CreateCluster,
     CreateClusterQuery, CreatedCluster, UpdateCluster,
 };
 use super::model::ClusterRow;
 use super::repo::{self, KeyOwner};
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
-use crate::db::AnyConnection;
 use crate::error::ApiError;
-use crate::resources::{JsonBody, OptionalJson, PageQuery};
-use crate::rotation::{RevokedPending, RotateKey};
-use crate::startup::AppState;
+use crate::http::body::{JsonBody, OptionalJson};
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::dto::{RevokedPending, RotateKey};
+use crate::keys::rights::Role;
+use crate::state::AppState;
 
-/// A cluster's view, with its keys read in the same go.
-fn view(conn: &mut AnyConnection, org: &str, row: ClusterRow) -> Result<Cluster, ApiError> {
-    let mut keys = repo::keys_of(conn, org, std::slice::from_ref(&row.id))?;
+/// A cluster's view from the row and keys the repo read.
+fn view((row, mut keys): (ClusterRow, HashMap<String, ClusterKey>)) -> Result<Cluster, ApiError> {
     Cluster::from_row(row, &mut keys)
-}
-
-/// Drops the cached look-ups of these key owners, so their keys' new state
-/// (rotated, revoked, deleted) shows at once on this node.
-fn forget(state: &AppState, owner_ids: &[String]) {
-    for owner_id in owner_ids {
-        state.cluster_cache.invalidate_owner(owner_id);
-    }
 }
 
 /// Connect a cluster
@@ -44,7 +40,8 @@ fn forget(state: &AppState, owner_ids: &[String]) {
 /// key only when the cluster has none yet (use `rotate_cluster_api_key` to
 /// replace a lost key).
 #[utoipa::path(
-    tag = "clusters",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
     params(CreateClusterQuery),
     request_body(content = CreateCluster, example = json!({"name": "my-production-cluster", "self_managed_cluster": {"id": "bJnDrHbXR4-7yT1iQk9dXA", "name": "production-cluster", "version": "9.1.0"}, "license": {"type": "enterprise", "uid": "893361dc-9749-4997-93cb-802e3d7fa4a8"}, "services": {"auto_ops": {"enabled": true}}})),
     responses(
@@ -53,7 +50,7 @@ fn forget(state: &AppState, owner_ids: &[String]) {
         (status = 201, description = "The cluster, connected now; `key` when `create_api_key=true`.", body = CreatedCluster,
             headers(("Location" = String, description = "Path of the new cluster."), ("ETag" = String, description = "Version of the cluster, for `If-Match`.")),
             example = json!({"id": "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "name": "my-production-cluster", "self_managed_cluster": {"id": "bJnDrHbXR4-7yT1iQk9dXA", "name": "production-cluster", "version": "9.1.0"}, "license": {"type": "enterprise", "uid": "893361dc-9749-4997-93cb-802e3d7fa4a8"}, "services": {"eis": {"enabled": false, "api_key": null}, "auto_ops": {"enabled": true, "api_key": null}}, "api_key": {"key_prefix": "kg_ck_Ab3d", "key_last4": "x9Q2", "created_at": "2026-11-23T12:00:00Z", "pending_keys": []}, "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "key": "kg_ck_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"})),
-        (status = 409, description = "This `self_managed_cluster.id` is already connected with other settings, or a concurrent request connected it first (retry to get it).", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "This `self_managed_cluster.id` is already connected with other settings, or a concurrent request connected it first (retry to get it).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/clusters")]
@@ -71,7 +68,7 @@ pub async fn create_cluster(
         .db
         .write(move |conn| {
             let created = repo::create(conn, &org, &spec, create_key, audit)?;
-            let cluster = view(conn, &org, created.row.clone())?;
+            let cluster = view(repo::with_keys(conn, &org, created.row.clone())?)?;
             Ok((created, cluster))
         })
         .await?;
@@ -94,7 +91,8 @@ pub async fn create_cluster(
 ///
 /// The organization's connected clusters in id order, a page at a time.
 #[utoipa::path(
-    tag = "clusters",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(PageQuery),
     responses((status = 200, description = "A page of clusters.", body = ClusterList))
 )]
@@ -129,7 +127,8 @@ pub async fn list_clusters(
 /// One connected cluster of the caller's organization, with the prefixes of
 /// its keys and of its services' keys (never the keys).
 #[utoipa::path(
-    tag = "clusters",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ClusterPath),
     responses((status = 200, description = "The cluster.", body = Cluster,
         headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))))
@@ -146,7 +145,7 @@ pub async fn get_cluster(
         .db
         .read(move |conn| {
             let row = repo::get(conn, &org, &id)?;
-            Ok((row.etag(), view(conn, &org, row)?))
+            Ok((row.etag(), view(repo::with_keys(conn, &org, row)?)?))
         })
         .await?;
     Ok(json_with_etag(&etag, &cluster))
@@ -162,8 +161,9 @@ pub async fn get_cluster(
 /// `license_incomplete`. Disabling a service revokes its keys at once. With `If-Match`, a
 /// cluster changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "clusters",
-    params(ClusterPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
+    params(ClusterPath, IfMatch),
     request_body(content(
         (UpdateCluster = "application/merge-patch+json", example = json!({"name": "my-renamed-cluster", "self_managed_cluster": {"version": "9.2.0"}, "services": {"eis": {"enabled": true}}})),
         (UpdateCluster = "application/json", example = json!({"license": null}))
@@ -171,7 +171,7 @@ pub async fn get_cluster(
     responses(
         (status = 200, description = "The cluster after the change.", body = Cluster,
             headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))),
-        (status = 409, description = "`license` gives only `type` or only `uid`, and the cluster has no license to take the other from.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`license` gives only `type` or only `uid`, and the cluster has no license to take the other from.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[patch("/clusters/{cluster_id}")]
@@ -187,10 +187,10 @@ pub async fn update_cluster(
     patch.check()?;
     let audit = caller.audit(&id);
     let org = caller.organization_id;
-    let (etag, cluster, revoked) = state
+    let (etag, cluster) = state
         .db
         .write(move |conn| {
-            let (row, revoked) = repo::update(
+            let row = repo::update(
                 conn,
                 &org,
                 &id,
@@ -198,10 +198,9 @@ pub async fn update_cluster(
                 |current| patch.apply(current),
                 audit,
             )?;
-            Ok((row.etag(), view(conn, &org, row)?, revoked))
+            Ok((row.etag(), view(repo::with_keys(conn, &org, row)?)?))
         })
         .await?;
-    forget(&state, &revoked);
     Ok(json_with_etag(&etag, &cluster))
 }
 
@@ -211,8 +210,9 @@ pub async fn update_cluster(
 /// transaction: they stop verifying at once. With `If-Match`, a cluster
 /// changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "clusters",
-    params(ClusterPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
+    params(ClusterPath, IfMatch),
     responses((status = 204, description = "Disconnected; its keys no longer verify."))
 )]
 #[delete("/clusters/{cluster_id}")]
@@ -225,12 +225,10 @@ pub async fn delete_cluster(
     let id = path.into_inner().cluster_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id;
-    let owners = repo::owner_ids(&id);
     state
         .db
         .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit))
         .await?;
-    forget(&state, &owners);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -249,15 +247,13 @@ async fn rotate(
     let grace = body.grace_seconds();
     let audit = caller.audit(&id);
     let org = caller.organization_id;
-    let (_, owner_id, _) = repo::key_owner(&id, service);
     let (etag, cluster, key) = state
         .db
         .write(move |conn| {
             let (row, key) = repo::rotate(conn, &org, &id, service, &if_match, grace, audit)?;
-            Ok((row.etag(), view(conn, &org, row)?, key))
+            Ok((row.etag(), view(repo::with_keys(conn, &org, row)?)?, key))
         })
         .await?;
-    forget(&state, &[owner_id]);
     let body = ClusterWithKey {
         cluster,
         key: key.value,
@@ -275,12 +271,10 @@ async fn revoke_pending(
 ) -> Result<web::Json<RevokedPending>, ApiError> {
     let audit = caller.audit(&id);
     let org = caller.organization_id;
-    let (_, owner_id, _) = repo::key_owner(&id, service);
     let revoked = state
         .db
         .write(move |conn| repo::revoke_pending(conn, &org, &id, service, audit))
         .await?;
-    forget(&state, &[owner_id]);
     Ok(web::Json(RevokedPending { revoked }))
 }
 
@@ -294,8 +288,9 @@ async fn revoke_pending(
 /// pending`. The body is optional. With `If-Match`, a cluster changed since
 /// that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "clusters",
-    params(ClusterPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
+    params(ClusterPath, IfMatch),
     request_body(content = Option<RotateKey>, example = json!({"grace_period_seconds": 86400})),
     responses((status = 200, description = "The cluster with its new key, shown once.", body = ClusterWithKey,
         headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))))
@@ -317,7 +312,8 @@ pub async fn rotate_cluster_api_key(
 /// Ends every pending (rotated-away) cluster key now and says how many
 /// there were; the current key keeps working.
 #[utoipa::path(
-    tag = "clusters",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
     params(ClusterPath),
     responses((status = 200, description = "How many pending keys stopped working.", body = RevokedPending))
 )]
@@ -338,13 +334,14 @@ pub async fn revoke_pending_cluster_api_key(
 /// (409 otherwise). The new key is in `key`, shown only here; the
 /// service's keys are listed under `services.<service>.api_key`.
 #[utoipa::path(
-    tag = "clusters",
-    params(ClusterServicePath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
+    params(ClusterServicePath, IfMatch),
     request_body(content = Option<RotateKey>, example = json!({"grace_period_seconds": 0})),
     responses(
         (status = 200, description = "The cluster with the service's new key, shown once.", body = ClusterWithKey,
             headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))),
-        (status = 409, description = "The service is not enabled on the cluster.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The service is not enabled on the cluster.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/clusters/{cluster_id}/services/{service}/api_key/rotate")]
@@ -365,11 +362,12 @@ pub async fn rotate_cluster_service_api_key(
 /// Ends every pending key of one service now and says how many there were.
 /// The service must be enabled on the cluster (409 otherwise).
 #[utoipa::path(
-    tag = "clusters",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("cluster"))),
     params(ClusterServicePath),
     responses(
         (status = 200, description = "How many pending keys stopped working.", body = RevokedPending),
-        (status = 409, description = "The service is not enabled on the cluster.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The service is not enabled on the cluster.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/clusters/{cluster_id}/services/{service}/api_key/revoke_pending")]

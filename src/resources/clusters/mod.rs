@@ -2,12 +2,16 @@
 //! Elasticsearch clusters linked to an organization, their services (`eis`,
 //! `auto_ops`), and the cluster key (`kg_ck_`) and per-service keys
 //! (`kg_cs_`) they call in with, rotated by the one machinery in
-//! `crate::rotation` and verified by `POST /v1/verify`.
+//! `crate::keys` and verified by `POST /v1/verify`.
 
+pub mod domain;
 pub mod dto;
 pub mod handlers;
 pub mod model;
 pub mod repo;
+
+/// The tag of its operations in the document.
+pub const TAG: &str = "clusters";
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::dto::{ClusterSpec, License, LicenseType, SelfManagedCluster};
+use super::domain::{ClusterSpec, License, LicenseType, SelfManagedCluster};
 use crate::db::schema::clusters;
 use crate::error::ApiError;
 
@@ -27,7 +27,7 @@ pub struct ClusterRow {
 impl ClusterRow {
     /// The `ETag` of this version of the cluster.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.settings.updated_at)
+        crate::db::version::etag(&self.id, self.settings.updated_at)
     }
 
     /// The cluster's settings, as create compares them and PATCH merges

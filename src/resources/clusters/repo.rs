@@ -1,29 +1,27 @@
 //! Storage of connected clusters and their keys: plain functions over a
 //! connection, each mutation in one transaction with its audit event.
 //! Cluster keys and service keys are `key_secrets` rows handled by
-//! `crate::rotation`, owned by kind `cluster` (owner id: the cluster id) and
+//! `crate::keys`, owned by kind `cluster` (owner id: the cluster id) and
 //! `cluster_service` (owner id: `<cluster id>:<service>`).
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::dto::{ClusterId, ClusterKey, ClusterService, ClusterSpec};
+use super::domain::{ClusterId, ClusterKey, ClusterService, ClusterSpec};
 use super::model::{ClusterRow, ClusterSettings};
 use crate::audit::AuditEvent;
-use crate::auth::cache::CachedRecord;
-use crate::auth::key_format::{GeneratedKey, KeyKind};
-use crate::conditional::IfMatch;
+use crate::db::page::Page;
 use crate::db::schema::{clusters, key_secrets};
+use crate::db::version::IfMatch;
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
-use crate::resources::Page;
-use crate::rotation::{self, KeySecretRow, Owner, PendingKey, STATE_CURRENT};
-
-/// `owner_kind` of a cluster's own key secrets.
-pub const OWNER_CLUSTER: &str = "cluster";
-/// `owner_kind` of a cluster service's key secrets.
-pub const OWNER_CLUSTER_SERVICE: &str = "cluster_service";
+use crate::keys::dto::PendingKey;
+use crate::keys::format::{GeneratedKey, KeyKind};
+use crate::keys::model::{KeySecretRow, STATE_CURRENT};
+use crate::keys::records::ClusterKeyRecord;
+use crate::keys::repo::{self as rotation, Owner};
+use crate::keys::{OWNER_CLUSTER, OWNER_CLUSTER_SERVICE};
 
 /// Whose key: the cluster itself (`None`) or one of its services.
 pub type KeyOwner = Option<ClusterService>;
@@ -57,23 +55,6 @@ fn key_owners() -> impl Iterator<Item = KeyOwner> {
 /// each service's.
 pub fn owner_ids(cluster_id: &str) -> Vec<String> {
     key_owners().map(|s| key_owner(cluster_id, s).1).collect()
-}
-
-/// A cluster or cluster service key found by its hash (what the cluster key
-/// cache holds).
-pub struct ClusterKeyRecord {
-    /// The secret presented.
-    pub secret: KeySecretRow,
-    /// The cluster it belongs to.
-    pub cluster_id: String,
-    /// The service, for a service key.
-    pub service: KeyOwner,
-}
-
-impl CachedRecord for ClusterKeyRecord {
-    fn owner_id(&self) -> &str {
-        &self.secret.owner_id
-    }
 }
 
 /// Finds the cluster or cluster service key a presented key's hash belongs
@@ -119,8 +100,19 @@ pub fn find_by_secret(
     Ok(Some(ClusterKeyRecord {
         secret,
         cluster_id,
-        service,
+        service: service.map(|s| s.as_str().to_owned()),
     }))
+}
+
+/// A cluster with the working keys of it and its services, read in the
+/// same go (what its view shows).
+pub fn with_keys(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    row: ClusterRow,
+) -> Result<(ClusterRow, HashMap<String, ClusterKey>), ApiError> {
+    let keys = keys_of(conn, organization_id, std::slice::from_ref(&row.id))?;
+    Ok((row, keys))
 }
 
 /// The working keys of the given clusters and their services, by owner id.
@@ -339,8 +331,7 @@ fn get_for_write(
 
 /// Merges a PATCH (`change` turns the current settings into the new ones)
 /// after checking `If-Match`; a service switched off loses its keys. With
-/// the audit event, in one transaction. Returns the cluster and the owner
-/// ids whose keys were revoked.
+/// the audit event, in one transaction. Returns the cluster.
 pub fn update(
     conn: &mut AnyConnection,
     organization_id: &str,
@@ -348,12 +339,11 @@ pub fn update(
     if_match: &IfMatch,
     change: impl FnOnce(&ClusterSpec) -> Result<ClusterSpec, ApiError>,
     audit: AuditEvent,
-) -> Result<(ClusterRow, Vec<String>), ApiError> {
+) -> Result<ClusterRow, ApiError> {
     conn.transaction(|conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         let before = current.spec()?;
         let after = change(&before)?;
-        let mut revoked = Vec::new();
         for service in ClusterService::ALL {
             if service.enabled_in(&before) && !service.enabled_in(&after) {
                 let owner_id = service.owner_id(id);
@@ -361,7 +351,6 @@ pub fn update(
                     conn,
                     owner(organization_id, OWNER_CLUSTER_SERVICE, &owner_id),
                 )?;
-                revoked.push(owner_id);
             }
         }
         diesel::update(
@@ -372,7 +361,7 @@ pub fn update(
         .set(ClusterSettings::of(&after, now().naive_utc()))
         .execute(conn)?;
         audit.record(conn)?;
-        Ok((get(conn, organization_id, id)?, revoked))
+        get(conn, organization_id, id)
     })
 }
 

@@ -9,7 +9,7 @@ use validator::Validate;
 use super::model::{ConnectorChanges, ConnectorRow};
 use super::repo::{ListFilter, NewConnector};
 use crate::error::{ApiError, FieldError};
-use crate::resources::ResourceId;
+use crate::fields::ResourceId;
 
 /// Path of single-connector operations.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -282,7 +282,7 @@ pub struct ConnectorApiKeyIdUpdated {
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::ResourceId;
+    use crate::fields::ResourceId;
 
     #[test]
     fn connector_ids_follow_the_documented_pattern() {

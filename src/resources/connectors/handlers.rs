@@ -9,11 +9,14 @@ use super::dto::{
 };
 use super::model::ConnectorRow;
 use super::repo::{self, Put};
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
 use crate::error::ApiError;
-use crate::resources::{JsonBody, PageQuery};
-use crate::startup::AppState;
+use crate::http::body::JsonBody;
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::rights::Role;
+use crate::state::AppState;
 
 /// A 201 with `Location` and `ETag`.
 fn created(row: ConnectorRow) -> HttpResponse {
@@ -39,7 +42,8 @@ fn respond(row: ConnectorRow) -> HttpResponse {
 /// 400 `validation_failed` with `reference_not_found` on that field. To
 /// choose the id, use `put_connector`.
 #[utoipa::path(
-    tag = "connectors",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("connector"))),
     request_body(content = CreateConnector, example = json!({"name": "My Connector", "index_name": "search-google-drive", "service_type": "google_drive"})),
     responses(
         (status = 201, description = "The new connector.", body = Connector,
@@ -67,7 +71,8 @@ pub async fn create_connector(
 /// The organization's connectors in id order, a page at a time, optionally
 /// only those of one `service_type` or `index_name`.
 #[utoipa::path(
-    tag = "connectors",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(PageQuery, ConnectorFilter),
     responses((status = 200, description = "A page of connectors.", body = ConnectorList))
 )]
@@ -95,7 +100,8 @@ pub async fn list_connectors(
 ///
 /// One connector of the caller's organization.
 #[utoipa::path(
-    tag = "connectors",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ConnectorPath),
     responses((status = 200, description = "The connector.", body = Connector,
         headers(("ETag" = String, description = "Version of the connector, for `If-Match`."))))
@@ -123,15 +129,16 @@ pub async fn get_connector(
 /// a connector changed since that `ETag`, or one that does not exist, is
 /// not touched (412).
 #[utoipa::path(
-    tag = "connectors",
-    params(ConnectorPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("connector"))),
+    params(ConnectorPath, IfMatch),
     request_body(content = CreateConnector, example = json!({"name": "My Connector", "index_name": "search-google-drive", "service_type": "google_drive"})),
     responses(
         (status = 200, description = "The connector existed; its fields were replaced.", body = Connector,
             headers(("ETag" = String, description = "Version of the connector, for `If-Match`."))),
         (status = 201, description = "The connector was created.", body = Connector,
             headers(("Location" = String, description = "Path of the new connector."), ("ETag" = String, description = "Version of the connector, for `If-Match`."))),
-        (status = 409, description = "Another request created the connector at the same moment; retry.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another request created the connector at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[put("/connectors/{connector_id}")]
@@ -164,8 +171,9 @@ pub async fn put_connector(
 /// since that `ETag` is not touched (412). The API key and secret are set
 /// with `update_connector_api_key_id`.
 #[utoipa::path(
-    tag = "connectors",
-    params(ConnectorPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("connector"))),
+    params(ConnectorPath, IfMatch),
     request_body(content = UpdateConnector, example = json!({"name": "Marketing Drive", "description": null})),
     responses((status = 200, description = "The connector after the change.", body = Connector,
         headers(("ETag" = String, description = "Version of the connector, for `If-Match`."))))
@@ -194,8 +202,9 @@ pub async fn update_connector(
 /// Deletes the connector; the API key and secret it names stay. With
 /// `If-Match`, a connector changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "connectors",
-    params(ConnectorPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("connector"))),
+    params(ConnectorPath, IfMatch),
     responses((status = 204, description = "Deleted."))
 )]
 #[delete("/connectors/{connector_id}")]
@@ -225,8 +234,9 @@ pub async fn delete_connector(
 /// nothing is written, not even `updated_at` or an audit event. With
 /// `If-Match`, a connector changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "connectors",
-    params(ConnectorPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("connector"))),
+    params(ConnectorPath, IfMatch),
     request_body(content = UpdateConnectorApiKeyId, example = json!({"api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_secret_id": "my-connector-api-key"})),
     responses((status = 200, description = "Whether the connector changed, and the connector.", body = ConnectorApiKeyIdUpdated,
         headers(("ETag" = String, description = "Version of the connector, for `If-Match`."))))

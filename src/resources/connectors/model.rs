@@ -34,7 +34,7 @@ pub struct ConnectorRow {
 impl ConnectorRow {
     /// The `ETag` of this version of the connector.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::db::version::etag(&self.id, self.updated_at)
     }
 }
 

@@ -9,11 +9,11 @@ use diesel::prelude::*;
 
 use super::model::{ConnectorChanges, ConnectorRow};
 use crate::audit::AuditEvent;
-use crate::conditional::IfMatch;
+use crate::db::page::Page;
 use crate::db::schema::{api_keys, connectors, secrets};
+use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::{ApiError, FieldError};
-use crate::resources::Page;
 
 /// Every field of a connector, as given to create or replace it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,13 +9,15 @@ use super::dto::{
     TermsAndConditions, UpdateSubscription,
 };
 use super::repo;
-use crate::auth::{Caller, Role};
-use crate::conditional::{json_with_etag, IfMatch};
+use super::TAG;
+use crate::auth::Caller;
 use crate::db::AnyConnection;
 use crate::error::ApiError;
+use crate::http::body::JsonBody;
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::keys::rights::Role;
 use crate::resources::api_keys::dto::{ApiKey, ApiKeyWithSecret};
-use crate::resources::JsonBody;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Create an organization
 ///
@@ -23,12 +25,13 @@ use crate::startup::AppState;
 /// secret this once. Only `personal` keys of the first organization may call
 /// it; others get 403 `not_root_organization`.
 #[utoipa::path(
-    tag = "organizations",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("organization"))),
     request_body(content = CreateOrganization, example = json!({"name": "acme"})),
     responses(
         (status = 201, description = "The organization and its first key.", body = CreatedOrganization,
             headers(("Location" = String, description = "Path of the new organization."), ("ETag" = String, description = "Version of the organization."))),
-        (status = 409, description = "An organization with this name exists.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "An organization with this name exists.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/organizations")]
@@ -67,7 +70,8 @@ pub async fn create_organization(
 ///
 /// The caller's own organization; any other id is 404.
 #[utoipa::path(
-    tag = "organizations",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(OrganizationPath),
     responses((status = 200, description = "The organization.", body = Organization,
         headers(("ETag" = String, description = "Version of the organization."))))
@@ -112,7 +116,8 @@ fn ensure_visible(
 /// `active` or `inactive`. A caller sees its own organization's; the
 /// operator (a `personal` key of the first organization) sees any.
 #[utoipa::path(
-    tag = "organizations",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(OrganizationPath),
     responses((status = 200, description = "The subscription.", body = Subscription,
         headers(("ETag" = String, description = "Version of the subscription, for `If-Match`."))))
@@ -145,8 +150,9 @@ pub async fn get_organization_subscription(
 /// other. With `If-Match`, a subscription changed since that `ETag` is not
 /// touched (412).
 #[utoipa::path(
-    tag = "organizations",
-    params(OrganizationPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("organization"))),
+    params(OrganizationPath, IfMatch),
     request_body(content = UpdateSubscription, example = json!({"state": "active"})),
     responses((status = 200, description = "The subscription after the change.", body = Subscription,
         headers(("ETag" = String, description = "Version of the subscription, for `If-Match`."))))
@@ -186,7 +192,8 @@ pub async fn update_organization_subscription(
 /// `accepted_at` and `accepted_by` (the API key that accepted) are present
 /// only once they were accepted. Another organization's id is 404.
 #[utoipa::path(
-    tag = "organizations",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(OrganizationPath),
     responses((status = 200, description = "The acceptance.", body = TermsAndConditions,
         headers(("ETag" = String, description = "Version of the acceptance.")),
@@ -221,7 +228,8 @@ pub async fn get_organization_terms_and_conditions(
 /// its organization, and when. Accepting again changes nothing: the first
 /// acceptance (time and key) is kept and answered.
 #[utoipa::path(
-    tag = "organizations",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("organization"))),
     params(OrganizationPath),
     responses((status = 200, description = "The acceptance (the first one, if they were already accepted).", body = TermsAndConditions,
         headers(("ETag" = String, description = "Version of the acceptance."))))

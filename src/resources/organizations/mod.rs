@@ -6,6 +6,9 @@ pub mod handlers;
 pub mod model;
 pub mod repo;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "organizations";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the organization operations under the `/v1` scope.

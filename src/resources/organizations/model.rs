@@ -22,7 +22,7 @@ pub struct OrganizationRow {
 impl OrganizationRow {
     /// The `ETag` of the organization (it changes only by being recreated).
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.created_at)
+        crate::db::version::etag(&self.id, self.created_at)
     }
 }
 
@@ -57,7 +57,7 @@ impl OrganizationSettingsRow {
 
     /// The `ETag` of the subscription.
     pub fn subscription_etag(&self) -> String {
-        crate::conditional::etag(
+        crate::db::version::etag(
             &format!("{}/subscription", self.organization_id),
             self.subscription_updated_at,
         )
@@ -66,7 +66,7 @@ impl OrganizationSettingsRow {
     /// The `ETag` of the terms acceptance (`created_at`: the organization's
     /// creation, for terms not yet accepted).
     pub fn terms_etag(&self, created_at: NaiveDateTime) -> String {
-        crate::conditional::etag(
+        crate::db::version::etag(
             &format!("{}/terms_and_conditions", self.organization_id),
             self.terms_accepted_at.unwrap_or(created_at),
         )

@@ -6,12 +6,12 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{OrganizationRow, OrganizationSettingsRow};
 use crate::audit::AuditEvent;
-use crate::auth::key_format::GeneratedKey;
-use crate::auth::Role;
-use crate::conditional::IfMatch;
 use crate::db::schema::{organization_settings, organizations};
+use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
+use crate::keys::format::GeneratedKey;
+use crate::keys::rights::Role;
 use crate::resources::api_keys::model::ApiKeyRow;
 use crate::resources::api_keys::repo::{self as key_repo, NewApiKey};
 

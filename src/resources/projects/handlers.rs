@@ -6,11 +6,14 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use super::dto::{CreateProject, Project, ProjectList, ProjectPath, UpdateProject};
 use super::model::ProjectRow;
 use super::repo;
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
 use crate::error::ApiError;
-use crate::resources::{JsonBody, PageQuery};
-use crate::startup::AppState;
+use crate::http::body::JsonBody;
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::rights::Role;
+use crate::state::AppState;
 
 /// A 200 with the project and its `ETag`.
 fn respond(row: ProjectRow) -> HttpResponse {
@@ -25,12 +28,13 @@ fn respond(row: ProjectRow) -> HttpResponse {
 /// `A-Z a-z 0-9 . _ -` and neither `.` nor `..`. A name already taken is
 /// 409 `already_exists`.
 #[utoipa::path(
-    tag = "projects",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("project"))),
     request_body(content = CreateProject, example = json!({"name": "MyProject", "description": "Public APIs of the shop"})),
     responses(
         (status = 201, description = "The new project.", body = Project,
             headers(("Location" = String, description = "Path of the new project."), ("ETag" = String, description = "Version of the project, for `If-Match`."))),
-        (status = 409, description = "The organization already has a project of this name (`already_exists`).", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The organization already has a project of this name (`already_exists`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/projects")]
@@ -57,7 +61,8 @@ pub async fn create_project(
 ///
 /// The organization's projects in creation order, a page at a time.
 #[utoipa::path(
-    tag = "projects",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(PageQuery),
     responses((status = 200, description = "A page of projects.", body = ProjectList))
 )]
@@ -83,7 +88,8 @@ pub async fn list_projects(
 ///
 /// One project of the caller's organization, by name.
 #[utoipa::path(
-    tag = "projects",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ProjectPath),
     responses((status = 200, description = "The project.", body = Project,
         headers(("ETag" = String, description = "Version of the project, for `If-Match`."))))
@@ -109,8 +115,9 @@ pub async fn get_project(
 /// paths and policies use it. With `If-Match`, a project changed since that
 /// `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "projects",
-    params(ProjectPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("project"))),
+    params(ProjectPath, IfMatch),
     request_body(content = UpdateProject, example = json!({"description": "Public and partner APIs"})),
     responses((status = 200, description = "The project after the change.", body = Project,
         headers(("ETag" = String, description = "Version of the project, for `If-Match`."))))
@@ -140,11 +147,12 @@ pub async fn update_project(
 /// `still_referenced`: delete them first. With `If-Match`, a project
 /// changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "projects",
-    params(ProjectPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("project"))),
+    params(ProjectPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "The project still holds API proxies (`still_referenced`).", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The project still holds API proxies (`still_referenced`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[delete("/projects/{project_name}")]

@@ -26,7 +26,7 @@ pub struct ProjectRow {
 impl ProjectRow {
     /// The `ETag` of this version of the project.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::db::version::etag(&self.id, self.updated_at)
     }
 }
 

@@ -6,11 +6,11 @@ use diesel::prelude::*;
 
 use super::model::{ProjectChanges, ProjectRow};
 use crate::audit::AuditEvent;
-use crate::conditional::IfMatch;
+use crate::db::page::Page;
 use crate::db::schema::{api_proxies, projects};
+use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
-use crate::resources::Page;
 
 /// The 404 of a project that does not exist, in Apinizer's words.
 pub fn project_not_found(name: &str) -> ApiError {

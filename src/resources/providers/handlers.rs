@@ -10,12 +10,14 @@ use super::dto::{
 };
 use super::model::CredentialRow;
 use super::repo::{self, Created, ProviderState};
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
 use crate::error::ApiError;
-use crate::resources::secrets::handlers::master_key;
-use crate::resources::{JsonBody, PageQuery, LARGEST_BODY};
-use crate::startup::AppState;
+use crate::http::body::{JsonBody, LARGEST_BODY};
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::rights::Role;
+use crate::state::AppState;
 
 /// A 200 with the credential and its `ETag`.
 fn respond(row: &CredentialRow) -> Result<HttpResponse, ApiError> {
@@ -36,7 +38,8 @@ fn respond_settings(state: ProviderState) -> HttpResponse {
 /// credential. Every provider exists for every organization; one never
 /// changed has `active_credential_id: null` and `updated_at: null`.
 #[utoipa::path(
-    tag = "providers",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ProviderPath),
     responses((status = 200, description = "The provider's settings.", body = ProviderSettings,
         headers(("ETag" = String, description = "Version of the settings, for `If-Match`."))))
@@ -64,13 +67,14 @@ pub async fn get_provider(
 /// cannot be deleted until it is replaced or cleared. With `If-Match`,
 /// settings changed since that `ETag` are not touched (412).
 #[utoipa::path(
-    tag = "providers",
-    params(ProviderPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("provider"))),
+    params(ProviderPath, IfMatch),
     request_body(content = UpdateProvider, example = json!({"active_credential_id": "crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"})),
     responses(
         (status = 200, description = "The provider's settings after the change.", body = ProviderSettings,
             headers(("ETag" = String, description = "Version of the settings, for `If-Match`."))),
-        (status = 409, description = "Another request changed the provider at the same moment; retry.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another request changed the provider at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[patch("/providers/{provider}")]
@@ -107,7 +111,8 @@ pub async fn update_provider(
 /// and data, it is returned with 200 and nothing is written; with other
 /// content the name is taken (409).
 #[utoipa::path(
-    tag = "providers",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("provider_credential"))),
     params(ProviderPath),
     request_body(content = CreateProviderCredential, examples(
         ("serviceaccount" = (summary = "Google service account (provider google)", value = json!({"name": "Google service account", "credential_type": "serviceaccount", "credential_data": {"private_key_id": "<PRIVATE_KEY_ID>", "private_key": "<PRIVATE_KEY>", "client_email": "<CLIENT_EMAIL>"}}))),
@@ -123,13 +128,9 @@ pub async fn update_provider(
                 ("delete_provider_credential" = (operation_id = "delete_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the credential, for delete_provider_credential."))
             )),
         (status = 201, description = "The new credential.", body = ProviderCredential,
-            headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`.")),
-            links(
-                ("get_provider_credential" = (operation_id = "get_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the created credential, for get_provider_credential.")),
-                ("update_provider_credential" = (operation_id = "update_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the created credential, for update_provider_credential.")),
-                ("delete_provider_credential" = (operation_id = "delete_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the created credential, for delete_provider_credential."))
-            )),
-        (status = 409, description = "A credential of this name exists with another type or other data.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+            // Its links are written by `openapi::links` (from every create).
+            headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`."))),
+        (status = 409, description = "A credential of this name exists with another type or other data.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/providers/{provider}/credentials")]
@@ -141,12 +142,12 @@ pub async fn create_provider_credential(
 ) -> Result<HttpResponse, ApiError> {
     let provider = path.into_inner().provider;
     let input = body.into_inner().into_input(provider)?;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let audit = caller.audit("");
     let org = caller.organization_id;
     let (row, created) = state
         .db
-        .write(move |conn| repo::create(conn, &key, &org, provider, &input, audit))
+        .write(move |conn| repo::create(conn, &vault, &org, provider, &input, audit))
         .await?;
     match created {
         Created::Existing => respond(&row),
@@ -168,7 +169,8 @@ pub async fn create_provider_credential(
 /// position in that order and works only with the `sort_by` and `order`
 /// it was made with (400 otherwise). Data values are never listed.
 #[utoipa::path(
-    tag = "providers",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(ProviderPath, PageQuery, CredentialOrder),
     responses((status = 200, description = "A page of credentials.", body = ProviderCredentialList))
 )]
@@ -215,7 +217,8 @@ pub async fn list_provider_credentials(
 /// One credential of the provider in the caller's organization: its key
 /// names, never its data's values.
 #[utoipa::path(
-    tag = "providers",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(CredentialPath),
     responses((status = 200, description = "The credential.", body = ProviderCredential,
         headers(("ETag" = String, description = "Version of the credential, for `If-Match`."))))
@@ -244,13 +247,14 @@ pub async fn get_provider_credential(
 /// `credential_data.<key>`. With `If-Match`, a credential changed since
 /// that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "providers",
-    params(CredentialPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("provider_credential"))),
+    params(CredentialPath, IfMatch),
     request_body(content = UpdateProviderCredential, example = json!({"name": "Google auth app #2 multitenant", "credential_data": {"client_id": "3805ABCD1234-ABCD1234uv02m.apps.googleusercontent.com", "client_secret": "Ilg....01pe8db"}})),
     responses(
         (status = 200, description = "The credential after the change.", body = ProviderCredential,
             headers(("ETag" = String, description = "Version of the credential, for `If-Match`."))),
-        (status = 409, description = "Another credential of the provider has this name.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another credential of the provider has this name.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[patch("/providers/{provider}/credentials/{credential_id}")]
@@ -263,7 +267,7 @@ pub async fn update_provider_credential(
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let patch = body.into_inner().into_patch()?;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let id = path.credential_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id;
@@ -272,7 +276,7 @@ pub async fn update_provider_credential(
         .write(move |conn| {
             repo::update(
                 conn,
-                &key,
+                &vault,
                 &org,
                 path.provider,
                 &id,
@@ -292,11 +296,12 @@ pub async fn update_provider_credential(
 /// `active_credential_id` to another credential or `null` first. With
 /// `If-Match`, a credential changed since that `ETag` is not touched (412).
 #[utoipa::path(
-    tag = "providers",
-    params(CredentialPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("provider_credential"))),
+    params(CredentialPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "The credential is the provider's active credential.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The credential is the provider's active credential.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[delete("/providers/{provider}/credentials/{credential_id}")]

@@ -8,6 +8,9 @@ pub mod handlers;
 pub mod model;
 pub mod repo;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "providers";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the provider and credential operations under the `/v1` scope.

@@ -181,7 +181,7 @@ pub struct CredentialRow {
 impl CredentialRow {
     /// The `ETag` of this version.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::db::version::etag(&self.id, self.updated_at)
     }
 }
 
@@ -246,7 +246,7 @@ impl CredentialData {
                 }
             }
             match value {
-                serde_json::Value::String(s) if crate::resources::is_blank(s) => errors.push(
+                serde_json::Value::String(s) if crate::fields::is_blank(s) => errors.push(
                     FieldError::new(field, "blank", "must not be empty or only whitespace"),
                 ),
                 serde_json::Value::String(s) if s.chars().count() > MAX_VALUE_CHARS => {

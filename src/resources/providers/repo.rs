@@ -12,12 +12,12 @@ use super::model::{
     ProviderRow, SortOrder,
 };
 use crate::audit::AuditEvent;
-use crate::conditional::IfMatch;
-use crate::crypto::envelope::{MasterKey, Place};
+use crate::crypto::envelope::Place;
+use crate::crypto::vault::Vault;
 use crate::db::schema::{provider_credentials, providers};
+use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::{ApiError, FieldError};
-use crate::resources::secrets::repo::remember_key;
 
 fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
     Place {
@@ -30,15 +30,8 @@ fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
 
 /// Opens a credential's data; data that does not open is an internal error
 /// whose cause (never the data) goes to the log.
-pub fn open(key: &MasterKey, row: &CredentialRow) -> Result<CredentialData, ApiError> {
-    let plain = key
-        .open(place(&row.organization_id, &row.id), &row.credential_data)
-        .map_err(|e| {
-            ApiError::internal(format!(
-                "credential {} of {} does not open: {e}",
-                row.id, row.organization_id
-            ))
-        })?;
+pub fn open(vault: &Vault, row: &CredentialRow) -> Result<CredentialData, ApiError> {
+    let plain = vault.open(place(&row.organization_id, &row.id), &row.credential_data)?;
     CredentialData::from_plaintext(&plain).ok_or_else(|| {
         ApiError::internal(format!(
             "credential {} holds data that is not an object of strings",
@@ -96,7 +89,7 @@ fn name_taken(provider: Provider, name: &str) -> ApiError {
 /// `input`'s; `None` when there is none of that name; 409 when it differs.
 fn equal_existing(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     provider: Provider,
     input: &NewCredential,
@@ -105,7 +98,7 @@ fn equal_existing(
         return Ok(None);
     };
     if existing.credential_type == input.credential_type.as_str()
-        && open(key, &existing)? == input.data
+        && open(vault, &existing)? == input.data
     {
         Ok(Some(existing))
     } else {
@@ -123,22 +116,26 @@ fn equal_existing(
 /// is still 200, not 409.
 pub fn create(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     provider: Provider,
     input: &NewCredential,
     audit: AuditEvent,
 ) -> Result<(CredentialRow, Created), ApiError> {
-    if let Some(existing) = equal_existing(conn, key, organization_id, provider, input)? {
+    if let Some(existing) = equal_existing(conn, vault, organization_id, provider, input)? {
         return Ok((existing, Created::Existing));
     }
     let inserted = conn.transaction(|conn| {
-        remember_key(conn, key)?;
         let id = new_id("crd_");
         let at = now().naive_utc();
+        let sealed = vault.seal(
+            conn,
+            place(organization_id, &id),
+            &input.data.to_plaintext(),
+        )?;
         let row = CredentialRow {
             organization_id: organization_id.to_owned(),
-            credential_data: key.seal(place(organization_id, &id), &input.data.to_plaintext()),
+            credential_data: sealed,
             id,
             provider: provider.as_str().to_owned(),
             name: input.name.clone(),
@@ -157,7 +154,7 @@ pub fn create(
         Err(ApiError::Conflict {
             code: "already_exists",
             ..
-        }) => match equal_existing(conn, key, organization_id, provider, input)? {
+        }) => match equal_existing(conn, vault, organization_id, provider, input)? {
             Some(existing) => Ok((existing, Created::Existing)),
             None => Err(name_taken(provider, &input.name)),
         },
@@ -271,7 +268,7 @@ impl std::fmt::Debug for CredentialPatch {
 )]
 pub fn update(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     provider: Provider,
     id: &str,
@@ -293,8 +290,7 @@ pub fn update(
         if_match.check(&current.etag())?;
         let sealed = match &data {
             Some(data) => {
-                remember_key(conn, key)?;
-                Some(key.seal(place(organization_id, id), &data.to_plaintext()))
+                Some(vault.seal(conn, place(organization_id, id), &data.to_plaintext())?)
             }
             None => None,
         };
@@ -372,7 +368,7 @@ pub struct ProviderState {
 impl ProviderState {
     /// The `ETag` of this version (the implicit default has one too).
     pub fn etag(&self) -> String {
-        crate::conditional::etag(
+        crate::db::version::etag(
             &format!("{}/{}", self.organization_id, self.provider.as_str()),
             self.updated_at.unwrap_or_default(),
         )

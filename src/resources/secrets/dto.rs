@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::model::SecretRow;
-use crate::resources::ResourceId;
+use crate::fields::ResourceId;
 
 /// Path of single-secret operations.
 #[derive(Debug, Deserialize, IntoParams)]

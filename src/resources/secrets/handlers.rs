@@ -1,7 +1,5 @@
 //! HTTP handlers of `/v1/secrets`.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
@@ -9,18 +7,15 @@ use super::dto::{
     PutResult, PutSecretResult, Secret, SecretBody, SecretList, SecretPath, SecretWithValue,
 };
 use super::repo;
+use super::TAG;
 use crate::auth::Caller;
-use crate::conditional::{json_with_etag, IfMatch};
-use crate::crypto::envelope::MasterKey;
 use crate::db::new_id;
 use crate::error::ApiError;
-use crate::resources::{JsonBody, PageQuery, LARGEST_BODY};
-use crate::startup::AppState;
-
-/// The configured master key, or 503 `master_key_missing`.
-pub fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
-    state.master_key.clone().ok_or(ApiError::MasterKeyMissing)
-}
+use crate::http::body::{JsonBody, LARGEST_BODY};
+use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::page::PageQuery;
+use crate::keys::rights::Role;
+use crate::state::AppState;
 
 /// Create a secret
 ///
@@ -28,7 +23,8 @@ pub fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
 /// AES-256-GCM under the master key, and returns its id and metadata, never
 /// the value.
 #[utoipa::path(
-    tag = "secrets",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
     request_body = SecretBody,
     responses((status = 201, description = "The secret's metadata.", body = Secret,
         headers(("Location" = String, description = "Path of the new secret."), ("ETag" = String, description = "Version of the secret."))))
@@ -41,14 +37,22 @@ pub async fn create_secret(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.check()?;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let id = new_id("sec_");
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let row = state
         .db
         .write(move |conn| {
-            repo::create(conn, &key, &org, &id, &body.value, body.description, audit)
+            repo::create(
+                conn,
+                &vault,
+                &org,
+                &id,
+                &body.value,
+                body.description,
+                audit,
+            )
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -61,7 +65,8 @@ pub async fn create_secret(
 ///
 /// The organization's secrets by id: metadata only, never values.
 #[utoipa::path(
-    tag = "secrets",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     params(PageQuery),
     responses((status = 200, description = "A page of secrets.", body = SecretList))
 )]
@@ -90,7 +95,8 @@ pub async fn list_secrets(
 /// Returns the secret with its plaintext `value`. Needs a `personal` key (a
 /// policy may narrow that); every read is recorded in the audit trail.
 #[utoipa::path(
-    tag = "secrets",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("secret"))),
     params(SecretPath),
     responses((status = 200, description = "The secret with its value.", body = SecretWithValue,
         headers(("ETag" = String, description = "Version of the secret."))))
@@ -102,14 +108,14 @@ pub async fn get_secret(
     path: web::Path<SecretPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().secret_id.0;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let row = state
         .db
         .write(move |conn| repo::read(conn, &org, &id, audit))
         .await?;
-    let value = repo::open(&key, &row)?;
+    let value = repo::open(&vault, &row)?;
     Ok(json_with_etag(
         &row.etag(),
         &SecretWithValue {
@@ -125,8 +131,9 @@ pub async fn get_secret(
 /// was new in the organization, else 200 with `result: updated` (the value
 /// and description are replaced; `If-Match` guards the replacement).
 #[utoipa::path(
-    tag = "secrets",
-    params(SecretPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
+    params(SecretPath, IfMatch),
     request_body = SecretBody,
     responses(
         (status = 200, description = "The value was replaced.", body = PutSecretResult,
@@ -146,7 +153,7 @@ pub async fn put_secret(
     let id = path.into_inner().secret_id.0;
     let body = body.into_inner();
     body.check()?;
-    let key = master_key(&state)?;
+    let vault = state.vault()?.clone();
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let (row, created) = state
@@ -154,7 +161,7 @@ pub async fn put_secret(
         .write(move |conn| {
             repo::put(
                 conn,
-                &key,
+                &vault,
                 &org,
                 &id,
                 &body.value,
@@ -186,11 +193,12 @@ pub async fn put_secret(
 ///
 /// Deletes the secret; 409 while a connector references it.
 #[utoipa::path(
-    tag = "secrets",
-    params(SecretPath),
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
+    params(SecretPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "A connector references the secret.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A connector references the secret.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[delete("/secrets/{secret_id}")]

@@ -27,6 +27,6 @@ pub struct SecretRow {
 impl SecretRow {
     /// The `ETag` of this version.
     pub fn etag(&self) -> String {
-        crate::conditional::etag(&self.id, self.updated_at)
+        crate::db::version::etag(&self.id, self.updated_at)
     }
 }

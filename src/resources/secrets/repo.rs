@@ -1,4 +1,4 @@
-//! Storage of secrets: values sealed with the master key before they reach
+//! Storage of secrets: values sealed by the vault before they reach
 //! the database and opened only for `get_secret`; each mutation (and each
 //! read of a value) writes its audit event in the same transaction.
 
@@ -6,12 +6,13 @@ use diesel::prelude::*;
 
 use super::model::SecretRow;
 use crate::audit::AuditEvent;
-use crate::conditional::IfMatch;
-use crate::crypto::envelope::{MasterKey, Place};
-use crate::db::schema::{encryption_keys, secrets};
+use crate::crypto::envelope::Place;
+use crate::crypto::vault::Vault;
+use crate::db::page::Page;
+use crate::db::schema::secrets;
+use crate::db::version::IfMatch;
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
-use crate::resources::Page;
 
 fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
     Place {
@@ -20,33 +21,6 @@ fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
         row_id: id,
         field: "value",
     }
-}
-
-/// The master key ids recorded as having encrypted data here.
-pub fn key_ids(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
-    encryption_keys::table
-        .select(encryption_keys::key_id)
-        .load(conn)
-}
-
-/// Records the master key before its first envelope or keyed hash is
-/// written, so a start with another key can be refused (every table
-/// holding envelopes or keyed hashes calls it).
-pub fn remember_key(conn: &mut AnyConnection, key: &MasterKey) -> QueryResult<()> {
-    let id = key.id();
-    let known: i64 = encryption_keys::table
-        .filter(encryption_keys::key_id.eq(&id))
-        .count()
-        .get_result(conn)?;
-    if known == 0 {
-        diesel::insert_into(encryption_keys::table)
-            .values((
-                encryption_keys::key_id.eq(&id),
-                encryption_keys::created_at.eq(now().naive_utc()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// A secret of the organization, or 404.
@@ -73,15 +47,8 @@ fn find(
 
 /// Opens a secret's value; a value that does not open is an internal error
 /// whose cause goes to the log, never garbage.
-pub fn open(key: &MasterKey, row: &SecretRow) -> Result<String, ApiError> {
-    let plain = key
-        .open(place(&row.organization_id, &row.id), &row.value)
-        .map_err(|e| {
-            ApiError::internal(format!(
-                "secret {} of {} does not open: {e}",
-                row.id, row.organization_id
-            ))
-        })?;
+pub fn open(vault: &Vault, row: &SecretRow) -> Result<String, ApiError> {
+    let plain = vault.open(place(&row.organization_id, &row.id), &row.value)?;
     String::from_utf8(plain)
         .map_err(|_| ApiError::internal(format!("secret {} is not UTF-8", row.id)))
 }
@@ -89,7 +56,7 @@ pub fn open(key: &MasterKey, row: &SecretRow) -> Result<String, ApiError> {
 /// Inserts a new secret (with its audit event); 409 if the id is taken.
 pub fn create(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     id: &str,
     value: &str,
@@ -97,13 +64,13 @@ pub fn create(
     audit: AuditEvent,
 ) -> Result<SecretRow, ApiError> {
     conn.transaction(|conn| {
-        remember_key(conn, key)?;
         let at = now().naive_utc();
+        let sealed = vault.seal(conn, place(organization_id, id), value.as_bytes())?;
         let row = SecretRow {
             organization_id: organization_id.to_owned(),
             id: id.to_owned(),
             description,
-            value: key.seal(place(organization_id, id), value.as_bytes()),
+            value: sealed,
             created_at: at,
             updated_at: at,
         };
@@ -128,7 +95,7 @@ pub fn create(
 )]
 pub fn put(
     conn: &mut AnyConnection,
-    key: &MasterKey,
+    vault: &Vault,
     organization_id: &str,
     id: &str,
     value: &str,
@@ -141,18 +108,18 @@ pub fn put(
             if if_match.is_present() {
                 return Err(ApiError::PreconditionFailed);
             }
-            return create(conn, key, organization_id, id, value, description, audit)
+            return create(conn, vault, organization_id, id, value, description, audit)
                 .map(|row| (row, true));
         };
         if_match.check(&current.etag())?;
-        remember_key(conn, key)?;
+        let sealed = vault.seal(conn, place(organization_id, id), value.as_bytes())?;
         diesel::update(
             secrets::table
                 .filter(secrets::organization_id.eq(organization_id))
                 .filter(secrets::id.eq(id)),
         )
         .set((
-            secrets::value.eq(key.seal(place(organization_id, id), value.as_bytes())),
+            secrets::value.eq(sealed),
             secrets::description.eq(description),
             secrets::updated_at.eq(now().naive_utc()),
         ))

@@ -4,8 +4,9 @@ use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::TAG;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Health of the process or of its database.
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,7 +25,7 @@ fn ok() -> web::Json<Health> {
 /// Liveness
 ///
 /// 200 while the process runs; touches nothing else.
-#[utoipa::path(tag = "system", responses((status = 200, description = "The process is up.", body = Health)))]
+#[utoipa::path(tag = TAG, responses((status = 200, description = "The process is up.", body = Health)))]
 #[get("/healthz")]
 pub async fn get_health() -> web::Json<Health> {
     ok()
@@ -33,9 +34,9 @@ pub async fn get_health() -> web::Json<Health> {
 /// Readiness
 ///
 /// 200 when the database answers, 503 when it does not.
-#[utoipa::path(tag = "system", responses(
+#[utoipa::path(tag = TAG, responses(
     (status = 200, description = "The database answers.", body = Health),
-    (status = 503, description = "The database does not answer.", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+    (status = 503, description = "The database does not answer.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
 ))]
 #[get("/readyz")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {

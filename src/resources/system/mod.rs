@@ -2,6 +2,9 @@
 
 pub mod handlers;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "system";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the system operations at the root.

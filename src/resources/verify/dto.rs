@@ -5,12 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::auth::Role;
+use crate::fields::present;
+use crate::keys::records::{ClusterKeyRecord, KeyRecord, Unusable};
+use crate::keys::rights::Role;
 use crate::net::IpAddress;
-use crate::resources::api_keys::repo::{KeyRecord, Unusable};
-use crate::resources::clusters::dto::ClusterService;
-use crate::resources::clusters::repo::ClusterKeyRecord;
-use crate::resources::present;
+use crate::resources::clusters::domain::ClusterService;
 
 /// Body of `verify_key`. `Debug` never shows the key.
 #[derive(Deserialize, Validate, ToSchema)]
@@ -125,7 +124,7 @@ pub struct Verification {
     pub service: Option<ClusterService>,
 }
 
-fn status_of(secret: &crate::rotation::KeySecretRow) -> KeyStatus {
+fn status_of(secret: &crate::keys::model::KeySecretRow) -> KeyStatus {
     if secret.is_pending() {
         KeyStatus::Pending
     } else {
@@ -163,7 +162,7 @@ impl Verification {
         Verification {
             valid: code == VerifyCode::Valid,
             code,
-            api_key_id: Some(record.api_key.id.clone()),
+            api_key_id: Some(record.key_id.clone()),
             api_key_role: Some(record.rights.role),
             status: Some(status_of(&record.secret)),
             pending_expires_at: record.secret.pending_expires_at.map(|t| t.and_utc()),
@@ -197,7 +196,7 @@ impl Verification {
                 VerifiedKeyKind::ClusterKey
             }),
             cluster_id: Some(record.cluster_id.clone()),
-            service: record.service,
+            service: record.service.as_deref().and_then(ClusterService::parse),
         }
     }
 }

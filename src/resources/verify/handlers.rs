@@ -4,13 +4,15 @@ use actix_web::{post, web};
 use validator::Validate;
 
 use super::dto::{Verification, VerifyCode, VerifyKey};
-use crate::auth::key_format::{self, KeyKind};
-use crate::auth::{cached_lookup, lookup, Caller, Lookup};
+use super::TAG;
+use crate::auth::{lookup, Caller, Lookup};
 use crate::db::now;
 use crate::error::ApiError;
+use crate::http::body::JsonBody;
+use crate::keys::format::{self, KeyKind};
+use crate::keys::rights::Role;
 use crate::resources::clusters::repo as cluster_repo;
-use crate::resources::JsonBody;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Verify a key
 ///
@@ -25,7 +27,8 @@ use crate::startup::AppState;
 /// answers come from memory (at most 1 s stale by default) at a rate that
 /// does not depend on how many keys exist.
 #[utoipa::path(
-    tag = "verify",
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
     request_body(content = VerifyKey, example = json!({"key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2", "client_ip": "10.1.2.3"})),
     responses((status = 200, description = "The verdict; `valid` tells whether to accept the key.", body = Verification,
         examples(
@@ -43,14 +46,12 @@ pub async fn verify_key(
 ) -> Result<web::Json<Verification>, ApiError> {
     let body = body.into_inner();
     body.validate()?;
-    if let Ok(KeyKind::ClusterKey | KeyKind::ClusterServiceKey) = key_format::parse(&body.key) {
-        let found = cached_lookup(
-            &state,
-            &state.cluster_cache,
-            &body.key,
-            cluster_repo::find_by_secret,
-        )
-        .await?;
+    if let Ok(KeyKind::ClusterKey | KeyKind::ClusterServiceKey) = format::parse(&body.key) {
+        let found = state
+            .caches
+            .clusters
+            .lookup(&state.db, &body.key, cluster_repo::find_by_secret)
+            .await?;
         let verdict = match found {
             Some(record) if record.secret.organization_id == caller.organization_id => {
                 Verification::of_cluster(&record, now())
@@ -62,14 +63,14 @@ pub async fn verify_key(
     let verdict = match lookup(&state, &body.key).await? {
         Lookup::Malformed => Verification::unknown(VerifyCode::Malformed),
         Lookup::Unknown => Verification::unknown(VerifyCode::NotFound),
-        Lookup::Found(record) if record.api_key.organization_id != caller.organization_id => {
+        Lookup::Found(record) if record.organization_id != caller.organization_id => {
             Verification::unknown(VerifyCode::NotFound)
         }
         Lookup::Found(record) => {
             let at = now();
             let verdict = Verification::of(&record, body.client_ip, at);
             if verdict.valid {
-                state.last_used.touch(&record.api_key.id, at.naive_utc());
+                state.last_used.touch(&record.key_id, at.naive_utc());
             }
             verdict
         }

@@ -5,6 +5,9 @@
 pub mod dto;
 pub mod handlers;
 
+/// The tag of its operations in the document.
+pub const TAG: &str = "verify";
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers the verify operation under the `/v1` scope.

@@ -4,13 +4,19 @@
 //! the entry is older than the TTL (default 1 s). A change made on this node
 //! drops the affected entries at once, and an answer fetched before such a
 //! drop is not cached (it may predate the change); another node sees it
-//! within the TTL.
+//! within the TTL. Which entries to drop comes from what a committed write
+//! changed ([`KeyCaches::forget`], registered with `Db::after_commit` at
+//! start), never from a call a handler must remember.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::resources::api_keys::repo::KeyRecord;
+use super::records::{ClusterKeyRecord, KeyRecord};
+use super::{OWNER_API_KEY, OWNER_CLUSTER, OWNER_CLUSTER_SERVICE};
+use crate::db::changes::Changed;
+use crate::db::{AnyConnection, Db};
+use crate::error::ApiError;
 
 /// Most entries kept; past it, stale entries are dropped, then all.
 const MAX_ENTRIES: usize = 100_000;
@@ -28,6 +34,12 @@ impl CachedRecord for KeyRecord {
     }
 }
 
+impl CachedRecord for ClusterKeyRecord {
+    fn owner_id(&self) -> &str {
+        &self.secret.owner_id
+    }
+}
+
 struct Entry<R> {
     record: Option<Arc<R>>,
     fetched: Instant,
@@ -40,7 +52,7 @@ struct Entries<R> {
 }
 
 /// Hash-to-record cache with a time-to-live: API keys by default; cluster
-/// keys have their own (`crate::resources::clusters::repo::ClusterKeyRecord`).
+/// keys have their own ([`ClusterKeyRecord`]).
 pub struct KeyCache<R = KeyRecord> {
     ttl: Duration,
     entries: RwLock<Entries<R>>,
@@ -108,11 +120,61 @@ impl<R: CachedRecord> KeyCache<R> {
             .retain(|_, e| e.record.as_ref().is_none_or(|r| r.owner_id() != owner_id));
     }
 
-    /// Drops everything (an organization-wide change).
-    pub fn clear(&self) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.dropped = Some(Instant::now());
-        entries.by_hash.clear();
+    /// Finds a well-formed presented key's record by its hash: from the
+    /// cache while fresh, else with `find` on the database, caching the
+    /// answer (found or not).
+    pub async fn lookup(
+        &self,
+        db: &Db,
+        key: &str,
+        find: fn(&mut AnyConnection, &str) -> Result<Option<R>, ApiError>,
+    ) -> Result<Option<Arc<R>>, ApiError>
+    where
+        R: Send + Sync + 'static,
+    {
+        let hash = crate::crypto::hash_key(key);
+        if let Some(record) = self.get(&hash) {
+            return Ok(record);
+        }
+        let fetched = Instant::now();
+        let query_hash = hash.clone();
+        let record = db
+            .read(move |conn| find(conn, &query_hash))
+            .await?
+            .map(Arc::new);
+        self.put(hash, record.clone(), fetched);
+        Ok(record)
+    }
+}
+
+/// The node's look-up caches: API keys, and cluster and cluster service
+/// keys, each trusted for the same time.
+#[derive(Debug)]
+pub struct KeyCaches {
+    /// API keys.
+    pub api_keys: KeyCache<KeyRecord>,
+    /// Cluster and cluster service keys.
+    pub clusters: KeyCache<ClusterKeyRecord>,
+}
+
+impl KeyCaches {
+    /// Empty caches whose entries live `ttl`.
+    pub fn new(ttl: Duration) -> KeyCaches {
+        KeyCaches {
+            api_keys: KeyCache::new(ttl),
+            clusters: KeyCache::new(ttl),
+        }
+    }
+
+    /// Drops the entries of every key owner a committed write changed.
+    pub fn forget(&self, changed: &[Changed]) {
+        for change in changed {
+            match change.kind.as_str() {
+                OWNER_API_KEY => self.api_keys.invalidate_owner(&change.id),
+                OWNER_CLUSTER | OWNER_CLUSTER_SERVICE => self.clusters.invalidate_owner(&change.id),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -136,7 +198,7 @@ mod tests {
     fn an_answer_fetched_before_a_change_is_not_kept() {
         for drop in [
             (|c: &KeyCache<Owned>| c.invalidate_owner("a")) as fn(&KeyCache<Owned>),
-            |c| c.clear(),
+            |c| c.invalidate_owner("b"),
         ] {
             let cache = cache();
             let fetched = Instant::now();

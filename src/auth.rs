@@ -1,34 +1,30 @@
-//! Who is calling and whether they may: the `/v1` middleware authenticates
-//! the presented key and authorizes the addressed operation (role, policy,
-//! allowed addresses) before a handler runs; every `/v1` handler takes the
-//! resulting `Caller`, so no operation can forget either step.
-
-pub mod cache;
-pub mod key_format;
-pub mod last_used;
-pub mod policy;
+//! Who is calling and whether they may: the middleware wrapped on each
+//! surface's authenticated scope authenticates the presented key (read the
+//! surface's way) and authorizes the addressed operation (the role its
+//! contract names, the key's policy and allowed addresses) before a
+//! handler runs; every authenticated handler takes the resulting `Caller`,
+//! so no operation can forget either step.
 
 use std::future::{ready, Ready};
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 
 use crate::audit::AuditEvent;
-use crate::db::{now, AnyConnection};
+use crate::db::now;
 use crate::error::ApiError;
-use crate::middleware::RequestId;
-use crate::openapi::{routes, Route};
-use crate::resources::api_keys::repo::{self as key_repo, KeyRecord, Unusable};
-use crate::startup::AppState;
-
-use cache::{CachedRecord, KeyCache};
-pub use policy::{required_role, rule, ApiPolicy, OperationPolicy, OperationRule, Rights, Role};
+use crate::http::request_id::RequestId;
+use crate::keys::format;
+use crate::keys::records::{KeyRecord, Unusable};
+use crate::keys::repo::find_api_key;
+use crate::keys::rights::Rights;
+use crate::routes::{Route, Routes};
+use crate::state::AppState;
+use crate::surface::Surfaces;
 
 /// An authenticated, authorized caller of one operation.
 #[derive(Debug, Clone)]
@@ -41,8 +37,9 @@ pub struct Caller {
     pub rights: Rights,
     /// The operationId being called.
     pub operation_id: String,
-    /// The resource type the operation acts on (for audit events).
-    pub resource_type: &'static str,
+    /// The resource type of the operation's audit events (its contract's
+    /// `x-keygate-audit`; empty for an operation that is not audited).
+    pub resource_type: String,
     /// This request's id.
     pub request_id: String,
 }
@@ -54,7 +51,7 @@ impl Caller {
             &self.organization_id,
             Some(&self.key_id),
             &self.operation_id,
-            self.resource_type,
+            &self.resource_type,
             resource_id,
             &self.request_id,
         )
@@ -63,32 +60,6 @@ impl Caller {
 
 fn unauthorized(why: &'static str) -> ApiError {
     ApiError::Unauthorized(why.into())
-}
-
-/// The key a request presents: `Authorization: Bearer`, `Authorization:
-/// ApiKey` or `x-api-key`.
-pub fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
-    if let Some(value) = headers.get(AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| unauthorized("the Authorization header is not readable"))?;
-        let (scheme, key) = value.split_once(' ').ok_or_else(|| {
-            unauthorized("the Authorization header must be `Bearer <key>` or `ApiKey <key>`")
-        })?;
-        if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("apikey") {
-            return Ok(key.trim());
-        }
-        return Err(unauthorized(
-            "the Authorization header must be `Bearer <key>` or `ApiKey <key>`",
-        ));
-    }
-    if let Some(value) = headers.get("x-api-key") {
-        return value
-            .to_str()
-            .map(str::trim)
-            .map_err(|_| unauthorized("the x-api-key header is not readable"));
-    }
-    Err(unauthorized("an API key is required"))
 }
 
 impl From<Unusable> for ApiError {
@@ -110,73 +81,63 @@ pub enum Lookup {
     Found(Arc<KeyRecord>),
 }
 
-/// Looks a presented key up: shape and checksum first, then the cache, then
-/// the database (whose answer, found or not, is cached).
+/// Looks a presented API key up: shape and checksum first, then the cache,
+/// then the database (whose answer, found or not, is cached).
 pub async fn lookup(state: &AppState, key: &str) -> Result<Lookup, ApiError> {
-    if key_format::parse(key) != Ok(key_format::KeyKind::ApiKey) {
+    if format::parse(key) != Ok(format::KeyKind::ApiKey) {
         return Ok(Lookup::Malformed);
     }
-    let record = cached_lookup(state, &state.cache, key, key_repo::find_by_secret).await?;
+    let record = state
+        .caches
+        .api_keys
+        .lookup(&state.db, key, find_api_key)
+        .await?;
     Ok(record.map_or(Lookup::Unknown, Lookup::Found))
 }
 
-/// Finds a well-formed presented key's record by its hash: from `cache`
-/// while fresh, else with `find` on the database, caching the answer (found
-/// or not). API keys and cluster keys share it, each with its own cache.
-pub async fn cached_lookup<R>(
-    state: &AppState,
-    cache: &KeyCache<R>,
-    key: &str,
-    find: fn(&mut AnyConnection, &str) -> Result<Option<R>, ApiError>,
-) -> Result<Option<Arc<R>>, ApiError>
-where
-    R: CachedRecord + Send + Sync + 'static,
-{
-    let hash = crate::crypto::hash_key(key);
-    if let Some(record) = cache.get(&hash) {
-        return Ok(record);
-    }
-    let fetched = Instant::now();
-    let query_hash = hash.clone();
-    let record = state
-        .db
-        .read(move |conn| find(conn, &query_hash))
-        .await?
-        .map(Arc::new);
-    cache.put(hash, record.clone(), fetched);
-    Ok(record)
-}
-
-/// The `/v1` scope middleware: authenticates the presented key and
-/// authorizes the operation the request addresses, before any extractor
-/// reads the path or body, so bad credentials are always a 401 and a
-/// forbidden call always a 403. The `Caller` it leaves in the request's
-/// extensions is what handlers receive. A refused mutation is audited with
-/// outcome `denied`.
+/// The middleware of every authenticated scope (`from_fn(authenticate)`):
+/// authenticates the presented key and authorizes the operation the
+/// request addresses, before any extractor reads the path or body, so bad
+/// credentials are always a 401 and a forbidden call always a 403. The
+/// `Caller` it leaves in the request's extensions is what handlers receive,
+/// with the operation's contract beside it. A refused mutation is audited
+/// with outcome `denied`.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let routes = req
+        .app_data::<web::Data<Routes>>()
+        .ok_or_else(|| ApiError::internal("the route table is not registered"))?
+        .clone();
     // Unknown paths and methods pass on to the 404/405 answers.
-    let Some(route) = routes().find_for_path(req.method(), req.path()).cloned() else {
+    let Some(route) = routes.find_for_path(req.method(), req.path()).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState is not registered"))?
         .clone();
+    let surfaces = req
+        .app_data::<web::Data<Surfaces>>()
+        .ok_or_else(|| ApiError::internal("the surfaces are not registered"))?
+        .clone();
     let request_id = req
         .extensions()
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let outcome = match identify(&state, &req).await {
+    let surface = surfaces.for_path(req.path());
+    let outcome = match identify(&state, surface.presented_key(req.headers())).await {
         Err(err) => Err((err, None)),
         Ok(record) => permit(&req, &route, &record, &request_id).map_err(|err| (err, Some(record))),
     };
     match outcome {
         Ok(caller) => {
             state.last_used.touch(&caller.key_id, now().naive_utc());
+            if let Some(contract) = route.contract.clone() {
+                req.extensions_mut().insert(contract);
+            }
             req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_boxed_body())
         }
@@ -189,10 +150,13 @@ pub async fn authenticate(
     }
 }
 
-async fn identify(state: &AppState, req: &ServiceRequest) -> Result<Arc<KeyRecord>, ApiError> {
-    let key = presented_key(req.headers())?;
+async fn identify(
+    state: &AppState,
+    presented: Result<&str, ApiError>,
+) -> Result<Arc<KeyRecord>, ApiError> {
+    let key = presented?;
     let record = match lookup(state, key).await? {
-        Lookup::Malformed if key_format::parse(key).is_ok() => {
+        Lookup::Malformed if format::parse(key).is_ok() => {
             return Err(unauthorized(
                 "cluster keys cannot authenticate API calls; use an API key (kg_ak_...)",
             ))
@@ -228,14 +192,16 @@ fn permit(
             ));
         }
     }
-    let rule = rule(op)
+    let contract = route
+        .contract
+        .as_ref()
         .ok_or_else(|| forbidden("operation_not_allowed", format!("no key may call {op}")))?;
-    if rights.role < rule.role {
+    if rights.role < contract.role {
         return Err(forbidden(
             "insufficient_role",
             format!(
                 "{op} needs the {} role; this key is {}",
-                rule.role.as_str(),
+                contract.role.as_str(),
                 rights.role.as_str()
             ),
         ));
@@ -249,11 +215,11 @@ fn permit(
         }
     }
     Ok(Caller {
-        key_id: record.api_key.id.clone(),
-        organization_id: record.api_key.organization_id.clone(),
+        key_id: record.key_id.clone(),
+        organization_id: record.organization_id.clone(),
         rights: rights.clone(),
         operation_id: op.to_owned(),
-        resource_type: rule.resource_type,
+        resource_type: contract.audit.clone().unwrap_or_default(),
         request_id: request_id.to_owned(),
     })
 }
@@ -265,14 +231,14 @@ async fn record_denied(
     path: &str,
     request_id: &str,
 ) {
-    let Some(rule) = rule(&route.operation_id).filter(|r| r.mutates) else {
+    let Some(resource_type) = route.contract.as_ref().and_then(|c| c.audit.as_deref()) else {
         return;
     };
     let event = AuditEvent::denied(
-        who.map(|r| r.api_key.organization_id.as_str()),
-        who.map(|r| r.api_key.id.as_str()),
+        who.map(|r| r.organization_id.as_str()),
+        who.map(|r| r.key_id.as_str()),
         &route.operation_id,
-        rule.resource_type,
+        resource_type,
         route.params_of(path).first().map(|(_, v)| v.as_str()),
         request_id,
     );

@@ -1,8 +1,10 @@
-//! Roles, `api_policy`, and the rights a key holds: what each allows and
-//! whether one set of rights lies within another (a key may never grant more
-//! than it has).
+//! Roles, `api_policy`, and the rights an API key holds: what each allows
+//! and whether one set of rights lies within another (a key may never grant
+//! more than it has). Which role an operation needs is declared beside its
+//! handler (`routes::OperationContract`); the names a policy may use come
+//! from the route table, passed down as [`PolicyNames`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, FieldError};
-use crate::openapi::routes;
 
 /// What a key may do, from least to most.
 #[derive(
@@ -43,91 +44,6 @@ impl Role {
             .into_iter()
             .find(|r| r.as_str() == text)
     }
-}
-
-/// What the server knows of each authenticated operation: the least role it
-/// needs, whether it changes state (and so is audited, also when refused),
-/// and the resource type its audit events name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OperationRule {
-    /// The least role.
-    pub role: Role,
-    /// Whether it is a mutation.
-    pub mutates: bool,
-    /// `resource_type` of its audit events.
-    pub resource_type: &'static str,
-}
-
-/// The rule of every authenticated operation of the document; a test checks
-/// that none is missing. Operations missing here are refused.
-pub fn rule(operation_id: &str) -> Option<OperationRule> {
-    let (role, mutates, resource_type) = match operation_id {
-        "get_me" => (Role::Serving, false, "api_key"),
-        "verify_key" => (Role::Serving, false, "api_key"),
-        "get_organization" => (Role::Serving, false, "organization"),
-        "create_organization" => (Role::Personal, true, "organization"),
-        "list_api_keys" | "get_api_key" => (Role::Personal, false, "api_key"),
-        "create_api_key"
-        | "update_api_key"
-        | "delete_api_key"
-        | "rotate_api_key"
-        | "revoke_pending_api_key" => (Role::Personal, true, "api_key"),
-        "list_audit_events" => (Role::Personal, false, "audit_event"),
-        "list_secrets" => (Role::Serving, false, "secret"),
-        "get_secret" => (Role::Personal, true, "secret"),
-        "create_secret" | "put_secret" | "delete_secret" => {
-            (Role::ServingAndIndexing, true, "secret")
-        }
-        "list_connectors" | "get_connector" => (Role::Serving, false, "connector"),
-        "create_connector"
-        | "put_connector"
-        | "update_connector"
-        | "delete_connector"
-        | "update_connector_api_key_id" => (Role::ServingAndIndexing, true, "connector"),
-        "list_projects" | "get_project" => (Role::Serving, false, "project"),
-        "create_project" | "update_project" | "delete_project" => {
-            (Role::ServingAndIndexing, true, "project")
-        }
-        "list_api_proxies" | "get_api_proxy" | "check_api_proxy_keys" => {
-            (Role::Serving, false, "api_proxy")
-        }
-        "create_api_proxy" | "update_api_proxy" | "delete_api_proxy" | "update_api_proxy_keys" => {
-            (Role::ServingAndIndexing, true, "api_proxy")
-        }
-        "get_organization_subscription" | "get_organization_terms_and_conditions" => {
-            (Role::Serving, false, "organization")
-        }
-        "update_organization_subscription" | "accept_organization_terms_and_conditions" => {
-            (Role::Personal, true, "organization")
-        }
-        "list_clusters" | "get_cluster" => (Role::Serving, false, "cluster"),
-        "create_cluster"
-        | "update_cluster"
-        | "delete_cluster"
-        | "rotate_cluster_api_key"
-        | "revoke_pending_cluster_api_key"
-        | "rotate_cluster_service_api_key"
-        | "revoke_pending_cluster_service_api_key" => (Role::ServingAndIndexing, true, "cluster"),
-        "get_provider" => (Role::Serving, false, "provider"),
-        "update_provider" => (Role::ServingAndIndexing, true, "provider"),
-        "list_provider_credentials" | "get_provider_credential" => {
-            (Role::Serving, false, "provider_credential")
-        }
-        "create_provider_credential"
-        | "update_provider_credential"
-        | "delete_provider_credential" => (Role::ServingAndIndexing, true, "provider_credential"),
-        _ => return None,
-    };
-    Some(OperationRule {
-        role,
-        mutates,
-        resource_type,
-    })
-}
-
-/// The least role an operation needs.
-pub fn required_role(operation_id: &str) -> Option<Role> {
-    rule(operation_id).map(|r| r.role)
 }
 
 /// How one operation is allowed by a policy.
@@ -201,11 +117,11 @@ impl ApiPolicy {
     /// Field errors for operations that do not exist and resource parameters
     /// no operation has (the document lists both as `propertyNames`). A
     /// parameter the listed operation does not have constrains nothing.
-    pub fn check(&self, field: &str) -> Vec<FieldError> {
+    pub fn check(&self, field: &str, names: &PolicyNames) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (name, op) in &self.allowed_operations {
             let path = format!("{field}.allowed_operations.{name}");
-            if !policy_operations().contains(&name.as_str()) {
+            if !names.operations.contains(name) {
                 errors.push(FieldError::new(
                     path,
                     "unknown_operation",
@@ -214,7 +130,7 @@ impl ApiPolicy {
                 continue;
             }
             for param in op.allowed_resources.keys() {
-                if !policy_parameters().contains(&param.as_str()) {
+                if !names.parameters.contains(param) {
                     errors.push(FieldError::new(
                         format!("{path}.allowed_resources.{param}"),
                         "unknown_parameter",
@@ -227,30 +143,15 @@ impl ApiPolicy {
     }
 }
 
-/// The operationIds a policy may name: every authenticated operation.
-pub fn policy_operations() -> Vec<&'static str> {
-    let mut ops: Vec<&'static str> = routes()
-        .all()
-        .iter()
-        .filter(|r| rule(&r.operation_id).is_some())
-        .map(|r| r.operation_id.as_str())
-        .collect();
-    ops.sort_unstable();
-    ops.dedup();
-    ops
-}
-
-/// The path parameter names `allowed_resources` may name.
-pub fn policy_parameters() -> Vec<&'static str> {
-    let mut params: Vec<&'static str> = routes()
-        .all()
-        .iter()
-        .filter(|r| rule(&r.operation_id).is_some())
-        .flat_map(|r| r.path_params.iter().map(String::as_str))
-        .collect();
-    params.sort_unstable();
-    params.dedup();
-    params
+/// The names a policy may use: every authenticated operation's
+/// operationId and every path parameter of those operations (from the route
+/// table, built once at start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyNames {
+    /// operationIds.
+    pub operations: BTreeSet<String>,
+    /// Path parameter names.
+    pub parameters: BTreeSet<String>,
 }
 
 /// Everything that bounds what a key can do.
@@ -294,6 +195,28 @@ impl Rights {
             }
         }
         Ok(())
+    }
+
+    /// The rights stored in an `api_keys` row's columns; `None` names the
+    /// column that does not parse.
+    pub fn from_stored(
+        role: &str,
+        policy: Option<&str>,
+        cidrs: Option<&str>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Rights, &'static str> {
+        Ok(Rights {
+            role: Role::parse(role).ok_or("role")?,
+            policy: policy
+                .map(serde_json::from_str::<ApiPolicy>)
+                .transpose()
+                .map_err(|_| "api_policy")?,
+            allowed_cidrs: cidrs
+                .map(serde_json::from_str::<Vec<IpNet>>)
+                .transpose()
+                .map_err(|_| "allowed_cidrs")?,
+            expires_at,
+        })
     }
 
     /// 403 unless these rights lie within the caller's.

@@ -1,15 +1,11 @@
-//! `ETag` on single-resource responses and `If-Match` on writes. The tag is
-//! derived from the resource id and its last change, so any write changes
-//! it; the check runs inside the write's transaction, after the row is
-//! loaded, so a stale write is never applied.
+//! Row versions: the `ETag` of a resource version and the `If-Match`
+//! precondition a write checks against it. The tag is derived from the
+//! resource id and its last change, so any write changes it; the check runs
+//! inside the write's transaction, after the row is loaded, so a stale write
+//! is never applied. Reading the header is the HTTP toolkit's
+//! (`http::conditional`).
 
-use std::future::{ready, Ready};
-
-use actix_web::dev::Payload;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -18,15 +14,6 @@ use crate::error::ApiError;
 pub fn etag(id: &str, changed_at: NaiveDateTime) -> String {
     let digest = Sha256::digest(format!("{id}@{}", changed_at.and_utc().timestamp_micros()));
     format!("\"{}\"", &hex::encode(digest)[..20])
-}
-
-/// A 200 JSON response carrying an `ETag`.
-pub fn json_with_etag<T: Serialize>(etag: &str, body: &T) -> HttpResponse {
-    let mut builder = HttpResponse::Ok();
-    if let Ok(value) = HeaderValue::from_str(etag) {
-        builder.insert_header((header::ETAG, value));
-    }
-    builder.json(body)
 }
 
 /// The request's `If-Match` precondition, if any.
@@ -58,29 +45,6 @@ impl IfMatch {
             Some(tags) if tags.iter().any(|t| t == "*" || t == current) => Ok(()),
             Some(_) => Err(ApiError::PreconditionFailed),
         }
-    }
-}
-
-impl FromRequest for IfMatch {
-    type Error = ApiError;
-    type Future = Ready<Result<IfMatch, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let value = req.headers().get(header::IF_MATCH);
-        ready(match value.map(|v| v.to_str()) {
-            None => Ok(IfMatch(None)),
-            Some(Ok(text)) if !text.trim().is_empty() => Ok(IfMatch::parse(Some(text))),
-            Some(Ok(_)) => Err(ApiError::BadRequest {
-                code: "invalid_header",
-                detail: "If-Match must name at least one ETag, or *".to_owned(),
-                errors: Vec::new(),
-            }),
-            Some(Err(_)) => Err(ApiError::BadRequest {
-                code: "invalid_header",
-                detail: "If-Match is not readable text".to_owned(),
-                errors: Vec::new(),
-            }),
-        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! `Request-Timeout` (seconds) and `Request-Timeout-Millis`: the caller's
 //! budget for one request. The middleware parses the headers (bad values are
-//! 400) and runs the request with its deadline in a task-local; `Db` reads
+//! 400) and runs the request with its deadline (`db::deadline`); `Db` reads
 //! it, stops waiting at the deadline with 504, and rolls back a write that
 //! would commit after it.
 
@@ -11,21 +11,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::middleware::Next;
 
+use crate::db::deadline::within_deadline;
 use crate::error::ApiError;
 
 /// Budget in whole seconds.
 pub const REQUEST_TIMEOUT: &str = "request-timeout";
 /// Budget in milliseconds.
 pub const REQUEST_TIMEOUT_MILLIS: &str = "request-timeout-millis";
-
-tokio::task_local! {
-    static DEADLINE: Instant;
-}
-
-/// The running request's deadline, if its caller set one.
-pub fn current_deadline() -> Option<Instant> {
-    DEADLINE.try_with(|d| *d).ok()
-}
 
 fn parse_one(
     headers: &HeaderMap,
@@ -87,7 +79,7 @@ pub async fn request_timeout(
         Ok(None) => Ok(next.call(req).await?.map_into_boxed_body()),
         Ok(Some(budget)) => {
             let deadline = Instant::now() + budget;
-            let res = DEADLINE.scope(deadline, next.call(req)).await?;
+            let res = within_deadline(deadline, next.call(req)).await?;
             Ok(res.map_into_boxed_body())
         }
     }

@@ -1,0 +1,210 @@
+//! Storage of issued keys, the one rotation machinery for every kind (API
+//! keys, cluster keys, cluster service keys): issuing a first secret,
+//! rotating to a new one while the old stays valid as *pending* for a grace
+//! period, revoking pending secrets early, and finding the API key a
+//! presented key belongs to. Functions run inside the caller's transaction;
+//! those that change an owner's secrets record it (`db::changes`), so the
+//! caches drop the owner once the transaction commits.
+
+use chrono::Duration;
+use diesel::prelude::*;
+
+use super::format::{self, GeneratedKey, KeyKind};
+use super::model::{KeySecretRow, STATE_CURRENT, STATE_PENDING};
+use super::records::KeyRecord;
+use super::rights::Rights;
+use super::OWNER_API_KEY;
+use crate::crypto::hash_key;
+use crate::db::changes;
+use crate::db::schema::{api_keys, key_secrets};
+use crate::db::{now, AnyConnection};
+use crate::error::ApiError;
+
+/// Whose secrets: the owner kind and id.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// The owning organization.
+    pub organization_id: &'a str,
+    /// `api_key`, ...
+    pub kind: &'a str,
+    /// The owner's id.
+    pub id: &'a str,
+}
+
+/// Inserts a new current secret of the given key kind for an owner and
+/// returns the key, to be shown once.
+pub fn issue(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    kind: KeyKind,
+) -> QueryResult<GeneratedKey> {
+    issue_given(conn, owner, format::generate(kind))
+}
+
+/// Inserts a given key as the owner's current secret.
+pub fn issue_given(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    key: GeneratedKey,
+) -> QueryResult<GeneratedKey> {
+    diesel::insert_into(key_secrets::table)
+        .values(KeySecretRow {
+            key_hash: hash_key(&key.value),
+            organization_id: owner.organization_id.to_owned(),
+            owner_kind: owner.kind.to_owned(),
+            owner_id: owner.id.to_owned(),
+            key_prefix: key.display_prefix(),
+            key_last4: key.last4(),
+            state: STATE_CURRENT.to_owned(),
+            pending_expires_at: None,
+            created_at: now().naive_utc(),
+        })
+        .execute(conn)?;
+    Ok(key)
+}
+
+fn owned_by(
+    owner: Owner<'_>,
+) -> diesel::dsl::And<
+    diesel::dsl::Eq<key_secrets::owner_kind, String>,
+    diesel::dsl::Eq<key_secrets::owner_id, String>,
+> {
+    key_secrets::owner_kind
+        .eq(owner.kind.to_owned())
+        .and(key_secrets::owner_id.eq(owner.id.to_owned()))
+}
+
+/// Rotates: the current secret becomes pending until `grace_seconds` from
+/// now (with a zero grace it is deleted at once), pending secrets whose
+/// grace has ended are removed, and a new current secret is issued.
+pub fn rotate(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    kind: KeyKind,
+    grace_seconds: i64,
+) -> QueryResult<GeneratedKey> {
+    let at = now();
+    let ended = key_secrets::state
+        .eq(STATE_PENDING)
+        .and(key_secrets::pending_expires_at.le(at.naive_utc()));
+    diesel::delete(key_secrets::table.filter(owned_by(owner)).filter(ended)).execute(conn)?;
+    let current = key_secrets::table
+        .filter(owned_by(owner))
+        .filter(key_secrets::state.eq(STATE_CURRENT));
+    changes::record(owner.kind, owner.id);
+    if grace_seconds == 0 {
+        diesel::delete(current).execute(conn)?;
+    } else {
+        let until = (at + Duration::seconds(grace_seconds)).naive_utc();
+        diesel::update(current)
+            .set((
+                key_secrets::state.eq(STATE_PENDING),
+                key_secrets::pending_expires_at.eq(Some(until)),
+            ))
+            .execute(conn)?;
+    }
+    issue(conn, owner, kind)
+}
+
+/// Ends every pending secret of an owner now; returns how many.
+pub fn revoke_pending(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult<usize> {
+    let revoked = diesel::delete(
+        key_secrets::table
+            .filter(owned_by(owner))
+            .filter(key_secrets::state.eq(STATE_PENDING)),
+    )
+    .execute(conn)?;
+    if revoked > 0 {
+        changes::record(owner.kind, owner.id);
+    }
+    Ok(revoked)
+}
+
+/// Removes every secret of an owner (when the owner is deleted).
+pub fn delete_all(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult<usize> {
+    let deleted = diesel::delete(key_secrets::table.filter(owned_by(owner))).execute(conn)?;
+    if deleted > 0 {
+        changes::record(owner.kind, owner.id);
+    }
+    Ok(deleted)
+}
+
+/// The still-working pending secrets of the given owners, oldest first.
+pub fn pending_of(
+    conn: &mut AnyConnection,
+    owner_kind: &str,
+    owner_ids: &[String],
+) -> QueryResult<Vec<KeySecretRow>> {
+    if owner_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    key_secrets::table
+        .filter(key_secrets::owner_kind.eq(owner_kind))
+        .filter(key_secrets::owner_id.eq_any(owner_ids))
+        .filter(key_secrets::state.eq(STATE_PENDING))
+        .filter(key_secrets::pending_expires_at.gt(now().naive_utc()))
+        .order((key_secrets::created_at.asc(), key_secrets::key_hash.asc()))
+        .select(KeySecretRow::as_select())
+        .load(conn)
+}
+
+/// Records that the key an owner's secrets stand for changed in a way a
+/// cached look-up holds (an API key's rights or `enabled`), so the caches
+/// drop it once the transaction commits.
+pub fn changed(owner: Owner<'_>) {
+    changes::record(owner.kind, owner.id);
+}
+
+/// Finds the API key a presented key's hash belongs to: the identity
+/// authentication and verification read.
+pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRecord>, ApiError> {
+    type Columns = (
+        String,
+        String,
+        bool,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+    );
+    let found = key_secrets::table
+        .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
+        .filter(key_secrets::key_hash.eq(hash))
+        .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
+        .select((
+            (
+                api_keys::id,
+                api_keys::organization_id,
+                api_keys::enabled,
+                api_keys::api_key_role,
+                api_keys::api_policy,
+                api_keys::allowed_cidrs,
+                api_keys::expires_at,
+            ),
+            KeySecretRow::as_select(),
+        ))
+        .first::<(Columns, KeySecretRow)>(conn)
+        .optional()?;
+    found
+        .map(
+            |((key_id, organization_id, enabled, role, policy, cidrs, expires_at), secret)| {
+                let rights = Rights::from_stored(
+                    &role,
+                    policy.as_deref(),
+                    cidrs.as_deref(),
+                    expires_at.map(|t| t.and_utc()),
+                )
+                .map_err(|what| {
+                    ApiError::internal(format!("api key {key_id} has a corrupt {what}"))
+                })?;
+                Ok(KeyRecord {
+                    key_id,
+                    organization_id,
+                    enabled,
+                    rights,
+                    secret,
+                })
+            },
+        )
+        .transpose()
+}

@@ -1,0 +1,127 @@
+//! The native surface's document, `openapi/openapi.json`: the parts
+//! utoipa cannot see from the handlers (`info`, tags, security schemes),
+//! problem+json as the body of every shared error response, and the names
+//! an `api_policy` may use.
+
+use std::sync::LazyLock;
+
+use serde_json::{json, Value};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::problem::ProblemDetails;
+use crate::openapi::SharedResponse;
+use crate::routes::Routes;
+
+/// The parts of the document that are not collected from handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keygate",
+        version = "0.1.0",
+        description = "keygate issues and verifies API keys for your callers and keeps the secrets your integrations run on.\n\nAuthenticate every `/v1` operation with a keygate API key: `Authorization: Bearer <key>` (also `Authorization: ApiKey <key>` or `x-api-key: <key>`). Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        contact(name = "keygate maintainers")
+    ),
+    servers((url = "/", description = "This keygate server")),
+    tags(
+        (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
+        (name = "api_proxies", description = "API proxies of a project (Apinizer family): a public key that identifies callers, a secret key that authenticates them (stored encrypted, never shown), and a constant-time check of a presented pair."),
+        (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
+        (name = "clusters", description = "Connected clusters (Elastic Cloud Connect family): self-managed Elasticsearch clusters linked to the organization, their services, and their rotating cluster and service keys."),
+        (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),
+        (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
+        (name = "projects", description = "Projects (Apinizer family): named groups of API proxies, addressed by name."),
+        (name = "providers", description = "Providers and provider credentials (Nylas family): the app credentials that let a platform act on a provider (Google service accounts, Microsoft admin consent, connector overrides), stored encrypted and never returned, and each provider's active credential."),
+        (name = "secrets", description = "Connector secrets: values stored encrypted with AES-256-GCM and given back only to `personal` keys, every read audited."),
+        (name = "system", description = "Liveness and readiness, without authentication."),
+        (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key.")
+    ),
+    components(schemas(ProblemDetails)),
+    modifiers(&SecuritySchemes),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("kg_ak_...")
+                    .description(Some("A keygate API key: `Authorization: Bearer kg_ak_...`. `Authorization: ApiKey kg_ak_...` is accepted too."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "A keygate API key in the `x-api-key` header.",
+            ))),
+        );
+    }
+}
+
+/// The complete native document, built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+        crate::openapi::build(
+            ApiDoc::openapi(),
+            super::configure,
+            &problem_response,
+            add_policy_names,
+        )
+    });
+    &DOCUMENT
+}
+
+/// The native document as committed in `openapi/openapi.json`.
+pub fn document_pretty() -> String {
+    crate::openapi::pretty(document())
+}
+
+// `api_policy` names operations and path parameters: list them in the
+// document, from the same route table the server checks them against.
+fn add_policy_names(doc: &mut Value) {
+    let names = Routes::from_document(doc).policy_names();
+    let (ops, params) = (json!(names.operations), json!(names.parameters));
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ApiPolicy"]["properties"]["allowed_operations"]["propertyNames"] =
+        json!({ "enum": ops });
+    schemas["OperationPolicy"]["properties"]["allowed_resources"]["propertyNames"] =
+        json!({ "enum": params });
+}
+
+/// A shared error response as problem+json, with an example.
+fn problem_response(shared: &SharedResponse) -> Value {
+    let SharedResponse {
+        description,
+        code,
+        status,
+        detail,
+        ..
+    } = *shared;
+    json!({
+        "description": description,
+        "content": {
+            "application/problem+json": {
+                "schema": { "$ref": "#/components/schemas/ProblemDetails" },
+                "example": {
+                    "type": format!("urn:keygate:problem:{code}"),
+                    "title": actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
+                    "status": status,
+                    "detail": detail,
+                    "instance": "/v1/api_keys",
+                    "code": code,
+                    "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"
+                }
+            }
+        }
+    })
+}

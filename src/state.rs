@@ -1,0 +1,51 @@
+//! What every handler can reach, as `web::Data<AppState>`: the database,
+//! the look-up caches, the `last_used_at` values waiting to be written, the
+//! sealing service and the names an `api_policy` may use. Built by
+//! `startup`; it imports nothing above the toolkit.
+
+use std::sync::Arc;
+
+use crate::crypto::vault::Vault;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::keys::cache::KeyCaches;
+use crate::keys::last_used::{self, LastUsed};
+use crate::keys::rights::PolicyNames;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database; its committed writes drop what they changed from
+    /// `caches`.
+    pub db: Db,
+    /// API key and cluster key look-ups, trusted for a bounded time.
+    pub caches: Arc<KeyCaches>,
+    /// `last_used_at` values waiting to be written.
+    pub last_used: Arc<LastUsed>,
+    /// The sealing service, when a master key is configured.
+    pub vault: Option<Vault>,
+    /// The operationIds and path parameters an `api_policy` may name.
+    pub policy_names: Arc<PolicyNames>,
+}
+
+impl AppState {
+    /// The sealing service, or 503 `master_key_missing`.
+    pub fn vault(&self) -> Result<&Vault, ApiError> {
+        self.vault.as_ref().ok_or(ApiError::MasterKeyMissing)
+    }
+
+    /// Writes the pending `last_used_at` values.
+    pub async fn flush_last_used(&self) {
+        let values = self.last_used.drain();
+        if values.is_empty() {
+            return;
+        }
+        let written = self
+            .db
+            .write(move |conn| Ok(last_used::write(conn, &values)?))
+            .await;
+        if let Err(err) = written {
+            log::warn!("could not write last_used_at: {err}");
+        }
+    }
+}
