@@ -26,5 +26,9 @@ class MintedPersonalKey:
         return minted.stdout.strip()
 
     def set(self, case, data, context):
+        # A dialect's env file may present the key its vendor's way
+        # (x-api-key, `ApiKey <key>`); the native default is a bearer token.
+        header = os.environ.get("KEYGATE_CONTRACT_AUTH_HEADER", "Authorization")
+        prefix = os.environ.get("KEYGATE_CONTRACT_AUTH_PREFIX", "Bearer ")
         case.headers = case.headers or {}
-        case.headers["Authorization"] = f"Bearer {data}"
+        case.headers[header] = f"{prefix}{data}"

@@ -12,7 +12,11 @@
 //   4. Try it out on GET /v1/me answers 200 with the id of KEY (as GET /v1/me
 //      answers when called directly);
 //   5. the same Try it out WITHOUT Authorize (fresh page, clean profile) shows 401;
-//   6. a screenshot of the executed /v1/me response is saved to SCREENSHOT_PATH.
+//   6. a screenshot of the executed /v1/me response is saved to SCREENSHOT_PATH;
+//   7. every other document in SWAGGER_UI_DOCS (space-separated /api-docs/...
+//      paths; the run script passes every committed document) is in the top
+//      bar's definition selector and, once picked, lists every tag and
+//      operation, as step 2 checks for the native one.
 // One line per check: "PASS step N ..." / "FAIL step N ...". Exit 0 only if all
 // pass; 1 on a failed check; 2 on bad usage, an unexpected error or the overall
 // timeout. The browser is always closed and its temporary profile removed.
@@ -174,6 +178,66 @@ async function tryItOutMe(page) {
   return { me, live, status, body, json, curl, requestUrl };
 }
 
+// Which of a document's tags and operations the rendered page lists (with
+// method, path and summary), and what it shows that the document lacks.
+async function listedOperations(page, doc) {
+  await expandAllTags(page);
+  const shown = await page.$$eval(".opblock-tag-section", (sections) => sections.map((s) => {
+    const h = s.querySelector("h3.opblock-tag");
+    return {
+      tag: h?.getAttribute("data-tag"),
+      visible: !!h && h.checkVisibility(),
+      ops: [...s.querySelectorAll(".opblock")].map((o) => ({
+        method: o.querySelector(".opblock-summary-method")?.textContent.trim(),
+        path: o.querySelector(".opblock-summary-path")?.getAttribute("data-path"),
+        summary: o.querySelector(".opblock-summary-description")?.textContent.trim() ?? "",
+        visible: o.checkVisibility(),
+      })),
+    };
+  }));
+  const ops = docOperations(doc);
+  const docTags = [...new Set([...(doc.tags || []).map((t) => t.name), ...ops.flatMap((o) => o.tags)])];
+  const shownTags = new Map(shown.filter((s) => s.tag && s.visible).map((s) => [s.tag, s]));
+  const missing = [];
+  for (const t of docTags) if (!shownTags.has(t)) missing.push(`tag section "${t}"`);
+  let listed = 0;
+  for (const o of ops) {
+    let okAll = true;
+    for (const t of o.tags) {
+      const blk = shownTags.get(t)?.ops.find((x) => x.method === o.method && x.path === o.path && x.visible);
+      if (!blk) { okAll = false; missing.push(`${o.method} ${o.path} under "${t}"`); continue; }
+      if (o.summary && blk.summary !== o.summary.trim()) {
+        okAll = false; missing.push(`${o.method} ${o.path} summary "${o.summary}" (shown: "${blk.summary}")`);
+      }
+    }
+    if (okAll) listed++;
+  }
+  const docKeys = new Set(ops.map((o) => `${o.method} ${o.path}`));
+  const extra = shown.flatMap((s) => s.ops.map((o) => `${o.method} ${o.path}`)).filter((k) => !docKeys.has(k));
+  if (extra.length) missing.push(`shown but not in the document: ${[...new Set(extra)].join(", ")}`);
+  return {
+    missing, listed, ops: ops.length, tags: docTags.length,
+    tagsShown: docTags.filter((t) => shownTags.has(t)).length,
+    noSummary: ops.filter((o) => !o.summary).map((o) => `${o.method} ${o.path}`),
+  };
+}
+
+// Picks a document in the top bar's definition selector and waits until
+// its title is rendered.
+async function selectDocument(page, url, title) {
+  const select = page.locator(".topbar select").first();
+  await select.waitFor({ timeout: STEP_TIMEOUT_MS });
+  const options = await select.locator("option").evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent })));
+  const option = options.find((o) => o.value === url || o.value.endsWith(url) || o.label === url);
+  if (!option) throw new Error(`the definition selector has no ${url} (it has: ${options.map((o) => o.value).join(", ")})`);
+  await select.selectOption(option.value);
+  await page.waitForFunction((t) => {
+    const el = document.querySelector(".information-container .title");
+    return el && el.textContent.includes(t);
+  }, title, { timeout: STEP_TIMEOUT_MS });
+  await page.waitForSelector(".opblock-tag-section, .opblock", { timeout: STEP_TIMEOUT_MS });
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const t0 = Date.now();
@@ -239,46 +303,12 @@ async function main() {
 
   // ---- step 2: every tag and operation of the live document is shown
   {
-    await expandAllTags(page);
-    const shown = await page.$$eval(".opblock-tag-section", (sections) => sections.map((s) => {
-      const h = s.querySelector("h3.opblock-tag");
-      return {
-        tag: h?.getAttribute("data-tag"),
-        visible: !!h && h.checkVisibility(),
-        ops: [...s.querySelectorAll(".opblock")].map((o) => ({
-          method: o.querySelector(".opblock-summary-method")?.textContent.trim(),
-          path: o.querySelector(".opblock-summary-path")?.getAttribute("data-path"),
-          summary: o.querySelector(".opblock-summary-description")?.textContent.trim() ?? "",
-          visible: o.checkVisibility(),
-        })),
-      };
-    }));
-    const ops = docOperations(doc);
-    const docTags = [...new Set([...(doc.tags || []).map((t) => t.name), ...ops.flatMap((o) => o.tags)])];
-    const shownTags = new Map(shown.filter((s) => s.tag && s.visible).map((s) => [s.tag, s]));
-    const missing = [];
-    for (const t of docTags) if (!shownTags.has(t)) missing.push(`tag section "${t}"`);
-    let listed = 0;
-    for (const o of ops) {
-      let okAll = true;
-      for (const t of o.tags) {
-        const blk = shownTags.get(t)?.ops.find((x) => x.method === o.method && x.path === o.path && x.visible);
-        if (!blk) { okAll = false; missing.push(`${o.method} ${o.path} under "${t}"`); continue; }
-        if (o.summary && blk.summary !== o.summary.trim()) {
-          okAll = false; missing.push(`${o.method} ${o.path} summary "${o.summary}" (shown: "${blk.summary}")`);
-        }
-      }
-      if (okAll) listed++;
-    }
-    const docKeys = new Set(ops.map((o) => `${o.method} ${o.path}`));
-    const extra = shown.flatMap((s) => s.ops.map((o) => `${o.method} ${o.path}`)).filter((k) => !docKeys.has(k));
-    const noSummary = ops.filter((o) => !o.summary).map((o) => `${o.method} ${o.path}`);
-    if (extra.length) missing.push(`shown but not in the document: ${[...new Set(extra)].join(", ")}`);
-    report(2, missing.length === 0,
-      `tags: ${docTags.filter((t) => shownTags.has(t)).length}/${docTags.length} shown as sections; ` +
-      `operations: ${listed}/${ops.length} listed with method, path and summary` +
-      (missing.length ? `; missing or wrong: ${missing.join("; ")}` : ""));
-    if (noSummary.length) note(`operations without a summary: ${noSummary.join(", ")}`);
+    const c = await listedOperations(page, doc);
+    report(2, c.missing.length === 0,
+      `tags: ${c.tagsShown}/${c.tags} shown as sections; ` +
+      `operations: ${c.listed}/${c.ops} listed with method, path and summary` +
+      (c.missing.length ? `; missing or wrong: ${c.missing.join("; ")}` : ""));
+    if (c.noSummary.length) note(`operations without a summary: ${c.noSummary.join(", ")}`);
   }
 
   // ---- step 3: Authorize with the key in the bearer scheme
@@ -353,6 +383,29 @@ async function main() {
     report(6, inView && size > 1000, `screenshot of the executed ${ME_PATH} response (status cell ${inView ? "in view" : "NOT in view"}) saved to ${SHOT} (${size} bytes)`);
   }
 
+  // ---- step 7: every other document of the selector lists its operations
+  {
+    const others = (process.env.SWAGGER_UI_DOCS || "").split(/\s+/).filter((u) => u && !u.endsWith("/openapi.json"));
+    const problems = [];
+    const counted = [];
+    for (const url of others) {
+      const res = await fetchJson(`${BASE}${url}`);
+      if (res.status !== 200 || !res.json?.paths) { problems.push(`GET ${url} answered ${res.status}`); continue; }
+      try {
+        await selectDocument(page, url, res.json.info?.title ?? "");
+        const c = await listedOperations(page, res.json);
+        counted.push(`${url}: ${c.listed}/${c.ops} operations, ${c.tagsShown}/${c.tags} tags`);
+        for (const m of c.missing) problems.push(`${url}: ${m}`);
+      } catch (e) {
+        problems.push(`${url}: ${redact(e.message).split("\n")[0]}`);
+      }
+    }
+    report(7, problems.length === 0,
+      others.length
+        ? `the definition selector shows ${counted.join("; ")}${problems.length ? `; problems: ${problems.join("; ")}` : ""}`
+        : "only the native document is served (no selector to check)");
+  }
+
   if (external.size) note(`blocked requests to other origins: ${[...external].join(", ")}`);
   if (pageErrors.length) note(`page errors: ${pageErrors.join(" | ").slice(0, 500)}`);
   note(`browser part took ${((Date.now() - t0) / 1000).toFixed(1)}s`);
@@ -372,7 +425,7 @@ if (exiting) {
 }
 clearTimeout(overall);
 const failed = results.filter((x) => !x.ok).map((x) => x.step);
-const missing = [1, 2, 3, 4, 5, 6].filter((s) => !results.some((x) => x.step === s));
+const missing = [1, 2, 3, 4, 5, 6, 7].filter((s) => !results.some((x) => x.step === s));
 if (!code && (failed.length || missing.length)) code = 1;
 console.log(code === 0
   ? `swagger_ui: all ${results.length} checks passed`
