@@ -177,10 +177,12 @@ fn permit(
 ) -> Result<Caller, ApiError> {
     let rights = &record.rights;
     let op = route.operation_id.as_str();
+    // A dialect operation is governed by its native twin's policy entry.
+    let governing = route.contract.as_ref().map_or(op, |c| c.policy_name(op));
     let forbidden = |code, detail: String| ApiError::Forbidden {
         code,
         detail,
-        missing_permission: Some(op.to_owned()),
+        missing_permission: Some(governing.to_owned()),
     };
     if let Some(peer) = req.peer_addr() {
         // An IPv4 client of an IPv6 listener shows as ::ffff:a.b.c.d.
@@ -207,10 +209,10 @@ fn permit(
         ));
     }
     if let Some(policy) = &rights.policy {
-        if !policy.allows(op, &route.params_of(req.path())) {
+        if !policy.allows(governing, &route.params_of(req.path())) {
             return Err(forbidden(
                 "operation_not_allowed",
-                format!("this key's api_policy does not allow {op} here"),
+                format!("this key's api_policy does not allow {governing} here"),
             ));
         }
     }

@@ -16,6 +16,10 @@ use crate::keys::rights::{PolicyNames, Role};
 pub const ROLE_EXTENSION: &str = "x-keygate-role";
 /// The extension naming the resource type of an audited operation's events.
 pub const AUDIT_EXTENSION: &str = "x-keygate-audit";
+/// The extension by which a dialect operation names its native twin: the
+/// native operationId whose `api_policy` entry governs it, so a policy
+/// written for the native API governs the vendor's client too.
+pub const ACTS_AS_EXTENSION: &str = "x-keygate-acts-as";
 
 /// What an authenticated operation requires and promises, declared once
 /// beside its handler and read here from the document:
@@ -41,12 +45,21 @@ pub struct OperationContract {
     /// Whether it honours `If-Match` (its handler lists `params(IfMatch)`),
     /// and so can answer 412.
     pub if_match: bool,
+    /// For a dialect operation, its native twin (`x-keygate-acts-as`): the
+    /// operationId a key's `api_policy` is checked against.
+    pub acts_as: Option<String>,
 }
 
 impl OperationContract {
     /// Whether the operation changes state and is audited.
     pub fn mutates(&self) -> bool {
         self.audit.is_some()
+    }
+
+    /// The operationId a key's `api_policy` names for this operation: its
+    /// native twin's for a dialect operation, else its own.
+    pub fn policy_name<'a>(&'a self, operation_id: &'a str) -> &'a str {
+        self.acts_as.as_deref().unwrap_or(operation_id)
     }
 
     /// The contract an operation object of a document declares; `None`
@@ -62,10 +75,16 @@ impl OperationContract {
             .into_iter()
             .flatten()
             .any(|p| is_if_match(doc, p));
+        let acts_as = op.get(ACTS_AS_EXTENSION).map(|v| {
+            v.as_str()
+                .expect("x-keygate-acts-as is a string")
+                .to_owned()
+        });
         Some(OperationContract {
             role,
             audit,
             if_match,
+            acts_as,
         })
     }
 }
@@ -171,11 +190,13 @@ impl Routes {
         routes
     }
 
-    /// The names a policy may use: every authenticated operation and its
-    /// path parameters.
+    /// The names a policy may use: every authenticated operation that is
+    /// not a dialect's stand-in for a native one (those are governed by
+    /// their twin's entry), and its path parameters.
     pub fn policy_names(&self) -> PolicyNames {
         let mut names = PolicyNames::default();
-        for route in self.routes.iter().filter(|r| r.contract.is_some()) {
+        let named = |r: &&Route| r.contract.as_ref().is_some_and(|c| c.acts_as.is_none());
+        for route in self.routes.iter().filter(named) {
             names.operations.insert(route.operation_id.clone());
             names.parameters.extend(route.path_params.iter().cloned());
         }

@@ -35,6 +35,54 @@ fn every_authenticated_operation_has_a_role() {
 }
 
 #[test]
+fn every_dialect_operation_keeps_its_native_twins_contract() {
+    let surfaces = keygate::startup::surfaces();
+    let routes =
+        keygate::routes::Routes::from_documents(surfaces.all().map(|s| (s.name(), s.document())));
+    for route in routes.all().iter().filter(|r| r.surface != "native") {
+        let Some(contract) = &route.contract else {
+            continue;
+        };
+        let Some(twin_id) = &contract.acts_as else {
+            continue;
+        };
+        let twin = routes
+            .by_operation_id(twin_id)
+            .filter(|t| t.surface == "native")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} acts as {twin_id}, which is no native operation",
+                    route.operation_id
+                )
+            });
+        let twin_contract = twin
+            .contract
+            .as_ref()
+            .expect("a native twin is authenticated");
+        assert_eq!(
+            contract.role, twin_contract.role,
+            "{}: role differs from {twin_id}'s",
+            route.operation_id
+        );
+        assert_eq!(
+            contract.audit, twin_contract.audit,
+            "{}: audit type differs from {twin_id}'s",
+            route.operation_id
+        );
+        // The policy's allowed_resources are keyed by path parameter name.
+        let mut mine = route.path_params.clone();
+        let mut theirs = twin.path_params.clone();
+        mine.sort();
+        theirs.sort();
+        assert_eq!(
+            mine, theirs,
+            "{}: path parameters differ from {twin_id}'s",
+            route.operation_id
+        );
+    }
+}
+
+#[test]
 fn path_id_patterns_match_the_server_rules() {
     use keygate::resources::api_keys::dto::ApiKeyId;
     use keygate::resources::organizations::dto::OrganizationId;
