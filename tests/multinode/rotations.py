@@ -108,8 +108,7 @@ def shown(summary):
 async def round_(ctx, report, isolation, total, n_owners):
     owners = await make_owners(ctx, n_owners, isolation)
     n_owners = len(owners)
-    for c in ctx.clients:
-        await c.warm(min(total // 3 + 1, 300))
+    await asyncio.gather(*(c.warm(min(total // 3 + 1, 300)) for c in ctx.clients))
     v = ctx.verifier
 
     async def one(i):
