@@ -312,6 +312,8 @@ def self_test(tool=None):
 
 def promtool():
     given = os.environ.get("KEYGATE_MULTINODE_PROMTOOL", "").strip()
+    if given == "0":
+        return None
     return given or shutil.which("promtool")
 
 
