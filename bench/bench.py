@@ -751,6 +751,9 @@ def main():
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     commit += " (with local changes)" if dirty else ""
+    code = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h", "--", "src", "migrations", "Cargo.toml",
+                           "Cargo.lock"], capture_output=True, text=True).stdout.strip()
+    commit += f"; keygate's code as of {code}" if code else ""
     log(f"keygate bench{' (smoke)' if SMOKE else ''}: commit {commit}, c{CONNS}, {ROUNDS} rounds of "
         f"{SECONDS} s, work dir {WORK}")
     busy = wait_for_quiet()
