@@ -264,3 +264,37 @@ backend_test! {
         assert_invalid(res, "invalid_path_parameter", "secret_id").await;
     }
 }
+
+backend_test! {
+    async fn the_documented_400_examples_are_what_the_server_says(app) {
+        let doc: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+        let examples = doc["components"]["responses"]["BadRequest"]["content"]["application/problem+json"]["examples"]
+            .as_object()
+            .expect("the 400 has examples")
+            .clone();
+        for (name, example) in examples {
+            let req = match name.as_str() {
+                "validation_failed" => app.request(Method::POST, "/v1/api_keys", Some(&app.bootstrap_key))
+                    .json(&json!({"name": "", "api_key_role": "serving"})),
+                "invalid_body" => app.request(Method::POST, "/v1/api_keys", Some(&app.bootstrap_key))
+                    .json(&json!({"name": "k", "api_key_role": "serving", "allowed_cidrs": ["10.0.0.0/33"]})),
+                "duplicate_member" => app.request(Method::POST, "/v1/api_keys", Some(&app.bootstrap_key))
+                    .header("content-type", "application/json")
+                    .body(r#"{"name": "k", "api_key_role": "serving", "api_key_role": "personal"}"#),
+                "invalid_json" => app.request(Method::POST, "/v1/api_keys", Some(&app.bootstrap_key))
+                    .header("content-type", "application/json")
+                    .body(r#"{"name": }"#),
+                "invalid_query_parameter" => app.request(Method::GET, "/v1/api_keys?limit=abc", Some(&app.bootstrap_key)),
+                "invalid_header" => app.request(Method::GET, "/v1/api_keys", Some(&app.bootstrap_key))
+                    .header("Request-Timeout", "abc"),
+                other => panic!("no request for the example {other}"),
+            };
+            let res = req.send().await.unwrap();
+            let want = &example["value"];
+            let got = assert_problem(res, StatusCode::BAD_REQUEST, want["code"].as_str().unwrap()).await;
+            for part in ["detail", "errors", "type", "title"] {
+                assert_eq!(got[part], want[part], "{name}: {part}");
+            }
+        }
+    }
+}
