@@ -139,15 +139,18 @@ pub fn create(
     compare: bool,
     audit: AuditEvent,
 ) -> Result<Created, ApiError> {
-    if let Some(met) = meet_existing(
-        conn,
-        vault,
-        organization_id,
-        provider,
-        input,
-        compare,
-        &audit,
-    )? {
+    let meet = |conn: &mut AnyConnection| {
+        meet_existing(
+            conn,
+            vault,
+            organization_id,
+            provider,
+            input,
+            compare,
+            &audit,
+        )
+    };
+    if let Some(met) = meet(conn)? {
         return Ok(met);
     }
     let inserted = conn.transaction(|conn| {
@@ -179,16 +182,7 @@ pub fn create(
         Err(ApiError::Conflict {
             code: "already_exists",
             ..
-        }) => Ok(meet_existing(
-            conn,
-            vault,
-            organization_id,
-            provider,
-            input,
-            compare,
-            &audit,
-        )?
-        .unwrap_or(Created::Taken)),
+        }) => Ok(meet(conn)?.unwrap_or(Created::Taken)),
         Err(other) => Err(other),
     }
 }
