@@ -29,8 +29,11 @@ backend_test! {
     async fn body_errors_name_the_field_and_repeat_no_value(app) {
         let (id, _) = app.key_with_role("serving").await;
         let key_path = format!("/v1/api_keys/{id}");
+        let rotate_path = format!("/v1/api_keys/{id}/rotate");
         // (what, method, path, body, field, field code, message)
-        let cases: [(&str, Method, &str, &str, &str, &str, &str); 12] = [
+        let cases: [(&str, Method, &str, &str, &str, &str, &str); 13] = [
+            ("a fraction for a whole number", Method::POST, &rotate_path,
+                r#"{"grace_period_seconds": 987654321.5}"#, "grace_period_seconds", "invalid_value", "must be a whole number"),
             ("a CIDR out of range", Method::POST, "/v1/api_keys",
                 r#"{"name": "k", "api_key_role": "serving", "allowed_cidrs": ["10.0.0.0/33"]}"#,
                 "allowed_cidrs[0]", "invalid_value", CIDR),
