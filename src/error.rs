@@ -13,14 +13,18 @@ use utoipa::ToSchema;
 /// One invalid input field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
-    /// Dotted path of the field, e.g. `api_policy.allowed_operations.get_thing`.
-    #[schema(example = "name")]
+    /// Where the input is wrong: a body member's dotted path with `[i]` for
+    /// array items (`allowed_cidrs[0]`, `api_policy.allowed_operations.get_me`;
+    /// a member name that is not a lowercase identifier shows as `*`),
+    /// `body` for the body as a whole, or the name of a path or query
+    /// parameter or of a header. Never the value sent.
+    #[schema(example = "allowed_cidrs[0]")]
     pub field: String,
     /// Stable snake_case reason.
-    #[schema(example = "length")]
+    #[schema(example = "invalid_value")]
     pub code: String,
-    /// Human-readable explanation.
-    #[schema(example = "must be 1 to 255 characters")]
+    /// What the input must be; it never repeats the value sent.
+    #[schema(example = "must be an IPv4 or IPv6 CIDR network such as 10.0.0.0/8")]
     pub message: String,
 }
 

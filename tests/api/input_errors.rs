@@ -95,6 +95,8 @@ backend_test! {
                 "must be aky_ followed by 32 lowercase hex digits"),
             ("a malformed secret id", "/v1/secrets/SECRET", "invalid_path_parameter", "secret_id",
                 "must be a lowercase letter or digit, then up to 127 lowercase letters, digits, '_' or '-'"),
+            ("a parameter given twice", "/v1/api_keys?limit=1&limit=2", "invalid_query_parameter", "limit",
+                "is given more than once"),
             ("a NUL in a query value", "/v1/api_keys?cursor=a%00SECRET", "invalid_query_parameter", "cursor",
                 "must not contain the NUL character (%00)"),
         ];
