@@ -174,7 +174,13 @@ impl Application {
                 .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(respond))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#))
+                // The method and the path, never the query string or the
+                // protocol: a value pasted into a query parameter stays out
+                // of the log.
+                .wrap(
+                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms %{x-request-id}o"#)
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
         })
         .workers(workers)
         .listen(listener)

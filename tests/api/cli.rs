@@ -567,6 +567,11 @@ async fn trace_logs_never_repeat_bad_input_and_encoded_paths_log_no_error() {
             "/v1/api_keys".to_owned(),
             r#"{"name": "LOGCHECK", "name": "LOGCHECK"}"#,
         ),
+        (
+            reqwest::Method::GET,
+            "/v1/api_keys?limit=LOGCHECK".to_owned(),
+            "",
+        ),
     ];
     for (method, path, body) in bad {
         let res = send(method, path, body).await.unwrap();
