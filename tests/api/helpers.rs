@@ -121,6 +121,14 @@ impl TestApp {
     /// Starts keygate on a fresh database of the given backend; `None` when
     /// PostgreSQL is unreachable outside CI.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with settings changed by `adjust` first.
+    pub async fn spawn_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let (target, tempdir, pg, sqlite_path) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -151,6 +159,7 @@ impl TestApp {
         );
         // Short, so tests see last_used_at without waiting long.
         settings.last_used_flush = std::time::Duration::from_millis(200);
+        adjust(&mut settings);
         let (app, printed) = Application::build(&settings, 1).expect("application starts");
         assert!(
             printed.is_none(),
