@@ -162,3 +162,19 @@ pub fn purge_before(conn: &mut AnyConnection, cutoff: DateTime<Utc>) -> QueryRes
     }
     diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch))).execute(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_counted_and_reported_once() {
+        let refusals = Refusals::default();
+        refusals.note();
+        refusals.note();
+        assert_eq!(refusals.take_unreported(), 2);
+        assert_eq!(refusals.take_unreported(), 0, "a report takes the count");
+        refusals.note();
+        assert_eq!(refusals.total(), 3, "the total since start stays");
+    }
+}
