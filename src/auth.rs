@@ -100,8 +100,11 @@ pub async fn lookup(state: &AppState, key: &str) -> Result<Lookup, ApiError> {
 /// request addresses, before any extractor reads the path or body, so bad
 /// credentials are always a 401 and a forbidden call always a 403. The
 /// `Caller` it leaves in the request's extensions is what handlers receive,
-/// with the operation's contract beside it. A refused mutation is audited
-/// with outcome `denied`.
+/// with the operation's contract beside it. A refused audited operation is
+/// recorded as a `denied` event when the caller presented a real key (so a
+/// disabled or expired key's refusals reach its organization's trail), and
+/// only counted ([`crate::audit::Refusals`]) when it presented none: anyone
+/// can send those.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -129,7 +132,7 @@ pub async fn authenticate(
         .unwrap_or_default();
     let surface = surfaces.for_path(req.path());
     let outcome = match identify(&state, surface.presented_key(req.headers())).await {
-        Err(err) => Err((err, None)),
+        Err(refused) => Err(refused),
         Ok(record) => permit(&req, &route, &record, &request_id).map_err(|err| (err, Some(record))),
     };
     match outcome {
@@ -143,30 +146,45 @@ pub async fn authenticate(
         }
         Err((err, who)) => {
             if matches!(err, ApiError::Unauthorized(_) | ApiError::Forbidden { .. }) {
-                record_denied(&state, &route, who.as_deref(), req.path(), &request_id).await;
+                match who {
+                    Some(who) => {
+                        record_denied(&state, &route, &who, req.path(), &request_id).await;
+                    }
+                    None => {
+                        state.refusals.note();
+                        log::debug!("refused {} without a usable key", route.operation_id);
+                    }
+                }
             }
             Ok(req.error_response(err))
         }
     }
 }
 
+/// The key a request presented, or why not, with the key when there was
+/// one (a disabled or expired key is refused but known).
 async fn identify(
     state: &AppState,
     presented: Result<&str, ApiError>,
-) -> Result<Arc<KeyRecord>, ApiError> {
-    let key = presented?;
-    let record = match lookup(state, key).await? {
+) -> Result<Arc<KeyRecord>, (ApiError, Option<Arc<KeyRecord>>)> {
+    let key = presented.map_err(|err| (err, None))?;
+    let record = match lookup(state, key).await.map_err(|err| (err, None))? {
         Lookup::Malformed if format::parse(key).is_ok() => {
-            return Err(unauthorized(
-                "cluster keys cannot authenticate API calls; use an API key (kg_ak_...)",
+            return Err((
+                unauthorized(
+                    "cluster keys cannot authenticate API calls; use an API key (kg_ak_...)",
+                ),
+                None,
             ))
         }
-        Lookup::Malformed => return Err(unauthorized("the API key is malformed")),
-        Lookup::Unknown => return Err(unauthorized("the API key is not valid")),
+        Lookup::Malformed => return Err((unauthorized("the API key is malformed"), None)),
+        Lookup::Unknown => return Err((unauthorized("the API key is not valid"), None)),
         Lookup::Found(record) => record,
     };
-    record.ensure_usable(Utc::now())?;
-    Ok(record)
+    match record.ensure_usable(Utc::now()) {
+        Ok(()) => Ok(record),
+        Err(why) => Err((why.into(), Some(record))),
+    }
 }
 
 fn permit(
@@ -229,7 +247,7 @@ fn permit(
 async fn record_denied(
     state: &AppState,
     route: &Route,
-    who: Option<&KeyRecord>,
+    who: &KeyRecord,
     path: &str,
     request_id: &str,
 ) {
@@ -237,8 +255,8 @@ async fn record_denied(
         return;
     };
     let event = AuditEvent::denied(
-        who.map(|r| r.organization_id.as_str()),
-        who.map(|r| r.key_id.as_str()),
+        Some(who.organization_id.as_str()),
+        Some(who.key_id.as_str()),
         &route.operation_id,
         resource_type,
         route.params_of(path).first().map(|(_, v)| v.as_str()),

@@ -5,11 +5,16 @@
 //! | `KEYGATE_BIND` | `127.0.0.1:8080` | address the server listens on |
 //! | `DATABASE_URL` | `sqlite://data/keygate.db` | `sqlite://PATH` or `postgres://...`; `data/` is created for the default |
 //! | `KEYGATE_POOL_SIZE` | `8` | connections in the database pool (1 to 256) |
+//! | `KEYGATE_POOL_TIMEOUT_MS` | `5000` | longest wait for a pooled connection (100 to 60000); then 503 |
+//! | `KEYGATE_DB_CONNECT_TIMEOUT_SECONDS` | `3` | PostgreSQL: libpq `connect_timeout` of a new connection (2 to 300) |
+//! | `KEYGATE_DB_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL: `statement_timeout` and `idle_in_transaction_session_timeout` of keygate's sessions (100 to 3600000) |
 //! | `KEYGATE_BOOTSTRAP_KEY` | generated | the first `personal` key of an empty database (a `kg_ak_` key, see `keygate keys generate`) |
 //! | `KEYGATE_MAX_BODY_BYTES` | `65536` | largest accepted request body; larger bodies get 413 |
 //! | `KEYGATE_BODY_TIMEOUT_MS` | `10000` | how long the whole request body may take to arrive once its headers did (100 to 600000); later: 408 and the connection is closed |
 //! | `KEYGATE_AUTH_CACHE_TTL_MS` | `1000` | how long a key look-up is trusted without the database (0 to 60000; 0 turns the cache off); the staleness bound across nodes |
 //! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
+//! | `KEYGATE_REQUEST_DEADLINE_MS` | `5000` | keygate's bound on every request (100 to 600000); a longer `Request-Timeout` is cut to it; running out is 503 |
+//! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
 //! | `RUST_LOG` | `info` | log filter for env_logger |
@@ -23,6 +28,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Args;
 
+/// Days an audit event is kept by default: a little over a year, so a
+/// yearly review still finds last year's events.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+
 /// Default database: an SQLite file under `data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
 
@@ -35,6 +44,16 @@ pub struct DatabaseArgs {
     /// Connections in the database pool (1 to 256).
     #[arg(long, env = "KEYGATE_POOL_SIZE", default_value = "8")]
     pub pool_size: String,
+    /// Longest wait for a pooled connection, in ms (100 to 60000).
+    #[arg(long, env = "KEYGATE_POOL_TIMEOUT_MS", default_value = "5000")]
+    pub pool_timeout_ms: String,
+    /// PostgreSQL: seconds to establish a new connection (2 to 300).
+    #[arg(long, env = "KEYGATE_DB_CONNECT_TIMEOUT_SECONDS", default_value = "3")]
+    pub db_connect_timeout_seconds: String,
+    /// PostgreSQL: longest statement, and longest idle time inside a
+    /// transaction, in ms (100 to 3600000).
+    #[arg(long, env = "KEYGATE_DB_STATEMENT_TIMEOUT_MS", default_value = "5000")]
+    pub db_statement_timeout_ms: String,
 }
 
 /// Flags and variables of `keygate serve`.
@@ -58,6 +77,12 @@ pub struct ServeArgs {
     /// How often `last_used_at` values are written, in ms (100 to 600000).
     #[arg(long, env = "KEYGATE_LAST_USED_FLUSH_MS", default_value = "5000")]
     pub last_used_flush_ms: String,
+    /// keygate's bound on every request, in ms (100 to 600000).
+    #[arg(long, env = "KEYGATE_REQUEST_DEADLINE_MS", default_value = "5000")]
+    pub request_deadline_ms: String,
+    /// Days an audit event is kept (0 to 36500; 0: forever).
+    #[arg(long, env = "KEYGATE_AUDIT_RETENTION_DAYS", default_value = "400")]
+    pub audit_retention_days: String,
     /// Master key for stored secrets: base64 of 32 bytes.
     #[arg(long, env = "KEYGATE_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
@@ -87,6 +112,32 @@ pub struct DatabaseSettings {
     pub target: String,
     /// Connections in the pool.
     pub pool_size: u32,
+    /// How long each database wait may last.
+    pub timeouts: DatabaseTimeouts,
+}
+
+/// The bounds of every wait on the database, so that no request waits
+/// without one (see docs/OPERATIONS.md, "Timeouts").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatabaseTimeouts {
+    /// Longest wait for a pooled connection.
+    pub pool_checkout: Duration,
+    /// PostgreSQL: libpq `connect_timeout` (whole seconds, at least 2).
+    pub connect: Duration,
+    /// PostgreSQL: `statement_timeout` and
+    /// `idle_in_transaction_session_timeout`; also how long a write whose
+    /// commit is under way at its deadline is still waited for.
+    pub statement: Duration,
+}
+
+impl Default for DatabaseTimeouts {
+    fn default() -> DatabaseTimeouts {
+        DatabaseTimeouts {
+            pool_checkout: Duration::from_secs(5),
+            connect: Duration::from_secs(3),
+            statement: Duration::from_secs(5),
+        }
+    }
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -95,6 +146,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("backend", &self.backend)
             .field("pool_size", &self.pool_size)
+            .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +208,10 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// How often `last_used_at` is written.
     pub last_used_flush: Duration,
+    /// keygate's bound on every request.
+    pub request_deadline: Duration,
+    /// How long audit events are kept; `None`: forever.
+    pub audit_retention: Option<chrono::Duration>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
 }
@@ -174,6 +230,8 @@ impl Settings {
             body_timeout: Duration::from_secs(10),
             auth_cache_ttl: Duration::from_secs(1),
             last_used_flush: Duration::from_secs(5),
+            request_deadline: Duration::from_secs(5),
+            audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
         }
     }
 }
@@ -191,6 +249,8 @@ impl fmt::Debug for Settings {
             .field("body_timeout", &self.body_timeout)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
             .field("last_used_flush", &self.last_used_flush)
+            .field("request_deadline", &self.request_deadline)
+            .field("audit_retention", &self.audit_retention)
             .field("master_key", &self.master_key)
             .finish()
     }
@@ -217,6 +277,26 @@ impl DatabaseArgs {
     /// Parses the URL and pool size; creates the parent folder of an SQLite file.
     pub fn settings(&self) -> Result<DatabaseSettings, ConfigError> {
         let pool_size = parse_number("KEYGATE_POOL_SIZE", &self.pool_size, 1, 256)?;
+        let timeouts = DatabaseTimeouts {
+            pool_checkout: Duration::from_millis(parse_number(
+                "KEYGATE_POOL_TIMEOUT_MS",
+                &self.pool_timeout_ms,
+                100,
+                60_000,
+            )?),
+            connect: Duration::from_secs(parse_number(
+                "KEYGATE_DB_CONNECT_TIMEOUT_SECONDS",
+                &self.db_connect_timeout_seconds,
+                2,
+                300,
+            )?),
+            statement: Duration::from_millis(parse_number(
+                "KEYGATE_DB_STATEMENT_TIMEOUT_MS",
+                &self.db_statement_timeout_ms,
+                100,
+                3_600_000,
+            )?),
+        };
         let url = self.database_url.trim();
         let (backend, target) = if let Some(path) = url.strip_prefix("sqlite://") {
             (Backend::Sqlite, path.to_owned())
@@ -245,6 +325,7 @@ impl DatabaseArgs {
             backend,
             target,
             pool_size,
+            timeouts,
         })
     }
 }
@@ -317,6 +398,21 @@ impl ServeArgs {
             100,
             600_000,
         )?;
+        let request_deadline = parse_number(
+            "KEYGATE_REQUEST_DEADLINE_MS",
+            &self.request_deadline_ms,
+            100,
+            600_000,
+        )?;
+        let audit_retention = match parse_number(
+            "KEYGATE_AUDIT_RETENTION_DAYS",
+            &self.audit_retention_days,
+            0,
+            36_500,
+        )? {
+            0 => None,
+            days => Some(chrono::Duration::days(days)),
+        };
         let database = self.database.settings()?;
         let master_key = match (&self.master_key, &self.master_key_file) {
             (Some(_), Some(_)) => {
@@ -349,6 +445,8 @@ impl ServeArgs {
             body_timeout: Duration::from_millis(body_timeout),
             auth_cache_ttl: Duration::from_millis(auth_cache_ttl),
             last_used_flush: Duration::from_millis(last_used_flush),
+            request_deadline: Duration::from_millis(request_deadline),
+            audit_retention,
         })
     }
 }

@@ -260,6 +260,17 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(_, info) if info.message().contains("database is locked") => {
                 ApiError::Unavailable
             }
+            // PostgreSQL cancelled a statement at keygate's statement_timeout
+            // (a lock held too long, an overloaded server) or ended a session
+            // left idle in a transaction: the database did not answer within
+            // its bound, so the answer is "retry", not an opaque 500.
+            Error::DatabaseError(_, info)
+                if info.message().contains("statement timeout")
+                    || info.message().contains("idle-in-transaction") =>
+            {
+                log::warn!("database: {}", info.message());
+                ApiError::Unavailable
+            }
             other => ApiError::internal(format!("database: {other}")),
         }
     }

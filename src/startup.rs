@@ -14,13 +14,14 @@ use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::audit::Refusals;
 use crate::config::{ConfigError, Settings};
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{Db, SetupError};
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
 use crate::http::request_id::check_request_target;
-use crate::http::timeout::request_timeout;
+use crate::http::timeout::{request_timeout, DefaultDeadline};
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
@@ -118,7 +119,13 @@ pub struct Application {
     port: u16,
     state: web::Data<AppState>,
     flush_every: Duration,
+    audit_retention: Option<chrono::Duration>,
 }
+
+/// How often unstored refusals are reported in the log.
+const REFUSALS_REPORT_EVERY: Duration = Duration::from_secs(60);
+/// How often audit events past the retention are purged (and once at start).
+const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Application {
     /// Prepares the database and binds the listener.
@@ -150,7 +157,9 @@ impl Application {
             last_used: Arc::new(LastUsed::default()),
             vault,
             policy_names: Arc::new(routes.policy_names()),
+            refusals: Arc::new(Refusals::default()),
         });
+        let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();
         let body_limit = BodyLimit(settings.max_body_bytes);
         let body_timeout = BodyTimeout(settings.body_timeout);
@@ -163,6 +172,7 @@ impl Application {
                 .app_data(surfaces.clone())
                 .app_data(body_limit)
                 .app_data(body_timeout)
+                .app_data(deadline)
                 .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)));
             for surface in surfaces.all() {
                 let surface = surface.clone();
@@ -195,6 +205,7 @@ impl Application {
                 port,
                 state,
                 flush_every: settings.last_used_flush,
+                audit_retention: settings.audit_retention,
             },
             printable,
         ))
@@ -206,7 +217,8 @@ impl Application {
     }
 
     /// Runs until stopped, writing `last_used_at` every flush interval and
-    /// once more at shutdown.
+    /// once more at shutdown, reporting unstored refusals every minute, and
+    /// purging audit events past the retention at start and every hour.
     pub async fn run(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let every = self.flush_every;
@@ -217,8 +229,36 @@ impl Application {
                 state.flush_last_used().await;
             }
         });
+        let state = self.state.clone();
+        let reporter = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(REFUSALS_REPORT_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                state.report_refusals(REFUSALS_REPORT_EVERY);
+            }
+        });
+        let state = self.state.clone();
+        let retention = self.audit_retention;
+        let purger = actix_web::rt::spawn(async move {
+            let Some(retention) = retention else { return };
+            let mut tick = actix_web::rt::time::interval(AUDIT_PURGE_EVERY);
+            loop {
+                tick.tick().await;
+                match state.purge_audit(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => log::info!(
+                        "purged {n} audit events older than {} days",
+                        retention.num_days()
+                    ),
+                    Err(err) => log::warn!("could not purge old audit events: {err}"),
+                }
+            }
+        });
         let result = self.server.await;
-        flusher.abort();
+        for task in [flusher, reporter, purger] {
+            task.abort();
+        }
         self.state.flush_last_used().await;
         result
     }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{self, Refusals};
 use crate::crypto::vault::Vault;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -26,12 +27,45 @@ pub struct AppState {
     pub vault: Option<Vault>,
     /// The operationIds and path parameters an `api_policy` may name.
     pub policy_names: Arc<PolicyNames>,
+    /// Refusals of callers without a usable key: counted, not stored.
+    pub refusals: Arc<Refusals>,
 }
 
 impl AppState {
     /// The sealing service, or 503 `master_key_missing`.
     pub fn vault(&self) -> Result<&Vault, ApiError> {
         self.vault.as_ref().ok_or(ApiError::MasterKeyMissing)
+    }
+
+    /// Purges the audit events older than `retention`, a batch a
+    /// transaction; returns how many.
+    pub async fn purge_audit(&self, retention: chrono::Duration) -> Result<usize, ApiError> {
+        let cutoff = chrono::Utc::now() - retention;
+        let mut purged = 0;
+        loop {
+            let deleted = self
+                .db
+                .write(move |conn| Ok(audit::purge_before(conn, cutoff)?))
+                .await?;
+            purged += deleted;
+            if deleted < audit::PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+    }
+
+    /// Logs how many requests of callers without a usable key were refused
+    /// since the last report (they are not in the audit trail).
+    pub fn report_refusals(&self, every: std::time::Duration) {
+        let count = self.refusals.take_unreported();
+        if count > 0 {
+            log::warn!(
+                "refused {count} requests without a usable API key in the last {} s \
+                 ({} since start); not stored in the audit trail",
+                every.as_secs(),
+                self.refusals.total()
+            );
+        }
     }
 
     /// Writes the pending `last_used_at` values.

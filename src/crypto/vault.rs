@@ -131,12 +131,19 @@ impl Vault {
             .count()
             .get_result(conn)?;
         if known == 0 {
-            diesel::insert_into(encryption_keys::table)
-                .values((
-                    encryption_keys::key_id.eq(&id),
-                    encryption_keys::created_at.eq(now().naive_utc()),
-                ))
-                .execute(conn)?;
+            // The first seals of a new key may race (several requests, or
+            // nodes, at once): the first insert wins and the others do
+            // nothing, instead of failing on the primary key and aborting
+            // their transaction. diesel's `on_conflict_do_nothing` does not
+            // build for the multi-backend connection; both backends read
+            // this statement alike (SQLite takes `$n` as numbered too).
+            diesel::sql_query(
+                "INSERT INTO encryption_keys (key_id, created_at) VALUES ($1, $2) \
+                 ON CONFLICT (key_id) DO NOTHING",
+            )
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .bind::<diesel::sql_types::Timestamp, _>(now().naive_utc())
+            .execute(conn)?;
         }
         Ok(())
     }

@@ -88,6 +88,7 @@ mod tests {
             backend: Backend::Sqlite,
             target: dir.path().join("k.db").to_string_lossy().into_owned(),
             pool_size: 1,
+            timeouts: Default::default(),
         })
         .unwrap()
         .after_commit(move |changed| listener.lock().unwrap().push(changed.to_vec()));

@@ -11,8 +11,9 @@ pub mod page;
 pub mod schema;
 pub mod version;
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -22,10 +23,10 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::config::{Backend, DatabaseSettings};
+use crate::config::{Backend, DatabaseSettings, DatabaseTimeouts};
 use crate::error::ApiError;
 use changes::{AfterCommit, Changed, Recording};
-use deadline::current_deadline;
+use deadline::{current_deadline, Deadline};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -45,6 +46,7 @@ mod connection {
 }
 
 pub use connection::AnyConnection;
+pub(crate) use connection::MultiBackend;
 
 /// Opens connections of the backend the URL names, and only that one.
 ///
@@ -62,9 +64,21 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         match self.settings.backend {
-            Backend::Postgres => PgConnection::establish(&self.settings.target)
-                .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let timeouts = &self.settings.timeouts;
+                let mut conn =
+                    PgConnection::establish(&with_libpq_timeouts(&self.settings.target, timeouts))
+                        .map_err(r2d2::Error::ConnectionError)?;
+                // Server-side bounds of this session: no statement runs,
+                // and no transaction sits idle holding its row locks (its
+                // client gone in a partition, say), longer than this.
+                let ms = timeouts.statement.as_millis();
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms};"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Postgresql(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.settings.target)
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -93,8 +107,46 @@ impl ManageConnection for Manager {
     }
 }
 
+/// libpq settings keygate adds to a PostgreSQL URL unless it names them
+/// itself: a connect timeout, and TCP keepalives with a user timeout, so a
+/// connection into a silent partition fails instead of hanging until the
+/// kernel gives up (about 15 minutes). The values are in docs/OPERATIONS.md.
+fn with_libpq_timeouts(url: &str, timeouts: &DatabaseTimeouts) -> String {
+    let connect = timeouts.connect.as_secs().max(2).to_string();
+    let defaults = [
+        ("connect_timeout", connect.as_str()),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ];
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let named: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .collect();
+    let mut out = url.to_owned();
+    for (name, value) in defaults {
+        if !named.contains(&name) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(name);
+            out.push('=');
+            out.push_str(value);
+        }
+    }
+    out
+}
+
 /// The pool of connections.
 pub type Pool = r2d2::Pool<Manager>;
+
+/// r2d2 waits between failed attempts to open a connection with a delay
+/// that doubles up to half its own connection timeout; this short one keeps
+/// that delay at 0.3 s, so service resumes within about a third of a second
+/// of the database's return. Every checkout names its own wait
+/// ([`DatabaseTimeouts::pool_checkout`], cut to the request's deadline).
+const RECONNECT_BACKOFF_CAP_TWICE: Duration = Duration::from_millis(600);
 
 /// A failure to open or migrate the database at start.
 #[derive(Debug, thiserror::Error)]
@@ -108,17 +160,44 @@ pub enum SetupError {
 }
 
 async fn within<T>(
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     task: impl std::future::Future<
         Output = Result<Result<T, ApiError>, actix_web::error::BlockingError>,
     >,
 ) -> Result<T, ApiError> {
     match deadline {
         None => task.await?,
-        Some(deadline) => match tokio::time::timeout_at(deadline.into(), task).await {
+        Some(deadline) => match tokio::time::timeout_at(deadline.at.into(), task).await {
             Ok(done) => done?,
-            Err(_) => Err(ApiError::Timeout),
+            Err(_) => Err(deadline.ran_out()),
         },
+    }
+}
+
+/// Where a write stands, shared by the thread doing it and the request
+/// waiting for it: the thread may commit only if the request has not given
+/// up, and the request may give up only while the thread has not begun to
+/// commit. So a write is answered 503/504 exactly when it did not commit.
+#[derive(Default)]
+struct CommitGate(AtomicU8);
+
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl CommitGate {
+    /// The thread's turn: true when it may commit.
+    fn begin_commit(&self) -> bool {
+        self.0
+            .compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The request's turn: true when the write will now never commit.
+    fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -129,10 +208,28 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(6)
 }
 
+/// A time from its microseconds since 1970, as cursors carry it, or `None`
+/// outside the years 1 to 9999: what RFC 3339 can write and both backends
+/// can compare (PostgreSQL refuses a timestamp before 4713 BC with an
+/// error, which would be a 500).
+pub fn time_from_micros(micros: i64) -> Option<chrono::NaiveDateTime> {
+    use chrono::Datelike;
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.naive_utc())
+        .filter(|t| (1..=9999).contains(&t.year()))
+}
+
 /// A new time-ordered id with a type prefix: `aky_`, `org_`, `evt_`...
 /// (a UUIDv7 in hex, so ids sort in creation order).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())
+}
+
+/// The smallest id [`new_id`] can make at `at` or later: ids before it
+/// were made earlier (a UUIDv7 begins with its 48-bit millisecond time).
+pub fn first_id_at(prefix: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    format!("{prefix}{millis:012x}{}", "0".repeat(20))
 }
 
 /// Where connections come from.
@@ -173,9 +270,11 @@ impl std::ops::DerefMut for Lent<'_> {
 }
 
 impl Source {
-    fn get(&self) -> Result<Lent<'_>, ApiError> {
+    /// A connection within `wait` (a pooled one; the command line's single
+    /// connection is always there).
+    fn get(&self, wait: Duration) -> Result<Lent<'_>, ApiError> {
         Ok(match self {
-            Source::Pool(pool) => Lent::Pooled(pool.get()?),
+            Source::Pool(pool) => Lent::Pooled(pool.get_timeout(wait)?),
             Source::Single(conn) => Lent::Single(conn.lock().unwrap_or_else(|p| p.into_inner())),
         })
     }
@@ -189,8 +288,9 @@ pub struct Db {
     // SQLite has one writer at a time and a deferred transaction that reads and
     // then writes can fail at once with SQLITE_BUSY instead of waiting. Writers
     // of this process take turns here first; PostgreSQL needs no such lock.
-    sqlite_writer: Arc<Mutex<()>>,
+    sqlite_writer: Arc<parking_lot::Mutex<()>>,
     after_commit: Option<AfterCommit>,
+    timeouts: DatabaseTimeouts,
 }
 
 impl std::fmt::Debug for Db {
@@ -207,16 +307,21 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
-            .build(Manager {
+            .connection_timeout(RECONNECT_BACKOFF_CAP_TWICE)
+            .build_unchecked(Manager {
                 settings: settings.clone(),
-            })
-            .map_err(|e| SetupError::Connect(e.to_string()))?;
+            });
+        // The first connection must be made within the checkout wait.
+        drop(
+            pool.get_timeout(settings.timeouts.pool_checkout)
+                .map_err(|e| SetupError::Connect(e.to_string()))?,
+        );
         Ok(Db {
             source: Source::Pool(pool),
             backend: settings.backend,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_writer: Arc::default(),
             after_commit: None,
+            timeouts: settings.timeouts,
         })
     }
 
@@ -231,8 +336,9 @@ impl Db {
         Ok(Db {
             source: Source::Single(Arc::new(Mutex::new(conn))),
             backend: settings.backend,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_writer: Arc::default(),
             after_commit: None,
+            timeouts: settings.timeouts,
         })
     }
 
@@ -252,39 +358,46 @@ impl Db {
     pub fn migrate(&self) -> Result<(), SetupError> {
         let mut conn = self
             .source
-            .get()
+            .get(self.timeouts.pool_checkout)
             .map_err(|e| SetupError::Connect(e.to_string()))?;
         let result = match &mut *conn {
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop),
+            // A migration may take longer than a request's statement; the
+            // session's bound comes back with the next connection.
+            AnyConnection::Postgresql(c) => c
+                .batch_execute("SET statement_timeout = 0")
+                .map_err(Into::into)
+                .and_then(|()| c.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop))
+                .and_then(|()| {
+                    let ms = self.timeouts.statement.as_millis();
+                    Ok(c.batch_execute(&format!("SET statement_timeout = {ms}"))?)
+                }),
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(drop),
         };
         result.map_err(|e| SetupError::Migrate(e.to_string()))
     }
 
-    /// Runs read-only database work on the blocking pool, within the
-    /// request's deadline (504 when it runs out).
-    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let source = self.source.clone();
-        let deadline = current_deadline();
-        within(
-            deadline,
-            actix_web::web::block(move || {
-                let mut conn = source.get()?;
-                work(&mut conn)
-            }),
-        )
-        .await
+    /// How long to wait for a connection: the checkout bound, cut to the
+    /// deadline.
+    fn checkout_wait(&self, deadline: Option<Deadline>) -> Duration {
+        let wait = self.timeouts.pool_checkout;
+        deadline.map_or(wait, |d| wait.min(d.remaining()))
     }
 
-    /// Runs database work that writes, on the blocking pool, in one
-    /// transaction (repo functions' own transactions nest inside it). When
-    /// the request has a deadline the answer is 504 once it runs out, and a
-    /// transaction that finishes after it is rolled back, never committed.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// A connection, or why none: the deadline's answer when it is what
+    /// ran out, else 503.
+    fn checkout(&self, deadline: Option<Deadline>) -> Result<Lent<'_>, ApiError> {
+        self.source
+            .get(self.checkout_wait(deadline))
+            .map_err(|err| match deadline {
+                Some(d) if d.has_passed() => d.ran_out(),
+                _ => err,
+            })
+    }
+
+    /// Runs read-only database work on the blocking pool, within the
+    /// request's deadline (its answer when it runs out: 504 for the
+    /// caller's `Request-Timeout`, 503 for keygate's own).
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
@@ -293,9 +406,59 @@ impl Db {
         let deadline = current_deadline();
         within(
             deadline,
-            actix_web::web::block(move || this.write_until(deadline, work)),
+            actix_web::web::block(move || {
+                if let Some(d) = deadline.filter(Deadline::has_passed) {
+                    return Err(d.ran_out());
+                }
+                let mut conn = this.checkout(deadline)?;
+                work(&mut conn)
+            }),
         )
         .await
+    }
+
+    /// Runs database work that writes, on the blocking pool, in one
+    /// transaction (repo functions' own transactions nest inside it).
+    ///
+    /// The deadline is checked just before the commit, never after: a
+    /// write still running when the deadline passes is rolled back and
+    /// answered 504 (the caller's `Request-Timeout`) or 503 (keygate's own
+    /// deadline); a write that has begun to commit is waited for (up to the
+    /// statement timeout more) and answered with its outcome. Only when
+    /// even that wait runs out, which takes a database that stopped
+    /// answering mid-commit, is the answer 503 with the outcome unknown.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let this = self.clone();
+        let deadline = current_deadline();
+        let gate = Arc::new(CommitGate::default());
+        let thread_gate = gate.clone();
+        let task =
+            actix_web::web::block(move || this.write_until(deadline, Some(&thread_gate), work));
+        let Some(deadline) = deadline else {
+            return task.await?;
+        };
+        tokio::pin!(task);
+        if let Ok(done) = tokio::time::timeout_at(deadline.at.into(), &mut task).await {
+            return done?;
+        }
+        if gate.abandon() {
+            return Err(deadline.ran_out());
+        }
+        match tokio::time::timeout(self.timeouts.statement, task).await {
+            Ok(done) => done?,
+            Err(_) => {
+                log::warn!(
+                    "a write's commit did not finish within {:?} of its deadline; \
+                     it may or may not have committed",
+                    self.timeouts.statement
+                );
+                Err(ApiError::Unavailable)
+            }
+        }
     }
 
     /// The synchronous form of [`Db::write`] without a deadline, for the
@@ -304,23 +467,30 @@ impl Db {
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
     {
-        self.write_until(None, work)
+        self.write_until(None, None, work)
     }
 
-    fn write_until<T, F>(&self, deadline: Option<Instant>, work: F) -> Result<T, ApiError>
+    fn write_until<T, F>(
+        &self,
+        deadline: Option<Deadline>,
+        gate: Option<&CommitGate>,
+        work: F,
+    ) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
     {
-        let expired = || deadline.is_some_and(|d| Instant::now() >= d);
-        if expired() {
-            return Err(ApiError::Timeout);
+        if let Some(d) = deadline.filter(Deadline::has_passed) {
+            return Err(d.ran_out());
         }
-        let mut conn = self.source.get()?;
+        let mut conn = self.checkout(deadline)?;
         let _turn = match self.backend {
             Backend::Sqlite => Some(
                 self.sqlite_writer
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    .try_lock_for(self.checkout_wait(deadline))
+                    .ok_or_else(|| match deadline {
+                        Some(d) if d.has_passed() => d.ran_out(),
+                        _ => ApiError::Unavailable,
+                    })?,
             ),
             Backend::Postgres => None,
         };
@@ -336,12 +506,12 @@ impl Db {
             AnyConnection::Postgresql(_) => Manager::begin_transaction(conn)?,
         }
         let recording = Recording::start();
-        let outcome = work(conn).and_then(|out| {
-            if expired() {
-                Err(ApiError::Timeout)
-            } else {
-                Ok(out)
-            }
+        // The last moment to give up: past it, the change is committed and
+        // reported as done.
+        let outcome = work(conn).and_then(|out| match deadline {
+            Some(d) if d.has_passed() => Err(d.ran_out()),
+            Some(d) if !gate.is_none_or(CommitGate::begin_commit) => Err(d.ran_out()),
+            _ => Ok(out),
         });
         match outcome {
             Ok(out) => match Manager::commit_transaction(conn) {
@@ -369,5 +539,58 @@ impl Db {
     /// Whether a connection can be had and answers.
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.read(|conn| conn.ping().map_err(ApiError::from)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libpq_timeouts_are_added_unless_the_url_names_them() {
+        let timeouts = DatabaseTimeouts::default();
+        let plain = with_libpq_timeouts("postgres://u@h/db", &timeouts);
+        assert_eq!(
+            plain,
+            "postgres://u@h/db?connect_timeout=3&keepalives=1&keepalives_idle=10\
+             &keepalives_interval=5&keepalives_count=3&tcp_user_timeout=30000"
+        );
+        let own = with_libpq_timeouts(
+            "postgres://u@h1,h2/db?connect_timeout=9&sslmode=require&tcp_user_timeout=1",
+            &timeouts,
+        );
+        assert!(own.starts_with("postgres://u@h1,h2/db?connect_timeout=9&sslmode=require&tcp_user_timeout=1&keepalives=1"), "{own}");
+        assert_eq!(own.matches("connect_timeout").count(), 1, "{own}");
+        assert_eq!(own.matches("tcp_user_timeout").count(), 1, "{own}");
+    }
+
+    #[test]
+    fn ids_made_at_or_after_a_time_sort_after_its_first_id() {
+        let at = chrono::Utc::now();
+        let floor = first_id_at("evt_", at);
+        let later = new_id("evt_");
+        assert!(later >= floor, "{later} >= {floor}");
+        let earlier = first_id_at("evt_", at - chrono::Duration::milliseconds(1));
+        assert!(earlier < floor);
+        assert_eq!(floor.len(), later.len());
+    }
+
+    #[test]
+    fn cursor_times_outside_the_years_1_to_9999_are_refused() {
+        assert!(time_from_micros(0).is_some());
+        let year = |y: i32| {
+            chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_micros()
+        };
+        assert!(time_from_micros(year(1)).is_some());
+        assert!(time_from_micros(year(9999)).is_some());
+        assert!(time_from_micros(year(0)).is_none());
+        assert!(time_from_micros(year(-10_000)).is_none());
+        assert!(time_from_micros(year(10_000)).is_none());
+        assert!(time_from_micros(i64::MIN).is_none());
     }
 }

@@ -1,14 +1,82 @@
-//! Row versions: the `ETag` of a resource version and the `If-Match`
-//! precondition a write checks against it. The tag is derived from the
-//! resource id and its last change, so any write changes it; the check runs
-//! inside the write's transaction, after the row is loaded, so a stale write
-//! is never applied. Reading the header is the HTTP toolkit's
-//! (`http::conditional`).
+//! Row versions: the `ETag` of a resource version, the `If-Match`
+//! precondition a write checks against it, and the row lock that makes the
+//! check hold under concurrency. The tag is derived from the resource id
+//! and its last change, so any write changes it. Every write to an existing
+//! row first takes the row for its transaction ([`lock`]), then loads it,
+//! checks `If-Match` and writes: of N writers holding the same version
+//! exactly one wins and the others see the winner's version (412), and
+//! rotations of one owner run one after another, so one secret is current.
+//! Reading the header is the HTTP toolkit's (`http::conditional`).
 
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::{ExecuteDsl, LockingDsl, ModifyLockDsl};
+use diesel::sqlite::Sqlite;
+use diesel::{QueryResult, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
+use super::{AnyConnection, MultiBackend};
 use crate::error::ApiError;
+
+/// Takes the rows `rows` selects for the running transaction, until it
+/// ends: `SELECT ... FOR UPDATE` on PostgreSQL, where writers run side by
+/// side; nothing on SQLite, where a write transaction already holds the
+/// database's one write lock (`BEGIN IMMEDIATE`). Call it before loading
+/// the row the write checks: a writer that waited then loads the version
+/// its predecessor committed. A row that does not exist locks nothing (the
+/// load then answers 404).
+pub fn lock<Q>(conn: &mut AnyConnection, rows: Q) -> QueryResult<()>
+where
+    Q: LockingDsl<ForWrite>,
+    Q::Output: ModifyLockDsl<Plain>,
+    <Q::Output as ModifyLockDsl<Plain>>::Output:
+        RunQueryDsl<AnyConnection> + ExecuteDsl<AnyConnection>,
+{
+    if let AnyConnection::Sqlite(_) = conn {
+        return Ok(());
+    }
+    rows.with_lock(ForWrite)
+        .modify_lock(Plain)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The lock mode of [`lock`]: `FOR UPDATE` on PostgreSQL, nothing on
+/// SQLite (diesel's own `for_update()` does not build for a connection that
+/// may be SQLite).
+#[derive(Debug, Clone, Copy, QueryId)]
+pub struct ForWrite;
+
+impl QueryFragment<Pg> for ForWrite {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(" FOR UPDATE");
+        Ok(())
+    }
+}
+
+impl QueryFragment<Sqlite> for ForWrite {
+    fn walk_ast<'b>(&'b self, _: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl QueryFragment<MultiBackend> for ForWrite {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}
+
+/// The lock's modifier: none (no `NOWAIT`, no `SKIP LOCKED`: a writer
+/// waits its turn, within the statement timeout).
+#[derive(Debug, Clone, Copy, QueryId)]
+pub struct Plain;
+
+impl QueryFragment<MultiBackend> for Plain {
+    fn walk_ast<'b>(&'b self, _: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        Ok(())
+    }
+}
 
 /// The strong ETag of a resource version, quoted.
 pub fn etag(id: &str, changed_at: NaiveDateTime) -> String {

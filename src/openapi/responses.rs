@@ -54,9 +54,9 @@ pub const SHARED: &[SharedResponse] = &[
     shared("UriTooLong", 414, "uri_too_long", "The request URL (path and query) is longer than 8192 bytes.", "the request URL is longer than 8192 bytes"),
     shared("UnsupportedMediaType", 415, "unsupported_media_type", "The request body is not `application/json`.", "request body must be application/json"),
     shared("InternalError", 500, "internal_error", "An unexpected error; the body says nothing of the cause, the server log does.", "an internal error occurred; the request id identifies it in the server log"),
-    shared("ServiceUnavailable", 503, "service_unavailable", "The database cannot be reached now (`service_unavailable`: retry after `Retry-After` seconds), or the operation seals or opens a secret value and no master key is configured (`master_key_missing`: an operator must set `KEYGATE_MASTER_KEY`).", "the database is unavailable"),
+    shared("ServiceUnavailable", 503, "service_unavailable", "The database cannot be reached now, or did not answer within the server's request deadline (`service_unavailable`: retry after `Retry-After` seconds; a write answered so was rolled back, unless the database stopped answering during its very commit), or the operation seals or opens a secret value and no master key is configured (`master_key_missing`: an operator must set `KEYGATE_MASTER_KEY`).", "the database is unavailable"),
     shared("PreconditionFailed", 412, "precondition_failed", "`If-Match` names a version that is no longer current; nothing was changed. Read the resource again for its `ETag`.", "the resource has changed since the given ETag"),
-    shared("GatewayTimeout", 504, "request_timeout", "The budget of `Request-Timeout` or `Request-Timeout-Millis` ran out; nothing was changed (the transaction was rolled back).", "the request timeout ran out"),
+    shared("GatewayTimeout", 504, "request_timeout", "The budget of `Request-Timeout` or `Request-Timeout-Millis` ran out before the work was done; nothing was changed (the transaction was rolled back). A write that had begun to commit is answered with its outcome instead.", "the request timeout ran out"),
 ];
 
 /// The examples of the shared 400, as the server writes them: (name,
@@ -137,14 +137,14 @@ fn parameters() -> Value {
             "name": "Request-Timeout",
             "in": "header",
             "required": false,
-            "description": "Budget for this request in whole seconds (1 to 86,400). When it runs out the answer is 504 and nothing is changed. With `Request-Timeout-Millis` too, the smaller budget applies.",
+            "description": "Budget for this request in whole seconds (1 to 86,400). When it runs out the answer is 504 and nothing is changed. With `Request-Timeout-Millis` too, the smaller budget applies. The server's own request deadline (5 s by default) caps it: when that is the shorter and runs out, the answer is 503.",
             "schema": { "type": "integer", "minimum": 1, "maximum": 86400 }
         },
         "RequestTimeoutMillis": {
             "name": "Request-Timeout-Millis",
             "in": "header",
             "required": false,
-            "description": "Budget for this request in milliseconds (1 to 86,400,000). When it runs out the answer is 504 and nothing is changed.",
+            "description": "Budget for this request in milliseconds (1 to 86,400,000). When it runs out the answer is 504 and nothing is changed. The server's own request deadline (5 s by default) caps it: when that is the shorter and runs out, the answer is 503.",
             "schema": { "type": "integer", "minimum": 1, "maximum": 86400000 }
         },
         "IfMatch": {

@@ -751,3 +751,35 @@ fn the_document_states_the_name_and_key_rules_the_server_enforces() {
         "{link}"
     );
 }
+
+backend_test! {
+    async fn concurrent_key_updates_of_one_proxy_all_succeed(app) {
+        // On PostgreSQL they raced on the proxy's own key rows and some
+        // answered 409 duplicate_key naming no real duplicate (issue 14):
+        // each update now takes the proxy first, so they run in turn.
+        create_proxy(&app, "Raced", "Api").await;
+        let path = keys_path("Raced", "Api");
+        let app = &app;
+        for round in 0..3 {
+            let pairs: Vec<(String, String)> = (0..12)
+                .map(|i| (format!("public-{round}-{i}"), format!("secret-key-{round}-{i}-long")))
+                .collect();
+            let answers = futures_util::future::join_all(pairs.iter().map(|(public, secret)| {
+                let body = json!({"public_key": public, "secret_key": secret});
+                let path = path.clone();
+                async move { app.patch(&path, &app.bootstrap_key, &body).await }
+            }))
+            .await;
+            for res in answers {
+                let status = res.status();
+                let text = res.text().await.unwrap();
+                assert_eq!(status, StatusCode::OK, "round {round}: {text}");
+            }
+            // The last writer's pair is the proxy's, whole.
+            let shown = view(app, "Raced", "Api").await;
+            let public = shown["public_key"].as_str().unwrap().to_owned();
+            let (_, secret) = pairs.iter().find(|(p, _)| *p == public).expect("a sent pair");
+            assert!(check_pair(app, "Raced", "Api", &public, secret).await, "round {round}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The audit trail: one event per successful mutation, none for reads or
-//! refused input, a `denied` event for mutations refused with 401 or 403,
-//! never a secret; filters, pagination, and who may read it.
+//! refused input, a `denied` event for mutations refused with 401 or 403 to
+//! a caller who presented a real key (none for callers without one), never
+//! a secret; filters, pagination, who may read it, and the retention.
 
 use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -300,46 +301,129 @@ backend_test! {
 }
 
 backend_test! {
-    async fn an_unauthenticated_mutation_leaves_a_denied_event_for_the_root_organization(app) {
+    async fn an_unauthenticated_mutation_is_refused_without_an_event(app) {
+        // Anyone can send these, so storing them would let anyone fill the
+        // disk (issue 14): they are counted and logged, not stored.
         let created = app
             .create_key(&app.bootstrap_key, json!({"name": "victim", "api_key_role": "serving"}))
             .await;
         let id = created["id"].as_str().unwrap().to_owned();
         let path = format!("/v1/api_keys/{id}");
+        let unknown = keygate::keys::format::generate(keygate::keys::format::KeyKind::ApiKey).value;
         let cases: Vec<(&str, RequestBuilder)> = vec![
             ("no credentials", app.request(Method::DELETE, &path, None)),
-            ("an unknown key", app.request(Method::DELETE, &path, Some("kg_ak_not_a_real_key"))),
+            ("a malformed key", app.request(Method::DELETE, &path, Some("kg_ak_not_a_real_key"))),
+            ("a well-formed key never issued", app.request(Method::DELETE, &path, Some(&unknown))),
+            ("no credentials, a create", app.request(Method::POST, "/v1/secrets", None).json(&json!({}))),
         ];
         for (what, req) in cases {
             let before = all_events(&app).await;
             let res = req.send().await.unwrap();
-            let rid = request_id(&res);
             assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-            let new = added(&before, &all_events(&app).await);
-            assert_eq!(new.len(), 1, "{what}: one denied event visible to the root organization: {new:?}");
-            let event = &new[0];
-            assert_eq!(event["outcome"], "denied", "{what}: {event}");
-            assert!(event["actor_key_id"].is_null(), "{what}: actor is unknown: {event}");
-            assert!(event["organization_id"].is_null(), "{what}: organization is unknown: {event}");
-            assert_eq!(event["action"], "delete_api_key", "{what}: {event}");
-            assert_eq!(event["resource_type"], "api_key", "{what}: {event}");
-            assert_eq!(event["resource_id"], id.as_str(), "{what}: {event}");
-            assert_eq!(event["request_id"], rid.as_str(), "{what}: {event}");
-            occurred_at(event);
+            let after = all_events(&app).await;
+            assert_eq!(ids(&after), ids(&before), "{what}: no event stored: {:?}", added(&before, &after));
         }
         // The key was not touched.
         let res = app.get(&path, &app.bootstrap_key).await;
         assert_eq!(res.status(), StatusCode::OK, "the key still exists");
+    }
+}
 
-        // Another organization does not see anonymous refusals.
+backend_test! {
+    async fn a_disabled_or_expired_keys_refusal_reaches_its_own_organization(app) {
+        // A tenant organization, with a key of its own that is then disabled
+        // and another that has expired.
         let res = app
-            .post("/v1/organizations", &app.bootstrap_key, &json!({"name": "other"}))
+            .post("/v1/organizations", &app.bootstrap_key, &json!({"name": "tenant"}))
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
-        let other: Value = res.json().await.unwrap();
-        let other_key = other["api_key"]["key"].as_str().unwrap();
-        let seen = events_as(&app, other_key, "outcome=denied").await;
-        assert!(seen.is_empty(), "another organization sees no anonymous denied event: {seen:?}");
+        let tenant: Value = res.json().await.unwrap();
+        let tenant_id = tenant["organization"]["id"].as_str().unwrap().to_owned();
+        let admin = tenant["api_key"]["key"].as_str().unwrap().to_owned();
+        let disabled = app.create_key(&admin, json!({"name": "disabled", "api_key_role": "personal"})).await;
+        let res = app
+            .patch(&format!("/v1/api_keys/{}", disabled["id"].as_str().unwrap()), &admin, &json!({"enabled": false}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let expired = app.create_key(&admin, json!({"name": "expired", "api_key_role": "personal"})).await;
+        // Never used yet, so no node holds it in a cache.
+        crate::helpers::execute(
+            &app,
+            &format!("UPDATE api_keys SET expires_at = '2020-01-01 00:00:00' WHERE id = '{}'", expired["id"].as_str().unwrap()),
+        );
+        for (what, key) in [("disabled", &disabled), ("expired", &expired)] {
+            let key_id = key["id"].as_str().unwrap();
+            let res = app
+                .post("/v1/secrets", key["key"].as_str().unwrap(), &json!({"value": "v"}))
+                .await;
+            let rid = request_id(&res);
+            assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+            let seen = events_as(&app, &admin, "outcome=denied").await;
+            let event = seen
+                .iter()
+                .find(|e| e["request_id"] == rid.as_str())
+                .unwrap_or_else(|| panic!("{what}: the tenant sees its denied event: {seen:?}"));
+            assert_eq!(event["organization_id"], tenant_id.as_str(), "{what}: {event}");
+            assert_eq!(event["actor_key_id"], key_id, "{what}: {event}");
+            assert_eq!(event["action"], "create_secret", "{what}: {event}");
+        }
+    }
+}
+
+backend_test! {
+    async fn a_denied_event_whose_path_holds_nul_is_recorded(app) {
+        // PostgreSQL text cannot hold NUL: the event keeps the id as sent.
+        let (serving_id, serving) = app.key_with_role("serving").await;
+        let before = all_events(&app).await;
+        let res = app
+            .request(Method::DELETE, "/v1/api_keys/aky_a%00b", Some(&serving))
+            .send()
+            .await
+            .unwrap();
+        let rid = request_id(&res);
+        assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;
+        let new = added(&before, &all_events(&app).await);
+        assert_eq!(new.len(), 1, "one denied event: {new:?}");
+        let event = &new[0];
+        assert_eq!(event["outcome"], "denied", "{event}");
+        assert_eq!(event["actor_key_id"], serving_id.as_str(), "{event}");
+        assert_eq!(event["resource_id"], "aky_a%00b", "{event}");
+        assert_eq!(event["request_id"], rid.as_str(), "{event}");
+    }
+}
+
+backend_test! {
+    async fn audit_events_past_the_retention_are_purged(app) {
+        use keygate::audit::{purge_before, AuditEvent};
+        let db = keygate::db::Db::connect(&keygate::config::DatabaseSettings {
+            backend: app.backend,
+            target: app.database_target.clone(),
+            pool_size: 1,
+            timeouts: Default::default(),
+        })
+        .unwrap();
+        let (_, org) = whoami(&app, &app.bootstrap_key).await;
+        let now = Utc::now();
+        let event = |at: DateTime<Utc>, request_id: &str| AuditEvent {
+            id: format!("{}1", keygate::db::first_id_at("evt_", at)),
+            occurred_at: at.naive_utc(),
+            ..AuditEvent::success(&org, None, "create_secret", "secret", "s", request_id)
+        };
+        db.write_blocking(|conn| {
+            event(now - chrono::Duration::days(31), "old").record(conn)?;
+            event(now - chrono::Duration::days(29), "recent").record(conn)?;
+            Ok(())
+        })
+        .unwrap();
+        let purged = db
+            .write_blocking(|conn| Ok(purge_before(conn, now - chrono::Duration::days(30))?))
+            .unwrap();
+        assert!(purged >= 1, "the old event is purged ({purged})");
+        let left = all_events(&app).await;
+        let requests: Vec<&str> = left.iter().filter_map(|e| e["request_id"].as_str()).collect();
+        assert!(!requests.contains(&"old"), "{requests:?}");
+        assert!(requests.contains(&"recent"), "{requests:?}");
+        assert!(requests.contains(&"bootstrap"), "the bootstrap event is younger: {requests:?}");
     }
 }
 
@@ -656,4 +740,49 @@ backend_test! {
         let filtered = events_as(&app, &acme_key, &format!("actor_key_id={}", whoami(&app, &app.bootstrap_key).await.0)).await;
         assert!(filtered.is_empty(), "acme cannot see the root's events by filtering: {filtered:?}");
     }
+}
+
+#[actix_web::test]
+async fn the_server_purges_audit_events_past_the_retention_when_it_starts() {
+    use diesel::prelude::*;
+    use keygate::audit::AuditEvent;
+    use keygate::db::schema::audit_events;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = keygate::keys::format::generate(keygate::keys::format::KeyKind::ApiKey).value;
+    let mut settings = crate::helpers::sqlite_settings(dir.path(), None, &bootstrap);
+    settings.audit_retention = Some(chrono::Duration::days(30));
+    let db = keygate::db::Db::connect(&settings.database).unwrap();
+    keygate::startup::prepare_database(&db, &settings).unwrap();
+    let at = Utc::now() - chrono::Duration::days(31);
+    let old = AuditEvent {
+        id: format!("{}1", keygate::db::first_id_at("evt_", at)),
+        occurred_at: at.naive_utc(),
+        ..AuditEvent::denied(None, None, "delete_api_key", "api_key", None, "old")
+    };
+    db.write_blocking(|conn| Ok(old.record(conn)?)).unwrap();
+    let count = |db: &keygate::db::Db, request_id: &'static str| {
+        db.write_blocking(move |conn| {
+            Ok(audit_events::table
+                .filter(audit_events::request_id.eq(request_id))
+                .count()
+                .get_result::<i64>(conn)?)
+        })
+        .unwrap()
+    };
+    assert_eq!(count(&db, "old"), 1);
+    crate::helpers::start(&settings);
+    let mut left = 1;
+    for _ in 0..50 {
+        left = count(&db, "old");
+        if left == 0 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        left, 0,
+        "the event older than the retention is purged at start"
+    );
+    assert_eq!(count(&db, "bootstrap"), 1, "a younger event is kept");
 }

@@ -19,12 +19,17 @@ const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
 /// Every variable keygate reads; removed before each run so the tests do not
 /// depend on the environment they run in.
-const KEYGATE_VARS: [&str; 6] = [
+const KEYGATE_VARS: [&str; 11] = [
     "DATABASE_URL",
     "KEYGATE_BIND",
     "KEYGATE_POOL_SIZE",
     "KEYGATE_BOOTSTRAP_KEY",
     "KEYGATE_MAX_BODY_BYTES",
+    "KEYGATE_POOL_TIMEOUT_MS",
+    "KEYGATE_DB_CONNECT_TIMEOUT_SECONDS",
+    "KEYGATE_DB_STATEMENT_TIMEOUT_MS",
+    "KEYGATE_REQUEST_DEADLINE_MS",
+    "KEYGATE_AUDIT_RETENTION_DAYS",
     "RUST_LOG",
 ];
 
@@ -846,6 +851,12 @@ fn bad_configuration_fails_at_start_naming_the_variable() {
         ("KEYGATE_POOL_SIZE", "abc"),
         ("KEYGATE_MAX_BODY_BYTES", "abc"),
         ("KEYGATE_BOOTSTRAP_KEY", "not-a-key"),
+        ("KEYGATE_POOL_TIMEOUT_MS", "99"),
+        ("KEYGATE_DB_CONNECT_TIMEOUT_SECONDS", "1"),
+        ("KEYGATE_DB_STATEMENT_TIMEOUT_MS", "abc"),
+        ("KEYGATE_REQUEST_DEADLINE_MS", "0"),
+        ("KEYGATE_AUDIT_RETENTION_DAYS", "-1"),
+        ("KEYGATE_AUDIT_RETENTION_DAYS", "36501"),
     ];
     for (variable, value) in cases {
         for args in [&[][..], &["serve"][..]] {

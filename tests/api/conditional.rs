@@ -563,3 +563,99 @@ backend_test! {
         );
     }
 }
+
+/// A keygate on `backend` with these request and statement bounds.
+async fn bounded_app(backend: Backend, deadline: Duration, statement: Duration) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.request_deadline = deadline;
+        settings.database.timeouts.statement = statement;
+    })
+    .await
+}
+
+/// A PATCH of key `id` without `Request-Timeout`, while its row is locked:
+/// 503 with `Retry-After`, answered before the lock goes; then the key is
+/// unchanged and the server not wedged.
+async fn assert_bounded_patch(app: &TestApp, what: &str) {
+    let (id, _) = new_key(app, "old name").await;
+    let (tag, before) = get_key(app, &id).await;
+    assert_eq!(
+        app.get("/v1/me", &app.bootstrap_key).await.status(),
+        StatusCode::OK
+    );
+    let lock = HeldLock::take(
+        app,
+        format!("SELECT id FROM api_keys WHERE id = '{id}' FOR UPDATE;"),
+    )
+    .await;
+    let started = Instant::now();
+    let res = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/api_keys/{id}"),
+            Some(&app.bootstrap_key),
+        )
+        .json(&json!({"name": "changed"}))
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        res.headers().contains_key("retry-after"),
+        "{what}: Retry-After"
+    );
+    assert_problem(res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    assert!(
+        waited < HOLD,
+        "{what}: answered after {waited:?}, when the lock went, not at its bound"
+    );
+    lock.released().await;
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let (after_tag, after) = get_key(app, &id).await;
+    assert_eq!(
+        (after_tag, after),
+        (tag, before),
+        "{what}: the key is as it was"
+    );
+    let res = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/api_keys/{id}"),
+            Some(&app.bootstrap_key),
+        )
+        .json(&json!({"name": "changed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{what}: the same PATCH after the lock is gone"
+    );
+}
+
+backend_test! {
+    async fn keygates_own_request_deadline_answers_503_and_changes_nothing(app) {
+        // Without Request-Timeout the caller set no budget: the cause is the
+        // database, so keygate's own deadline answers 503, not 504.
+        let app = bounded_app(app.backend, Duration::from_millis(400), Duration::from_secs(5))
+            .await
+            .expect("a bounded app");
+        assert_bounded_patch(&app, "the request deadline").await;
+    }
+}
+
+#[actix_web::test]
+async fn a_statement_past_the_statement_timeout_answers_503_not_500() {
+    // PostgreSQL cancels the lock wait at keygate's statement_timeout.
+    let Some(app) = bounded_app(
+        Backend::Postgres,
+        Duration::from_secs(5),
+        Duration::from_millis(300),
+    )
+    .await
+    else {
+        return;
+    };
+    assert_bounded_patch(&app, "the statement timeout").await;
+}

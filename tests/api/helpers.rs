@@ -151,6 +151,7 @@ impl TestApp {
             backend,
             target,
             pool_size: 4,
+            timeouts: Default::default(),
         });
         settings.bootstrap_key = Some(bootstrap_key.clone());
         settings.master_key = keygate::config::MasterKeySource::Inline(
@@ -442,6 +443,7 @@ pub fn sqlite_settings(
         backend: Backend::Sqlite,
         target: dir.join("k.db").to_string_lossy().into_owned(),
         pool_size: 2,
+        timeouts: Default::default(),
     });
     if let Some(source) = master_key {
         settings.master_key = source;

@@ -47,6 +47,7 @@ fn migrate(backend: Backend, target: String) {
         backend,
         target,
         pool_size: 1,
+        timeouts: Default::default(),
     })
     .unwrap()
     .migrate()

@@ -841,3 +841,28 @@ fn the_document_states_each_data_value_rule_as_the_server_checks_it() {
         }
     }
 }
+
+backend_test! {
+    async fn a_cursor_with_a_time_out_of_range_is_refused(app) {
+        // PostgreSQL stores no timestamp before 4713 BC; such a cursor was a
+        // 500 there (issue 14). Times outside the years 1 to 9999 come from
+        // no row: 400 on both backends.
+        use base64::Engine;
+        let made = create(&app, "google", &service_account("sa", "cursor")).await;
+        let id = made["id"].as_str().unwrap();
+        for year in [-10_000, 0, 10_000, 200_000] {
+            let micros = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_micros();
+            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("v1.created_at.desc.{micros}.{id}"));
+            let res = app
+                .get(&format!("{}?cursor={cursor}", credentials("google")), &app.bootstrap_key)
+                .await;
+            assert_errors(res, &[("cursor", "invalid_cursor")], &format!("year {year}")).await;
+        }
+    }
+}

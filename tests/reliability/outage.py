@@ -15,7 +15,7 @@ probes also send `Request-Timeout-Millis`. Then the database returns.
 Checks, per mode:
 - every probe started during the outage answered within the bound
   (KEYGATE_RELIABILITY_OUTAGE_BOUND_MS, default 6000; /readyz within
-  KEYGATE_RELIABILITY_READYZ_BOUND_MS, default 5500; a probe with a
+  KEYGATE_RELIABILITY_READYZ_BOUND_MS, default 2500; a probe with a
   deadline within that deadline + 1 s);
 - every answer given during the outage was 503 with `Retry-After` (a probe
   with a deadline may also get 504 `request_timeout`), and every /readyz
@@ -198,7 +198,7 @@ async def main(backend, report):
         report.note("PostgreSQL only")
         return
     bound = env_float("KEYGATE_RELIABILITY_OUTAGE_BOUND_MS", 6000) / 1000
-    readyz_bound = env_float("KEYGATE_RELIABILITY_READYZ_BOUND_MS", 5500) / 1000
+    readyz_bound = env_float("KEYGATE_RELIABILITY_READYZ_BOUND_MS", 2500) / 1000
     resume_bound = env_float("KEYGATE_RELIABILITY_RESUME_BOUND_MS", 1000) / 1000
     # The outages differ in length on purpose: a reconnect backoff makes the
     # time to resume depend on where in its schedule the database returns.

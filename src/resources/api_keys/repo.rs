@@ -13,7 +13,7 @@ use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
 use crate::db::schema::api_keys;
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::keys::dto::PendingKey;
@@ -193,13 +193,15 @@ pub fn get(
         .ok_or_else(|| ApiError::not_found("api key", id))
 }
 
-/// Loads a key for a write and checks `If-Match` against it.
+/// Takes a key for the write's transaction (`db::version::lock`), loads it
+/// and checks `If-Match` against it.
 fn get_for_write(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
     if_match: &IfMatch,
 ) -> Result<ApiKeyRow, ApiError> {
+    version::lock(conn, api_keys::table.filter(api_keys::id.eq(id)))?;
     let current = get(conn, organization_id, id)?;
     if_match.check(&current.etag())?;
     Ok(current)
@@ -374,7 +376,7 @@ pub fn revoke_pending(
     audit: AuditEvent,
 ) -> Result<usize, ApiError> {
     conn.transaction(|conn| {
-        let current = get(conn, organization_id, id)?;
+        let current = get_for_write(conn, organization_id, id, &IfMatch::default())?;
         check(&current)?;
         let revoked = rotation::revoke_pending(conn, owner(organization_id, id))?;
         if revoked > 0 {

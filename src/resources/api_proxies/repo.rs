@@ -17,7 +17,7 @@ use crate::crypto::envelope::Place;
 use crate::crypto::vault::Vault;
 use crate::db::page::Page;
 use crate::db::schema::{api_proxies, api_proxy_keys};
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::resources::projects::model::ProjectRow;
@@ -88,13 +88,42 @@ pub fn get(
     name: &str,
 ) -> Result<(ProjectRow, ApiProxyRow), ApiError> {
     let project = projects::get(conn, organization_id, project_name)?;
-    let proxy = api_proxies::table
+    let proxy = proxy_of(conn, &project, name)?;
+    Ok((project, proxy))
+}
+
+fn proxy_of(
+    conn: &mut AnyConnection,
+    project: &ProjectRow,
+    name: &str,
+) -> Result<ApiProxyRow, ApiError> {
+    api_proxies::table
         .filter(api_proxies::project_id.eq(&project.id))
         .filter(api_proxies::name.eq(name))
         .select(ApiProxyRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| proxy_not_found(name))?;
+        .ok_or_else(|| proxy_not_found(name))
+}
+
+/// [`get`] for a write: the proxy is taken for the write's transaction
+/// (`db::version::lock`) before it is loaded, and `If-Match` is checked.
+fn get_for_write(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    project_name: &str,
+    name: &str,
+    if_match: &IfMatch,
+) -> Result<(ProjectRow, ApiProxyRow), ApiError> {
+    let project = projects::get(conn, organization_id, project_name)?;
+    version::lock(
+        conn,
+        api_proxies::table
+            .filter(api_proxies::project_id.eq(&project.id))
+            .filter(api_proxies::name.eq(name)),
+    )?;
+    let proxy = proxy_of(conn, &project, name)?;
+    if_match.check(&proxy.etag())?;
     Ok((project, proxy))
 }
 
@@ -179,8 +208,8 @@ pub fn update(
     audit: AuditEvent,
 ) -> Result<(ProjectRow, ApiProxyRow), ApiError> {
     conn.transaction(|conn| {
-        let (project, current) = get(conn, organization_id, project_name, name)?;
-        if_match.check(&current.etag())?;
+        let (project, current) =
+            get_for_write(conn, organization_id, project_name, name, if_match)?;
         changes.updated_at = Some(now().naive_utc());
         diesel::update(api_proxies::table.find(&current.id))
             .set(&changes)
@@ -201,8 +230,7 @@ pub fn delete(
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
-        let (_, current) = get(conn, organization_id, project_name, name)?;
-        if_match.check(&current.etag())?;
+        let (_, current) = get_for_write(conn, organization_id, project_name, name, if_match)?;
         diesel::delete(api_proxy_keys::table.filter(api_proxy_keys::api_proxy_id.eq(&current.id)))
             .execute(conn)?;
         diesel::delete(api_proxies::table.find(&current.id)).execute(conn)?;
@@ -235,8 +263,8 @@ pub fn set_keys(
     audit: AuditEvent,
 ) -> Result<(ProjectRow, ApiProxyRow), ApiError> {
     conn.transaction(|conn| {
-        let (project, current) = get(conn, organization_id, project_name, name)?;
-        if_match.check(&current.etag())?;
+        let (project, current) =
+            get_for_write(conn, organization_id, project_name, name, if_match)?;
         // Stored keyed hashes depend on the master key: the vault records it,
         // so a start with another key is refused, as for secrets.
         let mut given: Vec<(&str, &str, String)> = Vec::new();

@@ -13,7 +13,7 @@ use super::model::{ClusterRow, ClusterSettings};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
 use crate::db::schema::{clusters, key_secrets};
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
 use crate::keys::dto::PendingKey;
@@ -324,6 +324,9 @@ fn get_for_write(
     id: &str,
     if_match: &IfMatch,
 ) -> Result<ClusterRow, ApiError> {
+    // The cluster row stands for its keys and its services' keys too: a
+    // rotation of any of them takes it first (`db::version::lock`).
+    version::lock(conn, clusters::table.filter(clusters::id.eq(id)))?;
     let current = get(conn, organization_id, id)?;
     if_match.check(&current.etag())?;
     Ok(current)
@@ -445,7 +448,7 @@ pub fn revoke_pending(
     audit: AuditEvent,
 ) -> Result<usize, ApiError> {
     conn.transaction(|conn| {
-        let current = get(conn, organization_id, id)?;
+        let current = get_for_write(conn, organization_id, id, &IfMatch::default())?;
         ensure_enabled(&current, service)?;
         let (kind, owner_id, _) = key_owner(id, service);
         let revoked = rotation::revoke_pending(conn, owner(organization_id, kind, &owner_id))?;

@@ -11,7 +11,7 @@ use super::model::{ConnectorChanges, ConnectorRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
 use crate::db::schema::{api_keys, connectors, secrets};
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::{ApiError, FieldError};
 
@@ -178,6 +178,17 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
+/// Takes a connector for the write's transaction (`db::version::lock`);
+/// then load it.
+fn lock(conn: &mut AnyConnection, organization_id: &str, id: &str) -> QueryResult<()> {
+    version::lock(
+        conn,
+        connectors::table
+            .filter(connectors::organization_id.eq(organization_id))
+            .filter(connectors::id.eq(id)),
+    )
+}
+
 /// One connector of the organization, if there is one.
 pub fn find(
     conn: &mut AnyConnection,
@@ -232,6 +243,7 @@ pub fn put(
     audit: AuditEvent,
 ) -> Result<(ConnectorRow, Put), ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let current = find(conn, organization_id, id)?;
         check_references(
             conn,
@@ -264,6 +276,7 @@ pub fn update(
     audit: AuditEvent,
 ) -> Result<ConnectorRow, ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, id)?;
         if_match.check(&current.etag())?;
         let row = write(conn, organization_id, id, changes)?;
@@ -285,6 +298,7 @@ pub fn update_api_key_id(
     audit: AuditEvent,
 ) -> Result<(ConnectorRow, bool), ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, id)?;
         check_references(
             conn,
@@ -315,6 +329,7 @@ pub fn delete(
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, id)?;
         if_match.check(&current.etag())?;
         diesel::delete(

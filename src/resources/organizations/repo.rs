@@ -7,7 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::model::{OrganizationRow, OrganizationSettingsRow};
 use crate::audit::AuditEvent;
 use crate::db::schema::{organization_settings, organizations};
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::keys::format::GeneratedKey;
@@ -231,6 +231,8 @@ pub fn set_subscription(
     audit: AuditEvent,
 ) -> Result<OrganizationSettingsRow, ApiError> {
     conn.transaction(|conn| {
+        // The settings row may not exist yet; the organization's always does.
+        version::lock(conn, organizations::table.filter(organizations::id.eq(id)))?;
         let (organization, current) = settings(conn, id)?;
         if_match.check(&current.subscription_etag())?;
         ensure_settings_row(conn, &organization)?;

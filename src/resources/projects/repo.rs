@@ -8,7 +8,7 @@ use super::model::{ProjectChanges, ProjectRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
 use crate::db::schema::{api_proxies, projects};
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 
@@ -83,6 +83,25 @@ pub fn get(
         .ok_or_else(|| project_not_found(name))
 }
 
+/// Takes the organization's project of this name for the write's
+/// transaction (`db::version::lock`), loads it and checks `If-Match`.
+fn get_for_write(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    name: &str,
+    if_match: &IfMatch,
+) -> Result<ProjectRow, ApiError> {
+    version::lock(
+        conn,
+        projects::table
+            .filter(projects::organization_id.eq(organization_id))
+            .filter(projects::name.eq(name)),
+    )?;
+    let current = get(conn, organization_id, name)?;
+    if_match.check(&current.etag())?;
+    Ok(current)
+}
+
 /// Applies PATCH changes after `If-Match`, with the audit event.
 pub fn update(
     conn: &mut AnyConnection,
@@ -93,8 +112,7 @@ pub fn update(
     audit: AuditEvent,
 ) -> Result<ProjectRow, ApiError> {
     conn.transaction(|conn| {
-        let current = get(conn, organization_id, name)?;
-        if_match.check(&current.etag())?;
+        let current = get_for_write(conn, organization_id, name, if_match)?;
         changes.updated_at = Some(now().naive_utc());
         diesel::update(projects::table.filter(projects::id.eq(&current.id)))
             .set(&changes)
@@ -114,8 +132,7 @@ pub fn delete(
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
-        let current = get(conn, organization_id, name)?;
-        if_match.check(&current.etag())?;
+        let current = get_for_write(conn, organization_id, name, if_match)?;
         let proxies: i64 = api_proxies::table
             .filter(api_proxies::project_id.eq(&current.id))
             .count()

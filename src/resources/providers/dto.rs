@@ -419,7 +419,7 @@ impl Cursor {
         let at = micros
             .parse::<i64>()
             .ok()
-            .and_then(DateTime::<Utc>::from_timestamp_micros)
+            .and_then(crate::db::time_from_micros)
             .ok_or_else(malformed)?;
         if !CredentialId::is_valid(id) {
             return Err(malformed());
@@ -435,7 +435,7 @@ impl Cursor {
                 ),
             ));
         }
-        Ok((at.naive_utc(), id.to_owned()))
+        Ok((at, id.to_owned()))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::audit::AuditEvent;
 use crate::crypto::envelope::Place;
 use crate::crypto::vault::Vault;
 use crate::db::schema::{provider_credentials, providers};
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::{ApiError, FieldError};
 
@@ -232,6 +232,17 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
+/// Takes a credential for the write's transaction (`db::version::lock`);
+/// then load it.
+fn lock(conn: &mut AnyConnection, organization_id: &str, id: &str) -> QueryResult<()> {
+    version::lock(
+        conn,
+        provider_credentials::table
+            .filter(provider_credentials::organization_id.eq(organization_id))
+            .filter(provider_credentials::id.eq(id)),
+    )
+}
+
 fn find(
     conn: &mut AnyConnection,
     organization_id: &str,
@@ -302,6 +313,7 @@ pub fn update(
     audit: AuditEvent,
 ) -> Result<CredentialRow, ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, provider, id)?;
         let credential_type = CredentialType::parse(&current.credential_type)
             .ok_or_else(|| ApiError::internal(format!("credential {id} has an unknown type")))?;
@@ -352,6 +364,9 @@ pub fn delete(
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
+        // Taken before the provider is read, as `update_provider` takes it
+        // before it names it active: the two cannot cross.
+        lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, provider, id)?;
         if_match.check(&current.etag())?;
         let active = find_provider(conn, organization_id, provider)?
@@ -441,8 +456,15 @@ pub fn update_provider(
     audit: AuditEvent,
 ) -> Result<ProviderState, ApiError> {
     conn.transaction(|conn| {
+        version::lock(
+            conn,
+            providers::table
+                .filter(providers::organization_id.eq(organization_id))
+                .filter(providers::provider.eq(provider.as_str())),
+        )?;
         let current = get_provider(conn, organization_id, provider)?;
         if let Some(id) = &active_credential_id {
+            lock(conn, organization_id, id)?;
             if find(conn, organization_id, provider, id)?.is_none() {
                 return Err(ApiError::invalid_fields(vec![FieldError::new(
                     "active_credential_id",

@@ -10,7 +10,7 @@ use crate::crypto::envelope::Place;
 use crate::crypto::vault::Vault;
 use crate::db::page::Page;
 use crate::db::schema::secrets;
-use crate::db::version::IfMatch;
+use crate::db::version::{self, IfMatch};
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
 
@@ -30,6 +30,17 @@ pub fn get(
     id: &str,
 ) -> Result<SecretRow, ApiError> {
     find(conn, organization_id, id)?.ok_or_else(|| ApiError::not_found("secret", id))
+}
+
+/// Takes a secret for the write's transaction (`db::version::lock`); then
+/// load it.
+fn lock(conn: &mut AnyConnection, organization_id: &str, id: &str) -> QueryResult<()> {
+    version::lock(
+        conn,
+        secrets::table
+            .filter(secrets::organization_id.eq(organization_id))
+            .filter(secrets::id.eq(id)),
+    )
 }
 
 fn find(
@@ -104,6 +115,7 @@ pub fn put(
     audit: AuditEvent,
 ) -> Result<(SecretRow, bool), ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let Some(current) = find(conn, organization_id, id)? else {
             if if_match.is_present() {
                 return Err(ApiError::PreconditionFailed);
@@ -170,6 +182,7 @@ pub fn delete(
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, id)?;
         if_match.check(&current.etag())?;
         diesel::delete(
