@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -74,7 +75,8 @@ pub async fn get_provider(
     responses(
         (status = 200, description = "The provider's settings after the change.", body = ProviderSettings,
             headers(("ETag" = String, description = "Version of the settings, for `If-Match`."))),
-        (status = 409, description = "Another request changed the provider at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another request changed the provider at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "provider google was changed by another request at the same moment; retry", "/v1/providers/google"))),
     )
 )]
 #[patch("/providers/{provider}")]
@@ -130,7 +132,8 @@ pub async fn update_provider(
         (status = 201, description = "The new credential.", body = ProviderCredential,
             // Its links are written by `openapi::links` (from every create).
             headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`."))),
-        (status = 409, description = "A credential of this name exists with another type or other data.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A credential of this name exists with another type or other data.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "a google credential named \"workspace sync\" already exists with other content", "/v1/providers/google/credentials"))),
     )
 )]
 #[post("/providers/{provider}/credentials")]
@@ -254,7 +257,8 @@ pub async fn get_provider_credential(
     responses(
         (status = 200, description = "The credential after the change.", body = ProviderCredential,
             headers(("ETag" = String, description = "Version of the credential, for `If-Match`."))),
-        (status = 409, description = "Another credential of the provider has this name.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another credential of the provider has this name.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "a google credential named \"workspace sync\" already exists with other content", "/v1/providers/google/credentials/crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[patch("/providers/{provider}/credentials/{credential_id}")]
@@ -301,7 +305,8 @@ pub async fn update_provider_credential(
     params(CredentialPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "The credential is the provider's active credential.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The credential is the provider's active credential.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "still_referenced", "credential crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 is the active credential of provider google; set the provider's active_credential_id to another credential or null first", "/v1/providers/google/credentials/crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[delete("/providers/{provider}/credentials/{credential_id}")]
