@@ -219,6 +219,18 @@ impl Server {
         }
     }
 
+    /// `GET path` without credentials: its status and JSON body.
+    async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET /v1/me` with `key` as a bearer token.
     async fn me(&self, key: &str) -> (StatusCode, Value) {
         let res = self
@@ -290,16 +302,27 @@ impl Server {
         self.stop_now()
     }
 
-    /// Sends `signal` (`INT`, `TERM`) and waits up to 30 s for the server
-    /// to exit by itself; returns how it exited and what it wrote.
-    fn signal(mut self, signal: &str) -> (ExitStatus, Stopped) {
-        let mut child = self.child.take().expect("running");
+    /// Sends `signal` (`INT`, `TERM`) to the server.
+    fn send_signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
         let sent = Command::new("kill")
             .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
+            .arg(pid.to_string())
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) and waits up to 30 s for the server
+    /// to exit by itself; returns how it exited and what it wrote.
+    fn signal(self, signal: &str) -> (ExitStatus, Stopped) {
+        self.send_signal(signal);
+        self.wait_exit(signal)
+    }
+
+    /// Waits up to 30 s for the server to exit by itself after `signal`.
+    fn wait_exit(mut self, signal: &str) -> (ExitStatus, Stopped) {
+        let mut child = self.child.take().expect("running");
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
@@ -1218,14 +1241,8 @@ async fn postgres_without_a_master_key_warns_and_readyz_says_so() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("DATABASE_URL", pg.url.as_str())]).await;
-    let res = server
-        .client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let ready: Value = res.json().await.unwrap();
+    let (status, ready) = server.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
     assert_eq!(ready["status"], "ok", "{ready}");
     assert_eq!(ready["secrets"], "master_key_missing", "{ready}");
     assert!(
@@ -1254,17 +1271,52 @@ async fn postgres_without_a_master_key_warns_and_readyz_says_so() {
         ],
     )
     .await;
-    let ready: Value = server
-        .client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, ready) = server.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
     assert_eq!(ready, json!({"status": "ok", "secrets": "available"}));
     let out = server.stop();
     assert!(!out.stderr.contains("no master key"), "{}", out.stderr);
     drop(pg);
+}
+
+#[actix_web::test]
+async fn a_request_in_flight_at_sigint_or_sigterm_is_answered_before_the_exit() {
+    use std::io::Write;
+    // actix's own SIGINT handling was a forced shutdown that dropped it.
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path());
+        let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+        let key = server.printed_key();
+        let body = json!({"name": "in flight", "api_key_role": "serving"}).to_string();
+        let (first, rest) = body.split_at(body.len() / 2);
+        let address = server.base.trim_start_matches("http://").to_owned();
+        let mut conn = std::net::TcpStream::connect(&address).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+        conn,
+        "POST /v1/api_keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+        conn.flush().unwrap();
+        // The request is in flight (its body half sent) when the signal comes.
+        std::thread::sleep(Duration::from_millis(300));
+        server.send_signal(signal);
+        std::thread::sleep(Duration::from_millis(500));
+        conn.write_all(rest.as_bytes()).unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 201"),
+            "SIG{signal}: the request in flight is finished:\n{answer}"
+        );
+        let (status, out) = server.wait_exit(signal);
+        assert!(
+            status.success(),
+            "SIG{signal}: exit {status}:\n{}",
+            out.stderr
+        );
+    }
 }
