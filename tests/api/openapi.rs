@@ -298,3 +298,25 @@ backend_test! {
         assert!(followed.text().await.unwrap().contains("swagger-ui"));
     }
 }
+
+#[actix_web::test]
+async fn swagger_ui_forgets_the_authorization_on_reload() {
+    // The README says so: the key would sit in localStorage in clear text.
+    let app = crate::helpers::TestApp::spawn(keygate::config::Backend::Sqlite)
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .get(format!("{}/swagger-ui/swagger-initializer.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let script = res.text().await.unwrap().replace(char::is_whitespace, "");
+    assert!(script.contains("SwaggerUIBundle"), "{script}");
+    assert!(
+        !script.contains("\"persistAuthorization\":true")
+            && !script.contains("persistAuthorization:true"),
+        "{script}"
+    );
+}
