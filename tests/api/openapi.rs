@@ -320,3 +320,37 @@ async fn swagger_ui_forgets_the_authorization_on_reload() {
         "{script}"
     );
 }
+
+backend_test! {
+    async fn the_request_examples_of_top_level_creates_work_as_given(app) {
+        // What Swagger UI's Try it out sends, pasted from the document, from
+        // 127.0.0.1 with the bootstrap key.
+        let doc = keygate::resources::document();
+        let mut tried = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let op = &item["post"];
+            let example = &op["requestBody"]["content"]["application/json"]["example"];
+            if path.contains('{') || !example.is_object() {
+                continue;
+            }
+            let res = app
+                .request(reqwest::Method::POST, path, Some(&app.bootstrap_key))
+                .json(example)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            assert!(status.is_success(), "POST {path} with its example: {status} {body}");
+            if path == "/v1/api_keys" {
+                // The key it made works from here.
+                let key = body["key"].as_str().unwrap();
+                let res = app.get("/v1/me", key).await;
+                assert_eq!(res.status(), 200, "the example's key answers from 127.0.0.1");
+            }
+            tried.push(path.clone());
+        }
+        assert!(tried.contains(&"/v1/api_keys".to_owned()), "{tried:?}");
+        assert!(tried.len() >= 5, "{tried:?}");
+    }
+}
