@@ -13,7 +13,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter)).init();
+    let mut logger = env_logger::Builder::new();
+    logger.parse_filters(&filter);
+    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
+        logger.parse_write_style(&style);
+    }
+    logger.init();
     match keygate::cli::run(keygate::cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

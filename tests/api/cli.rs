@@ -1173,7 +1173,8 @@ fn an_unreadable_rust_log_fails_with_one_line() {
 async fn a_readable_rust_log_keeps_the_listening_line() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
-    for value in ["info", "warn,keygate=info", "actix_web=debug,keygate"] {
+    // An empty RUST_LOG is the default, `info`.
+    for value in ["", "info", "warn,keygate=info", "actix_web=debug,keygate"] {
         let server =
             Server::start(dir.path(), &[("DATABASE_URL", &url), ("RUST_LOG", value)]).await;
         let out = server.stop();
