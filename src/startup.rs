@@ -127,6 +127,9 @@ pub struct Application {
 /// How long a stopping server lets requests in flight finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
+/// How long a forced stop (a second signal) waits for `last_used_at`.
+const FORCED_FLUSH: Duration = Duration::from_secs(2);
+
 impl Application {
     /// Binds the listener, then opens and prepares the database. The
     /// listener comes first: a start that cannot listen touches no file and
@@ -254,17 +257,30 @@ impl Application {
 
     /// [`Application::run`] until SIGINT or SIGTERM, then stops gracefully:
     /// no new connections, requests in flight finish (up to
-    /// [`SHUTDOWN_GRACE`]), pending `last_used_at` values are written, and
-    /// the result is `Ok`. For the binary; tests stop by dropping.
+    /// [`SHUTDOWN_GRACE`]; a second signal ends them at once), pending
+    /// `last_used_at` values are written, and the result is `Ok`. For the
+    /// binary; tests use `run` and stop with [`Application::handle`].
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let state = self.state.clone();
         actix_web::rt::spawn(async move {
             let signal = stop_signal().await;
             log::info!(
-                "{signal}: stopping; requests in flight may finish within {} s",
+                "{signal}: stopping; requests in flight may finish within {} s (a second signal stops at once)",
                 SHUTDOWN_GRACE.as_secs()
             );
-            handle.stop(true).await;
+            tokio::select! {
+                () = handle.stop(true) => {}
+                again = stop_signal() => {
+                    // actix ignores a second stop while the first drains.
+                    log::warn!("{again} again: stopping at once");
+                    let flushed = tokio::time::timeout(FORCED_FLUSH, state.flush_last_used());
+                    if flushed.await.is_err() {
+                        log::warn!("last_used_at not written within {} s", FORCED_FLUSH.as_secs());
+                    }
+                    std::process::exit(0);
+                }
+            }
         });
         let result = self.run().await;
         log::info!("keygate stopped");

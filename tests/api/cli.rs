@@ -1321,3 +1321,40 @@ async fn a_request_in_flight_at_sigint_or_sigterm_is_answered_before_the_exit() 
         );
     }
 }
+
+#[actix_web::test]
+async fn a_second_sigint_stops_at_once_without_waiting_for_requests_in_flight() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    let key = server.printed_key();
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&address).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // A body that never arrives keeps the request in flight.
+    write!(
+        conn,
+        "POST /v1/api_keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.send_signal("INT");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.send_signal("INT");
+    let (status, out) = server.wait_exit("INT");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(status.success(), "exit {status}:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("SIGINT again: stopping at once"),
+        "{}",
+        out.stderr
+    );
+}
