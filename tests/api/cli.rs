@@ -302,6 +302,26 @@ impl Server {
         self.stop_now()
     }
 
+    /// Opens a connection and sends a `POST /v1/api_keys` announcing a body
+    /// of `length` bytes but only `sent` of it: the request stays in flight
+    /// until the rest is written.
+    fn post_in_flight(&self, key: &str, length: usize, sent: &str) -> std::net::TcpStream {
+        use std::io::Write;
+        let address = self.base.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(address).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
+        let head = format!(
+            "POST /v1/api_keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        );
+        conn.write_all(head.as_bytes())
+            .and_then(|()| conn.write_all(sent.as_bytes()))
+            .and_then(|()| conn.flush())
+            .expect("send the request's start");
+        conn
+    }
+
     /// Sends `signal` (`INT`, `TERM`) to the server.
     fn send_signal(&self, signal: &str) {
         let pid = self.child.as_ref().expect("running").id();
@@ -1291,17 +1311,7 @@ async fn a_request_in_flight_at_sigint_or_sigterm_is_answered_before_the_exit() 
         let key = server.printed_key();
         let body = json!({"name": "in flight", "api_key_role": "serving"}).to_string();
         let (first, rest) = body.split_at(body.len() / 2);
-        let address = server.base.trim_start_matches("http://").to_owned();
-        let mut conn = std::net::TcpStream::connect(&address).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        write!(
-        conn,
-        "POST /v1/api_keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
-        body.len()
-    )
-    .unwrap();
-        conn.flush().unwrap();
+        let mut conn = server.post_in_flight(&key, body.len(), first);
         // The request is in flight (its body half sent) when the signal comes.
         std::thread::sleep(Duration::from_millis(300));
         server.send_signal(signal);
@@ -1324,22 +1334,12 @@ async fn a_request_in_flight_at_sigint_or_sigterm_is_answered_before_the_exit() 
 
 #[actix_web::test]
 async fn a_second_sigint_stops_at_once_without_waiting_for_requests_in_flight() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
     let key = server.printed_key();
-    let address = server.base.trim_start_matches("http://").to_owned();
-    let mut conn = std::net::TcpStream::connect(&address).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     // A body that never arrives keeps the request in flight.
-    write!(
-        conn,
-        "POST /v1/api_keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
-    )
-    .unwrap();
-    conn.flush().unwrap();
+    let _conn = server.post_in_flight(&key, 100, "{");
     std::thread::sleep(Duration::from_millis(300));
     server.send_signal("INT");
     std::thread::sleep(Duration::from_millis(300));
