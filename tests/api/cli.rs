@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use diesel::{Connection, RunQueryDsl};
 use keygate::keys::format::{self as key_format, KeyKind};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -1098,6 +1099,14 @@ fn an_sqlite_database_that_cannot_be_opened_fails_at_once_naming_path_and_reason
     }
 }
 
+/// `url` with another user and no password.
+fn with_user(url: &str, user: &str) -> String {
+    let mut url = url::Url::parse(url).expect("a PostgreSQL URL");
+    url.set_username(user).expect("a user");
+    url.set_password(None).expect("no password");
+    url.to_string()
+}
+
 #[test]
 fn postgres_start_failures_are_one_line_and_permanent_ones_fail_at_once() {
     let admin = crate::helpers::postgres_admin_url();
@@ -1116,6 +1125,43 @@ fn postgres_start_failures_are_one_line_and_permanent_ones_fail_at_once() {
         elapsed < Duration::from_secs(3),
         "a permanent failure waits: {elapsed:?}"
     );
+
+    // Credentials: a role the server does not know.
+    let stranger = with_user(&admin, "keygate_no_such_role");
+    let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", &stranger)]);
+    assert_one_line("unknown role", &stderr, &["refuses the credentials"]);
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+
+    // Permission: a role that may log in but not connect to the database.
+    let pg = PgDatabase::create().unwrap();
+    let role = format!("keygate_noconn_{}", uuid::Uuid::now_v7().simple());
+    let mut admin_conn = diesel::PgConnection::establish(&pg.url).unwrap();
+    let name = pg
+        .url
+        .rsplit_once('/')
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("REVOKE CONNECT ON DATABASE {name} FROM PUBLIC"),
+    ] {
+        diesel::sql_query(sql).execute(&mut admin_conn).unwrap();
+    }
+    let denied = with_user(&pg.url, &role);
+    let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", &denied)]);
+    drop(admin_conn);
+    drop(pg);
+    if let Ok(mut conn) =
+        diesel::PgConnection::establish(&crate::helpers::database_url(&admin, "postgres"))
+    {
+        let _ = diesel::sql_query(format!("DROP ROLE IF EXISTS {role}")).execute(&mut conn);
+    }
+    assert_one_line("no CONNECT privilege", &stderr, &["permission denied"]);
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
 
     let closed = "postgres://postgres:hunter2@127.0.0.1:1/keygate";
     let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", closed)]);
