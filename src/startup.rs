@@ -99,7 +99,12 @@ pub fn check_bootstrap_key(settings: &Settings) -> Result<(), ConfigError> {
     match &settings.bootstrap_key {
         Some(key) if format::parse(key) != Ok(KeyKind::ApiKey) => Err(ConfigError {
             variable: "KEYGATE_BOOTSTRAP_KEY",
-            reason: "is not a well-formed keygate API key (kg_ak_...); make one with `keygate keys generate`".to_owned(),
+            // The command as it was run (`target/release/keygate`), since a
+            // plain `keygate` is on the PATH only after `cargo install`.
+            reason: format!(
+                "is not a well-formed keygate API key (kg_ak_...); make one with `{} keys generate`",
+                std::env::args().next().unwrap_or_else(|| "keygate".to_owned())
+            ),
         }),
         _ => Ok(()),
     }

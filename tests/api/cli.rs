@@ -849,6 +849,10 @@ fn bad_configuration_fails_at_start_naming_the_variable() {
                     !stderr.contains(value),
                     "{case}: the bad key is not echoed:\n{stderr}"
                 );
+                assert!(
+                    stderr.contains(&format!("`{KEYGATE} keys generate`")),
+                    "{case}: the hint names the command as it was run:\n{stderr}"
+                );
             }
             assert!(
                 !dir.path().join("data").join("keygate.db").exists(),
