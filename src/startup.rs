@@ -19,9 +19,8 @@ use crate::config::{ConfigError, MasterKeySource, Settings};
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{setup, Db, SetupError};
 use crate::error::ApiError;
-use crate::http::body::{BodyLimit, LARGEST_BODY};
-use crate::http::problem::{path_error, query_error};
-use crate::http::request_id::reject_nul_query;
+use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
+use crate::http::request_id::check_request_target;
 use crate::http::timeout::request_timeout;
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
@@ -185,6 +184,7 @@ impl Application {
         });
         let server_state = state.clone();
         let body_limit = BodyLimit(settings.max_body_bytes);
+        let body_timeout = BodyTimeout(settings.body_timeout);
         let surfaces = web::Data::new(surfaces);
         let server = HttpServer::new(move || {
             let mut app = App::new()
@@ -193,9 +193,8 @@ impl Application {
                 .app_data(routes.clone())
                 .app_data(surfaces.clone())
                 .app_data(body_limit)
-                .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)))
-                .app_data(web::PathConfig::default().error_handler(path_error))
-                .app_data(web::QueryConfig::default().error_handler(query_error));
+                .app_data(body_timeout)
+                .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)));
             for surface in surfaces.all() {
                 let surface = surface.clone();
                 app = app.configure(move |cfg| surface.configure(cfg));
@@ -204,7 +203,7 @@ impl Application {
                 .into_app()
                 .service(swagger_ui(&surfaces))
                 .configure(|cfg| redirects(cfg, &surfaces))
-                .wrap(from_fn(reject_nul_query))
+                .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(respond))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#))

@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::http::problem::{problem_example, ProblemDetails};
-use crate::openapi::SharedResponse;
+use crate::openapi::{SharedResponse, BAD_REQUEST_EXAMPLES};
 use crate::routes::Routes;
 
 /// The parts of the document that are not collected from handlers.
@@ -100,7 +100,8 @@ fn add_policy_names(doc: &mut Value) {
         json!({ "enum": params });
 }
 
-/// A shared error response as problem+json, with an example.
+/// A shared error response as problem+json, with an example (the 400: one
+/// for each kind of input error, `errors` and all).
 fn problem_response(shared: &SharedResponse) -> Value {
     let SharedResponse {
         description,
@@ -109,13 +110,26 @@ fn problem_response(shared: &SharedResponse) -> Value {
         detail,
         ..
     } = *shared;
+    let example = |code: &str, detail: &str| problem_example(status, code, detail, "/v1/api_keys");
+    let mut content = json!({ "schema": { "$ref": "#/components/schemas/ProblemDetails" } });
+    if status == 400 {
+        let examples: serde_json::Map<String, Value> = BAD_REQUEST_EXAMPLES
+            .iter()
+            .map(|(name, summary, code, field, field_code, message)| {
+                let mut value = example(code, &format!("{field}: {message}"));
+                value["errors"] = json!([{"field": field, "code": field_code, "message": message}]);
+                (
+                    (*name).to_owned(),
+                    json!({ "summary": summary, "value": value }),
+                )
+            })
+            .collect();
+        content["examples"] = Value::Object(examples);
+    } else {
+        content["example"] = example(code, detail);
+    }
     json!({
         "description": description,
-        "content": {
-            "application/problem+json": {
-                "schema": { "$ref": "#/components/schemas/ProblemDetails" },
-                "example": problem_example(status, code, detail, "/v1/api_keys")
-            }
-        }
+        "content": { "application/problem+json": content }
     })
 }

@@ -13,6 +13,7 @@ mod conditional;
 mod connectors;
 mod document_rules;
 mod errors;
+mod input_errors;
 mod layers;
 mod lifecycle;
 mod migrations;

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::state::AppState;
@@ -72,7 +73,7 @@ pub async fn create_project(
 pub async fn list_projects(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<ProjectList>, ApiError> {
     let page = page.page()?;
     let org = caller.organization_id;
@@ -100,7 +101,7 @@ pub async fn list_projects(
 pub async fn get_project(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner().project_name.0;
     let org = caller.organization_id;
@@ -128,7 +129,7 @@ pub async fn get_project(
 pub async fn update_project(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateProject>,
 ) -> Result<HttpResponse, ApiError> {
@@ -162,7 +163,7 @@ pub async fn update_project(
 pub async fn delete_project(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner().project_name.0;
