@@ -3,8 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, DatabaseArgs, ServeArgs};
-use crate::db::Db;
+use crate::config::{ConfigError, DatabaseArgs, DatabaseSettings, ServeArgs};
+use crate::db::{setup, Db};
 use crate::keys::format::{self, KeyKind};
 use crate::keys::rights::Role;
 use crate::resources::api_keys::repo::{self as key_repo, NewApiKey};
@@ -85,7 +85,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Migrate(args)) => {
-            let db = Db::connect_single(&args.settings()?).map_err(StartError::from)?;
+            let db = open_single(&args.settings()?)?;
             db.migrate().map_err(StartError::from)?;
             drop(db);
             eprintln!("keygate: migrations applied");
@@ -115,14 +115,21 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             );
         }
         log::info!("keygate listening on http://{} (Swagger UI at /swagger-ui/)", settings.bind);
-        app.run().await?;
+        app.run_until_signal().await?;
         Ok(())
     })
 }
 
+/// One connection on this thread, for a command: the SQLite files are
+/// made as the server makes them (folder 0700, file 0600).
+fn open_single(settings: &DatabaseSettings) -> Result<Db, StartError> {
+    setup::create_files(settings)?;
+    Ok(Db::connect_single(settings)?)
+}
+
 fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
     let settings = crate::config::Settings::for_database(args.database.settings()?);
-    let db = Db::connect_single(&settings.database).map_err(StartError::from)?;
+    let db = open_single(&settings.database)?;
     let printable = prepare_database(&db, &settings)?;
     if let Some(key) = printable {
         eprintln!(

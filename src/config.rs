@@ -17,7 +17,7 @@
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
-//! | `RUST_LOG` | `info` | log filter for env_logger |
+//! | `RUST_LOG` | `info` | log filter for env_logger; one that does not parse stops the start ([`log_filter`]) |
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -274,7 +274,8 @@ fn config_error(variable: &'static str, reason: impl Into<String>) -> ConfigErro
 }
 
 impl DatabaseArgs {
-    /// Parses the URL and pool size; creates the parent folder of an SQLite file.
+    /// Parses the URL and pool size (touching no file: the SQLite folder is
+    /// created when the database is opened, `db::setup`).
     pub fn settings(&self) -> Result<DatabaseSettings, ConfigError> {
         let pool_size = parse_number("KEYGATE_POOL_SIZE", &self.pool_size, 1, 256)?;
         let timeouts = DatabaseTimeouts {
@@ -319,7 +320,6 @@ impl DatabaseArgs {
                     "an in-memory SQLite database is not supported; name a file",
                 ));
             }
-            create_parent(Path::new(&target))?;
         }
         Ok(DatabaseSettings {
             backend,
@@ -346,19 +346,6 @@ where
                 format!("must be a whole number from {min} to {max}, got {text:?}"),
             )
         })
-}
-
-fn create_parent(path: &Path) -> Result<(), ConfigError> {
-    let parent = path.parent().map(PathBuf::from).unwrap_or_default();
-    if parent.as_os_str().is_empty() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(&parent).map_err(|e| {
-        config_error(
-            "DATABASE_URL",
-            format!("cannot create folder {}: {e}", parent.display()),
-        )
-    })
 }
 
 impl ServeArgs {
@@ -449,4 +436,53 @@ impl ServeArgs {
             audit_retention,
         })
     }
+}
+
+/// The log filter: `RUST_LOG` when set, else `info`. A value env_logger
+/// would misread fails with one line instead: a syntax error, an unknown
+/// level, or a word that is neither a level nor a module path (`[[[` would
+/// otherwise be read as the name of a module, turning every line off).
+pub fn log_filter(value: Option<&str>) -> Result<String, ConfigError> {
+    let Some(spec) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok("info".to_owned());
+    };
+    let bad = |why: String| config_error("RUST_LOG", why);
+    let directives = spec.split_once('/').map_or(spec, |(d, _)| d);
+    let is_level = |word: &str| word.parse::<log::LevelFilter>().is_ok();
+    let is_path = |word: &str| {
+        !word.is_empty()
+            && word.split("::").all(|part| {
+                let mut chars = part.chars();
+                chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+    };
+    for directive in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        match directive.split_once('=') {
+            Some((module, level)) => {
+                if !is_path(module.trim()) {
+                    return Err(bad(format!("`{directive}`: `{module}` is not a module path such as keygate or actix_web")));
+                }
+                if !level.trim().is_empty() && !is_level(level.trim()) {
+                    return Err(bad(format!("`{directive}`: `{level}` is not a level (off, error, warn, info, debug, trace)")));
+                }
+            }
+            None if is_level(directive) || is_path(directive) => {}
+            None => {
+                return Err(bad(format!(
+                    "`{directive}` is neither a level (off, error, warn, info, debug, trace) nor a module path such as keygate=debug"
+                )))
+            }
+        }
+    }
+    env_filter::Builder::new()
+        .try_parse(spec)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(spec.to_owned())
 }

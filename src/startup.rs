@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::audit::Refusals;
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, MasterKeySource, Settings};
 use crate::crypto::vault::{self, VaultError};
-use crate::db::{Db, SetupError};
+use crate::db::{setup, Db, SetupError};
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
 use crate::http::request_id::check_request_target;
@@ -98,7 +99,12 @@ pub fn check_bootstrap_key(settings: &Settings) -> Result<(), ConfigError> {
     match &settings.bootstrap_key {
         Some(key) if format::parse(key) != Ok(KeyKind::ApiKey) => Err(ConfigError {
             variable: "KEYGATE_BOOTSTRAP_KEY",
-            reason: "is not a well-formed keygate API key (kg_ak_...); make one with `keygate keys generate`".to_owned(),
+            // The command as it was run (`target/release/keygate`), since a
+            // plain `keygate` is on the PATH only after `cargo install`.
+            reason: format!(
+                "is not a well-formed keygate API key (kg_ak_...); make one with `{} keys generate`",
+                std::env::args().next().unwrap_or_else(|| "keygate".to_owned())
+            ),
         }),
         _ => Ok(()),
     }
@@ -120,6 +126,8 @@ pub struct Application {
     state: web::Data<AppState>,
     flush_every: Duration,
     audit_retention: Option<chrono::Duration>,
+    // Held while the server runs: one server an SQLite file.
+    _sqlite_lock: Option<setup::SqliteLock>,
 }
 
 /// How often unstored refusals are reported in the log.
@@ -127,21 +135,44 @@ const REFUSALS_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// How often audit events past the retention are purged (and once at start).
 const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How long a stopping server lets requests in flight finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// How long a forced stop (a second signal) waits for `last_used_at`.
+const FORCED_FLUSH: Duration = Duration::from_secs(2);
+
 impl Application {
-    /// Prepares the database and binds the listener.
+    /// Binds the listener, then opens and prepares the database. The
+    /// listener comes first: a start that cannot listen touches no file and
+    /// no database, so a first start never bootstraps a key it cannot print.
     pub fn build(
         settings: &Settings,
         workers: usize,
     ) -> Result<(Application, Option<GeneratedKey>), StartError> {
         check_bootstrap_key(settings)?;
-        let db = Db::connect(&settings.database)?;
-        let printable = prepare_database(&db, settings)?;
-        let vault = vault::load(&settings.master_key).map_err(vault_error)?;
-        vault::check(&db, vault.as_ref()).map_err(vault_error)?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,
             source,
         })?;
+        // A key given by variable or file is read before any file is made;
+        // the SQLite default makes its key in the database's folder.
+        let given_key = match &settings.master_key {
+            MasterKeySource::BesideDatabase(_) => None,
+            source => Some(vault::load(source).map_err(vault_error)?),
+        };
+        setup::create_files(&settings.database)?;
+        let sqlite_lock = setup::lock(&settings.database)?;
+        let vault = match given_key {
+            Some(vault) => vault,
+            None => vault::load(&settings.master_key).map_err(vault_error)?,
+        };
+        setup::probe(&settings.database, setup::START_PATIENCE)?;
+        let db = Db::connect(&settings.database)?;
+        let printable = prepare_database(&db, settings)?;
+        vault::check(&db, vault.as_ref()).map_err(vault_error)?;
+        if vault.is_none() {
+            log::warn!("{}; /readyz reports it", ApiError::MasterKeyMissing);
+        }
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let surfaces = surfaces();
         let routes = web::Data::new(Routes::from_documents(
@@ -181,6 +212,7 @@ impl Application {
             app.default_service(web::to(no_route))
                 .into_app()
                 .service(swagger_ui(&surfaces))
+                .configure(|cfg| redirects(cfg, &surfaces))
                 .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(respond))
@@ -193,6 +225,9 @@ impl Application {
                 )
         })
         .workers(workers)
+        // Stopping is `run_until_signal`'s, so SIGINT drains as SIGTERM does.
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: settings.bind,
@@ -206,9 +241,16 @@ impl Application {
                 state,
                 flush_every: settings.last_used_flush,
                 audit_retention: settings.audit_retention,
+                _sqlite_lock: sqlite_lock,
             },
             printable,
         ))
+    }
+
+    /// A handle that stops the server (tests that start another server on
+    /// the same SQLite file stop the first one with it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// The port actually bound (useful with port 0).
@@ -262,11 +304,70 @@ impl Application {
         self.state.flush_last_used().await;
         result
     }
+
+    /// [`Application::run`] until SIGINT or SIGTERM, then stops gracefully:
+    /// no new connections, requests in flight finish (up to
+    /// [`SHUTDOWN_GRACE`]; a second signal ends them at once), pending
+    /// `last_used_at` values are written, and the result is `Ok`. For the
+    /// binary; tests use `run` and stop with [`Application::handle`].
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        actix_web::rt::spawn(async move {
+            let signal = stop_signal().await;
+            log::info!(
+                "{signal}: stopping; requests in flight may finish within {} s (a second signal stops at once)",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            tokio::select! {
+                () = handle.stop(true) => {}
+                again = stop_signal() => {
+                    // actix ignores a second stop while the first drains.
+                    log::warn!("{again} again: stopping at once");
+                    let flushed = tokio::time::timeout(FORCED_FLUSH, state.flush_last_used());
+                    if flushed.await.is_err() {
+                        log::warn!("last_used_at not written within {} s", FORCED_FLUSH.as_secs());
+                    }
+                    std::process::exit(0);
+                }
+            }
+        });
+        let result = self.run().await;
+        log::info!("keygate stopped");
+        result
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        log::warn!("cannot listen for SIGINT and SIGTERM; stop keygate with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
+
+/// `/swagger-ui` and (unless a dialect claims `/`, as Elasticsearch's
+/// `GET /` would) `/` lead to Swagger UI. Registered after every surface's
+/// routes, so a surface's own route for a path comes first.
+fn redirects(cfg: &mut web::ServiceConfig, surfaces: &Surfaces) {
+    cfg.service(web::redirect("/swagger-ui", "/swagger-ui/").permanent());
+    if !surfaces.claimed_by_dialect("/") {
+        cfg.service(web::redirect("/", "/swagger-ui/").using_status_code(StatusCode::FOUND));
+    }
 }
 
 /// Swagger UI at `/swagger-ui/`, with every surface's document in its
 /// selector (served at `/api-docs/<stem>.json`). Authorization is not
-/// persisted: the key would sit in the browser's localStorage in clear text.
+/// persisted (a reload forgets it): the key would sit in the browser's
+/// localStorage in clear text.
 fn swagger_ui(surfaces: &Surfaces) -> SwaggerUi {
     let documents: Vec<(String, &serde_json::Value)> = surfaces
         .all()
@@ -287,4 +388,81 @@ fn swagger_ui(surfaces: &Surfaces) -> SwaggerUi {
             ui.external_url_unchecked(url, doc.clone())
         })
         .config(config)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The redirects to Swagger UI give way to a dialect that claims `/`.
+
+    use actix_web::http::header::{HeaderMap, LOCATION};
+    use actix_web::test as actix_test;
+    use actix_web::{web, App, HttpResponse};
+    use serde_json::Value;
+    use utoipa_actix_web::service_config::ServiceConfig;
+
+    use super::*;
+    use crate::http::problem::ErrorReport;
+    use crate::surface::{ErrorContext, Surface};
+
+    /// A dialect that owns every path, as Elasticsearch's `GET /` would.
+    struct Root;
+
+    impl Surface for Root {
+        fn name(&self) -> &'static str {
+            "root"
+        }
+        fn document_stem(&self) -> &'static str {
+            "root"
+        }
+        fn claims(&self, _: &str) -> bool {
+            true
+        }
+        fn configure(&self, _: &mut ServiceConfig) {}
+        fn document(&self) -> &'static Value {
+            static EMPTY: Value = Value::Null;
+            &EMPTY
+        }
+        fn write_error(&self, _: &ErrorReport, _: ErrorContext<'_>, _: &mut HeaderMap) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+
+    #[actix_web::test]
+    async fn root_leads_to_swagger_ui_unless_a_dialect_claims_it() {
+        let native_only = Surfaces::new(Arc::new(Native), Vec::new());
+        let with_root = Surfaces::new(Arc::new(Native), vec![Arc::new(Root)]);
+        for (surfaces, root_status) in [(native_only, 302), (with_root, 200)] {
+            let dialect_routes = surfaces.claimed_by_dialect("/");
+            let app = actix_test::init_service(
+                App::new()
+                    .configure(|cfg| {
+                        // The dialect's own `GET /`, registered first as
+                        // the surfaces are.
+                        if dialect_routes {
+                            cfg.route(
+                                "/",
+                                web::get().to(|| async { HttpResponse::Ok().body("root") }),
+                            );
+                        }
+                    })
+                    .configure(|cfg| redirects(cfg, &surfaces)),
+            )
+            .await;
+            let res = actix_test::call_service(
+                &app,
+                actix_test::TestRequest::get().uri("/").to_request(),
+            )
+            .await;
+            assert_eq!(res.status().as_u16(), root_status, "{surfaces:?}");
+            let res = actix_test::call_service(
+                &app,
+                actix_test::TestRequest::get()
+                    .uri("/swagger-ui")
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(res.status().as_u16(), 308);
+            assert_eq!(res.headers().get(LOCATION).unwrap(), "/swagger-ui/");
+        }
+    }
 }

@@ -107,6 +107,11 @@ impl Surfaces {
         std::iter::once(&self.native).chain(&self.dialects)
     }
 
+    /// Whether a dialect claims the path (else it is the native surface's).
+    pub fn claimed_by_dialect(&self, path: &str) -> bool {
+        self.dialects.iter().any(|s| s.claims(path))
+    }
+
     /// The surface that owns a path: the dialect that claims it, else the
     /// native surface.
     pub fn for_path(&self, path: &str) -> &dyn Surface {

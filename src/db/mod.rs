@@ -9,6 +9,7 @@ pub mod changes;
 pub mod deadline;
 pub mod page;
 pub mod schema;
+pub mod setup;
 pub mod version;
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -157,6 +158,9 @@ pub enum SetupError {
     /// A migration failed.
     #[error("cannot apply migrations: {0}")]
     Migrate(String),
+    /// The SQLite file or its folder cannot be used (see [`setup`]).
+    #[error("DATABASE_URL: {0}")]
+    File(String),
 }
 
 async fn within<T>(
@@ -332,7 +336,12 @@ impl Db {
             settings: settings.clone(),
         }
         .connect()
-        .map_err(|e| SetupError::Connect(e.to_string()))?;
+        .map_err(
+            |e| match (settings.backend, setup::describe(settings, &e)) {
+                (Backend::Sqlite, failure) => SetupError::File(failure.line),
+                (Backend::Postgres, failure) => SetupError::Connect(failure.line),
+            },
+        )?;
         Ok(Db {
             source: Source::Single(Arc::new(Mutex::new(conn))),
             backend: settings.backend,

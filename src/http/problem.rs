@@ -81,6 +81,23 @@ impl ErrorReport {
     }
 }
 
+/// The `request_id` of every example in the documents.
+pub const EXAMPLE_REQUEST_ID: &str = "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3";
+
+/// An example problem+json body for a document: what the server writes
+/// for `status` and `code` at `instance`.
+pub fn problem_example(status: u16, code: &str, detail: &str, instance: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": format!("urn:keygate:problem:{code}"),
+        "title": StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "request_id": EXAMPLE_REQUEST_ID,
+    })
+}
+
 /// RFC 9457 problem details, keygate's only error body.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProblemDetails {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::problem::ProblemDetails;
+use crate::http::problem::{problem_example, ProblemDetails};
 use crate::openapi::{SharedResponse, BAD_REQUEST_EXAMPLES};
 use crate::routes::Routes;
 
@@ -24,18 +24,20 @@ use crate::routes::Routes;
         contact(name = "keygate maintainers")
     ),
     servers((url = "/", description = "This keygate server")),
+    // In the order of docs/API-DESIGN.md ("Tags"): keys first, then one
+    // family after another, then what every family shares.
     tags(
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
-        (name = "api_proxies", description = "API proxies of a project (Apinizer family): a public key that identifies callers, a secret key that authenticates them (stored encrypted, never shown), and a constant-time check of a presented pair."),
-        (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
-        (name = "clusters", description = "Connected clusters (Elastic Cloud Connect family): self-managed Elasticsearch clusters linked to the organization, their services, and their rotating cluster and service keys."),
+        (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key."),
         (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),
-        (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
-        (name = "projects", description = "Projects (Apinizer family): named groups of API proxies, addressed by name."),
-        (name = "providers", description = "Providers and provider credentials (Nylas family): the app credentials that let a platform act on a provider (Google service accounts, Microsoft admin consent, connector overrides), stored encrypted and never returned, and each provider's active credential."),
         (name = "secrets", description = "Connector secrets: values stored encrypted with AES-256-GCM and given back only to `personal` keys, every read audited."),
-        (name = "system", description = "Liveness and readiness, without authentication."),
-        (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key.")
+        (name = "projects", description = "Projects (Apinizer family): named groups of API proxies, addressed by name."),
+        (name = "api_proxies", description = "API proxies of a project (Apinizer family): a public key that identifies callers, a secret key that authenticates them (stored encrypted, never shown), and a constant-time check of a presented pair."),
+        (name = "providers", description = "Providers and provider credentials (Nylas family): the app credentials that let a platform act on a provider (Google service accounts, Microsoft admin consent, connector overrides), stored encrypted and never returned, and each provider's active credential."),
+        (name = "organizations", description = "Organizations: the tenants every resource belongs to."),
+        (name = "clusters", description = "Connected clusters (Elastic Cloud Connect family): self-managed Elasticsearch clusters linked to the organization, their services, and their rotating cluster and service keys."),
+        (name = "audit_events", description = "The audit trail: every mutation, and every mutation refused with 401 or 403."),
+        (name = "system", description = "Liveness and readiness, without authentication.")
     ),
     components(schemas(ProblemDetails)),
     modifiers(&SecuritySchemes),
@@ -108,17 +110,7 @@ fn problem_response(shared: &SharedResponse) -> Value {
         detail,
         ..
     } = *shared;
-    let example = |code: &str, detail: &str| {
-        json!({
-            "type": format!("urn:keygate:problem:{code}"),
-            "title": actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
-            "status": status,
-            "detail": detail,
-            "instance": "/v1/api_keys",
-            "code": code,
-            "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"
-        })
-    };
+    let example = |code: &str, detail: &str| problem_example(status, code, detail, "/v1/api_keys");
     let mut content = json!({ "schema": { "$ref": "#/components/schemas/ProblemDetails" } });
     if status == 400 {
         let examples: serde_json::Map<String, Value> = BAD_REQUEST_EXAMPLES

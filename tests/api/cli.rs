@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use diesel::{Connection, RunQueryDsl};
 use keygate::keys::format::{self as key_format, KeyKind};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -19,7 +20,7 @@ const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
 /// Every variable keygate reads; removed before each run so the tests do not
 /// depend on the environment they run in.
-const KEYGATE_VARS: [&str; 11] = [
+const KEYGATE_VARS: [&str; 16] = [
     "DATABASE_URL",
     "KEYGATE_BIND",
     "KEYGATE_POOL_SIZE",
@@ -30,6 +31,11 @@ const KEYGATE_VARS: [&str; 11] = [
     "KEYGATE_DB_STATEMENT_TIMEOUT_MS",
     "KEYGATE_REQUEST_DEADLINE_MS",
     "KEYGATE_AUDIT_RETENTION_DAYS",
+    "KEYGATE_AUTH_CACHE_TTL_MS",
+    "KEYGATE_LAST_USED_FLUSH_MS",
+    "KEYGATE_MASTER_KEY",
+    "KEYGATE_MASTER_KEY_FILE",
+    "KEYGATE_BODY_TIMEOUT_MS",
     "RUST_LOG",
 ];
 
@@ -220,6 +226,18 @@ impl Server {
         }
     }
 
+    /// `GET path` without credentials: its status and JSON body.
+    async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET /v1/me` with `key` as a bearer token.
     async fn me(&self, key: &str) -> (StatusCode, Value) {
         let res = self
@@ -289,6 +307,66 @@ impl Server {
     /// Kills the server and returns everything it wrote.
     fn stop(mut self) -> Stopped {
         self.stop_now()
+    }
+
+    /// Opens a connection and sends a `POST /v1/api_keys` announcing a body
+    /// of `length` bytes but only `sent` of it: the request stays in flight
+    /// until the rest is written.
+    fn post_in_flight(&self, key: &str, length: usize, sent: &str) -> std::net::TcpStream {
+        use std::io::Write;
+        let address = self.base.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(address).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
+        let head = format!(
+            "POST /v1/api_keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        );
+        conn.write_all(head.as_bytes())
+            .and_then(|()| conn.write_all(sent.as_bytes()))
+            .and_then(|()| conn.flush())
+            .expect("send the request's start");
+        conn
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to the server.
+    fn send_signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) and waits up to 30 s for the server
+    /// to exit by itself; returns how it exited and what it wrote.
+    fn signal(self, signal: &str) -> (ExitStatus, Stopped) {
+        self.send_signal(signal);
+        self.wait_exit(signal)
+    }
+
+    /// Waits up to 30 s for the server to exit by itself after `signal`.
+    fn wait_exit(mut self, signal: &str) -> (ExitStatus, Stopped) {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("keygate did not exit within 30 s of SIG{signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stopped = Stopped {
+            stdout: self.stdout.take().map(finish).unwrap_or_default(),
+            stderr: self.stderr.take().map(finish).unwrap_or_default(),
+        };
+        (status, stopped)
     }
 }
 
@@ -883,6 +961,10 @@ fn bad_configuration_fails_at_start_naming_the_variable() {
                     !stderr.contains(value),
                     "{case}: the bad key is not echoed:\n{stderr}"
                 );
+                assert!(
+                    stderr.contains(&format!("`{KEYGATE} keys generate`")),
+                    "{case}: the hint names the command as it was run:\n{stderr}"
+                );
             }
             assert!(
                 !dir.path().join("data").join("keygate.db").exists(),
@@ -991,4 +1073,450 @@ async fn first_start_on_postgres_prints_a_working_key() {
         second.stderr
     );
     drop(pg);
+}
+
+// ---------------------------------------------------------------------------
+// The first hour: start-up failures are one line and leave nothing behind
+// ---------------------------------------------------------------------------
+
+/// The lines of `stderr` that are not log records (`[... INFO ...]`).
+fn message_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('['))
+        .collect()
+}
+
+/// Asserts that a failed start wrote exactly one message line, `keygate: `
+/// and containing every one of `expected`, and no multi-line ERROR block.
+fn assert_one_line(case: &str, stderr: &str, expected: &[&str]) {
+    let lines = message_lines(stderr);
+    assert_eq!(lines.len(), 1, "{case}: one message line:\n{stderr}");
+    assert!(lines[0].starts_with("keygate: "), "{case}:\n{stderr}");
+    for part in expected {
+        assert!(lines[0].contains(part), "{case}: {part:?} in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("r2d2") && !stderr.contains("ERROR"),
+        "{case}: no r2d2 ERROR blocks:\n{stderr}"
+    );
+}
+
+/// Runs a `keygate` start in `dir` that must fail.
+fn failed_start(dir: &Path, vars: &[(&str, &str)]) -> (String, Duration) {
+    let mut cmd = keygate(dir);
+    cmd.env("KEYGATE_BIND", format!("127.0.0.1:{}", free_port()))
+        .envs(vars.iter().copied());
+    let (status, stdout, stderr, elapsed) = run_with_timeout(cmd, Duration::from_secs(20));
+    assert!(!status.success(), "{vars:?} must fail; stderr:\n{stderr}");
+    assert!(well_formed_keys(&stderr).is_empty() && well_formed_keys(&stdout).is_empty());
+    (stderr, elapsed)
+}
+
+#[actix_web::test]
+async fn a_first_start_on_a_taken_port_creates_nothing_and_the_next_start_prints_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let mut cmd = keygate(dir.path());
+    cmd.env("DATABASE_URL", &url).env("KEYGATE_BIND", &address);
+    let (status, _, stderr, _) = run_with_timeout(cmd, Duration::from_secs(10));
+    assert!(!status.success(), "a taken port fails the start:\n{stderr}");
+    assert_one_line("taken port", &stderr, &["KEYGATE_BIND", &address]);
+    assert!(
+        tree(dir.path()).is_empty(),
+        "no database, folder or key file: {:?}",
+        tree(dir.path())
+    );
+    drop(taken);
+
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    let key = server.printed_key();
+    let (status, me) = server.me(&key).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+}
+
+#[actix_web::test]
+async fn the_sqlite_folder_and_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    // A write, so that the WAL files exist while the server runs.
+    let key = server.printed_key();
+    server
+        .create_api_key(&key, json!({"name": "modes", "api_key_role": "serving"}))
+        .await;
+    let data = dir.path().join("data");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data/");
+    for name in [
+        "keygate.db",
+        "keygate.db-wal",
+        "keygate.db-shm",
+        "keygate.db.lock",
+        "master.key",
+    ] {
+        let path = data.join(name);
+        assert!(path.exists(), "{name}: {:?}", tree(dir.path()));
+        assert_eq!(mode(&path), 0o600, "{name}");
+    }
+    drop(server);
+
+    // `migrate` on a fresh URL makes them the same way.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = output(
+        fresh.path(),
+        &["migrate"],
+        &[("DATABASE_URL", &sqlite_url(fresh.path()))],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&fresh.path().join("data")), 0o700);
+    assert_eq!(mode(&fresh.path().join("data").join("keygate.db")), 0o600);
+}
+
+#[test]
+fn an_sqlite_database_that_cannot_be_opened_fails_at_once_naming_path_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should be.
+    let folder = dir.path().join("a-folder.db");
+    std::fs::create_dir(&folder).unwrap();
+    // A file where a folder should be.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    // A file that is no database.
+    let garbage_dir = dir.path().join("garbage");
+    std::fs::create_dir(&garbage_dir).unwrap();
+    let garbage = garbage_dir.join("keygate.db");
+    std::fs::write(&garbage, vec![b'x'; 4096]).unwrap();
+    let shown = |p: &Path| p.display().to_string();
+    let cases = [
+        (
+            folder.clone(),
+            vec![shown(&folder), "Is a directory".to_owned()],
+        ),
+        (
+            file.join("keygate.db"),
+            vec![shown(&file), "cannot create folder".to_owned()],
+        ),
+        (
+            garbage.clone(),
+            vec![shown(&garbage), "is not an SQLite database".to_owned()],
+        ),
+    ];
+    for (path, expected) in cases {
+        let url = format!("sqlite://{}", path.display());
+        let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", &url)]);
+        let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        expected.push("DATABASE_URL");
+        assert_one_line(&url, &stderr, &expected);
+        assert!(elapsed < Duration::from_secs(3), "{url}: took {elapsed:?}");
+    }
+}
+
+/// `url` with another user and no password.
+fn with_user(url: &str, user: &str) -> String {
+    let mut url = url::Url::parse(url).expect("a PostgreSQL URL");
+    url.set_username(user).expect("a user");
+    url.set_password(None).expect("no password");
+    url.to_string()
+}
+
+#[test]
+fn postgres_start_failures_are_one_line_and_permanent_ones_fail_at_once() {
+    let admin = crate::helpers::postgres_admin_url();
+    if PgDatabase::create().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = crate::helpers::database_url(&admin, "keygate_no_such_database");
+    let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", &unknown)]);
+    assert_one_line(
+        "unknown database",
+        &stderr,
+        &["no such database", "keygate_no_such_database"],
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "a permanent failure waits: {elapsed:?}"
+    );
+
+    // Credentials: a role the server does not know.
+    let stranger = with_user(&admin, "keygate_no_such_role");
+    let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", &stranger)]);
+    assert_one_line("unknown role", &stderr, &["refuses the credentials"]);
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+
+    // Permission: a role that may log in but not connect to the database.
+    let pg = PgDatabase::create().unwrap();
+    let role = format!("keygate_noconn_{}", uuid::Uuid::now_v7().simple());
+    let mut admin_conn = diesel::PgConnection::establish(&pg.url).unwrap();
+    let name = pg
+        .url
+        .rsplit_once('/')
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("REVOKE CONNECT ON DATABASE {name} FROM PUBLIC"),
+    ] {
+        diesel::sql_query(sql).execute(&mut admin_conn).unwrap();
+    }
+    let denied = with_user(&pg.url, &role);
+    let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", &denied)]);
+    drop(admin_conn);
+    drop(pg);
+    if let Ok(mut conn) =
+        diesel::PgConnection::establish(&crate::helpers::database_url(&admin, "postgres"))
+    {
+        let _ = diesel::sql_query(format!("DROP ROLE IF EXISTS {role}")).execute(&mut conn);
+    }
+    assert_one_line("no CONNECT privilege", &stderr, &["permission denied"]);
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+
+    let closed = "postgres://postgres:hunter2@127.0.0.1:1/keygate";
+    let (stderr, elapsed) = failed_start(dir.path(), &[("DATABASE_URL", closed)]);
+    assert_one_line(
+        "closed port",
+        &stderr,
+        &["127.0.0.1:1", "refuses connections"],
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+}
+
+#[actix_web::test]
+async fn a_second_server_on_one_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let first = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    let (stderr, _) = failed_start(dir.path(), &[("DATABASE_URL", &url)]);
+    assert_one_line(
+        "second server",
+        &stderr,
+        &[
+            "DATABASE_URL",
+            "keygate.db",
+            "already served by another keygate process (pid",
+        ],
+    );
+    // The first one still serves, and once it is gone the file is free.
+    let key = first.printed_key();
+    let (status, _) = first.me(&key).await;
+    assert_eq!(status, StatusCode::OK);
+    drop(first);
+    let again = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    let (status, _) = again.me(&key).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn a_missing_master_key_file_fails_before_any_file_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let missing = dir.path().join("no-such.key");
+    let (stderr, _) = failed_start(
+        dir.path(),
+        &[
+            ("DATABASE_URL", &url),
+            ("KEYGATE_MASTER_KEY_FILE", missing.to_str().unwrap()),
+        ],
+    );
+    assert_one_line(
+        "missing key file",
+        &stderr,
+        &["KEYGATE_MASTER_KEY_FILE", "no-such.key"],
+    );
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+}
+
+#[test]
+fn an_unreadable_rust_log_fails_with_one_line() {
+    for value in ["[[[", "keygate=loud", "a=b=c"] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path());
+        let (stderr, _) = failed_start(dir.path(), &[("DATABASE_URL", &url), ("RUST_LOG", value)]);
+        assert_one_line(value, &stderr, &["RUST_LOG"]);
+        assert!(
+            tree(dir.path()).is_empty(),
+            "{value}: {:?}",
+            tree(dir.path())
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_readable_rust_log_keeps_the_listening_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // An empty RUST_LOG is the default, `info`.
+    for value in ["", "info", "warn,keygate=info", "actix_web=debug,keygate"] {
+        let server =
+            Server::start(dir.path(), &[("DATABASE_URL", &url), ("RUST_LOG", value)]).await;
+        let out = server.stop();
+        assert!(
+            out.stderr.contains("keygate listening on"),
+            "{value}:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[actix_web::test]
+async fn sigint_and_sigterm_stop_gracefully_and_write_last_used() {
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = [
+            ("DATABASE_URL", sqlite_url(dir.path())),
+            // Only the flush at shutdown can write it.
+            ("KEYGATE_LAST_USED_FLUSH_MS", "600000".to_owned()),
+        ];
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = Server::start(dir.path(), &vars).await;
+        let key = server.printed_key();
+        let (status, me) = server.me(&key).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        let id = me["id"].as_str().unwrap().to_owned();
+        let (status, out) = server.signal(signal);
+        assert!(
+            status.success(),
+            "SIG{signal}: exit {status}:\n{}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("forced"),
+            "SIG{signal}:\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!("SIG{signal}: stopping")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("keygate stopped"), "{}", out.stderr);
+
+        let server = Server::start(dir.path(), &vars).await;
+        let res = server
+            .client
+            .get(format!("{}/v1/api_keys/{id}", server.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        let view: Value = res.json().await.unwrap();
+        assert!(
+            view["last_used_at"].is_string(),
+            "SIG{signal}: last_used_at written at shutdown: {view}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn postgres_without_a_master_key_warns_and_readyz_says_so() {
+    let Some(pg) = PgDatabase::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("DATABASE_URL", pg.url.as_str())]).await;
+    let (status, ready) = server.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["status"], "ok", "{ready}");
+    assert_eq!(ready["secrets"], "master_key_missing", "{ready}");
+    assert!(
+        ready["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("KEYGATE_MASTER_KEY"),
+        "{ready}"
+    );
+    let out = server.stop();
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("no master key is configured")),
+        "{}",
+        out.stderr
+    );
+
+    // With a key the same server is ready for secrets, and says nothing.
+    let key = keygate::crypto::envelope::MasterKey::generate_base64();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("DATABASE_URL", pg.url.as_str()),
+            ("KEYGATE_MASTER_KEY", &key),
+        ],
+    )
+    .await;
+    let (status, ready) = server.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready, json!({"status": "ok", "secrets": "available"}));
+    let out = server.stop();
+    assert!(!out.stderr.contains("no master key"), "{}", out.stderr);
+    drop(pg);
+}
+
+#[actix_web::test]
+async fn a_request_in_flight_at_sigint_or_sigterm_is_answered_before_the_exit() {
+    use std::io::Write;
+    // actix's own SIGINT handling was a forced shutdown that dropped it.
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path());
+        let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+        let key = server.printed_key();
+        let body = json!({"name": "in flight", "api_key_role": "serving"}).to_string();
+        let (first, rest) = body.split_at(body.len() / 2);
+        let mut conn = server.post_in_flight(&key, body.len(), first);
+        // The request is in flight (its body half sent) when the signal comes.
+        std::thread::sleep(Duration::from_millis(300));
+        server.send_signal(signal);
+        std::thread::sleep(Duration::from_millis(500));
+        conn.write_all(rest.as_bytes()).unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 201"),
+            "SIG{signal}: the request in flight is finished:\n{answer}"
+        );
+        let (status, out) = server.wait_exit(signal);
+        assert!(
+            status.success(),
+            "SIG{signal}: exit {status}:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_second_sigint_stops_at_once_without_waiting_for_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url)]).await;
+    let key = server.printed_key();
+    // A body that never arrives keeps the request in flight.
+    let _conn = server.post_in_flight(&key, 100, "{");
+    std::thread::sleep(Duration::from_millis(300));
+    server.send_signal("INT");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.send_signal("INT");
+    let (status, out) = server.wait_exit("INT");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(status.success(), "exit {status}:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("SIGINT again: stopping at once"),
+        "{}",
+        out.stderr
+    );
 }

@@ -283,7 +283,11 @@ backend_test! {
                 "{path}: JSON"
             );
             let body: Value = res.json().await.unwrap();
-            assert_eq!(body, json!({"status": "ok"}), "{path}");
+            let expected = match path {
+                "/readyz" => json!({"status": "ok", "secrets": "available"}),
+                _ => json!({"status": "ok"}),
+            };
+            assert_eq!(body, expected, "{path}");
         }
     }
 }

@@ -452,14 +452,39 @@ pub fn sqlite_settings(
     settings
 }
 
+/// A server [`start`] spawned: its stop handle and its task.
+type Running = (
+    actix_web::dev::ServerHandle,
+    actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+);
+
+thread_local! {
+    // Each test runs its servers on its own thread's runtime.
+    static RUNNING: std::cell::RefCell<std::collections::HashMap<String, Running>> =
+        Default::default();
+}
+
 /// Builds and spawns keygate with these settings, panicking if it does not
 /// start; returns its address.
 pub fn start(settings: &Settings) -> String {
     let (app, _) =
         Application::build(settings, 1).unwrap_or_else(|e| panic!("application starts: {e}"));
     let address = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run());
+    let handle = app.handle();
+    let task = actix_web::rt::spawn(app.run());
+    RUNNING.with(|r| r.borrow_mut().insert(address.clone(), (handle, task)));
     address
+}
+
+/// Stops a server [`start`] spawned and waits until it is gone (its SQLite
+/// file's lock with it), so the next start may serve that file.
+pub async fn stop(address: &str) {
+    let running = RUNNING.with(|r| r.borrow_mut().remove(address));
+    let (handle, task) = running.unwrap_or_else(|| panic!("no server runs at {address}"));
+    handle.stop(false).await;
+    task.await
+        .expect("server task")
+        .expect("server stops cleanly");
 }
 
 /// The error of a start expected to be refused.

@@ -130,3 +130,227 @@ backend_test! {
         assert!(res.text().await.unwrap().contains("swagger-ui"));
     }
 }
+
+/// Every committed document, by file name.
+fn committed_documents() -> Vec<(String, serde_json::Value)> {
+    let surfaces = keygate::startup::surfaces();
+    surfaces
+        .all()
+        .map(|s| (format!("{}.json", s.document_stem()), s.document().clone()))
+        .collect()
+}
+
+#[test]
+fn every_error_response_has_an_example_of_its_own_status() {
+    for (file, doc) in committed_documents() {
+        let resolve = |response: &serde_json::Value| -> serde_json::Value {
+            match response["$ref"].as_str().and_then(|r| r.strip_prefix("#/")) {
+                Some(pointer) => doc
+                    .pointer(&format!("/{pointer}"))
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{file}: dangling {pointer}")),
+                None => response.clone(),
+            }
+        };
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let Some(responses) = op["responses"].as_object() else {
+                    continue;
+                };
+                for (status, response) in responses {
+                    let Ok(code) = status.parse::<u16>() else {
+                        continue;
+                    };
+                    if code < 400 {
+                        continue;
+                    }
+                    let at = format!("{file} {method} {path} {status}");
+                    let response = resolve(response);
+                    let content = response["content"]
+                        .as_object()
+                        .unwrap_or_else(|| panic!("{at}: an error response without a body"));
+                    for (media, body) in content {
+                        let examples: Vec<serde_json::Value> = match body["examples"].as_object() {
+                            Some(named) => named.values().map(|e| e["value"].clone()).collect(),
+                            None => vec![body["example"].clone()],
+                        };
+                        for example in examples {
+                            assert!(example.is_object(), "{at} ({media}): no example");
+                            assert_eq!(example["status"], code, "{at}: {example}");
+                            let error_code = example["code"].as_str().unwrap_or_default();
+                            assert!(!error_code.is_empty(), "{at}: no code in {example}");
+                            if media == "application/problem+json" {
+                                assert_eq!(
+                                    example["type"],
+                                    format!("urn:keygate:problem:{error_code}"),
+                                    "{at}"
+                                );
+                            }
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{file}: only {checked} error examples");
+    }
+}
+
+#[test]
+fn conflicts_and_unavailability_have_their_own_examples() {
+    // The shared examples (404 and the like) are no example for a 409: each
+    // conflict shows a code the server answers 409 with.
+    const CONFLICT_CODES: [&str; 5] = [
+        "already_exists",
+        "still_referenced",
+        "duplicate_key",
+        "service_not_enabled",
+        "license_incomplete",
+    ];
+    let doc = keygate::resources::document();
+    let mut conflicts = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let conflict = &op["responses"]["409"];
+            if conflict.is_null() {
+                continue;
+            }
+            let code = conflict["content"]["application/problem+json"]["example"]["code"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                CONFLICT_CODES.contains(&code),
+                "{method} {path}: 409 example code {code:?}"
+            );
+            conflicts += 1;
+        }
+    }
+    assert!(conflicts >= 16, "{conflicts} conflicts documented");
+    let readyz = &doc["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+        ["application/problem+json"]["example"];
+    assert_eq!(readyz["code"], "service_unavailable", "{readyz}");
+}
+
+#[test]
+fn tags_are_ordered_by_family() {
+    let doc = keygate::resources::document();
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            "api_keys",
+            "verify",
+            "connectors",
+            "secrets",
+            "projects",
+            "api_proxies",
+            "providers",
+            "organizations",
+            "clusters",
+            "audit_events",
+            "system"
+        ],
+        "docs/API-DESIGN.md (Tags) gives the order"
+    );
+}
+
+#[test]
+fn the_create_api_key_example_works_from_localhost() {
+    let doc = keygate::resources::document();
+    let example = &doc["paths"]["/v1/api_keys"]["post"]["requestBody"]["content"]
+        ["application/json"]["example"];
+    assert!(example.is_object(), "{example}");
+    let localhost: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    if let Some(cidrs) = example["allowed_cidrs"].as_array() {
+        assert!(
+            cidrs.iter().any(|c| c
+                .as_str()
+                .and_then(|c| c.parse::<ipnet::IpNet>().ok())
+                .is_some_and(|net| net.contains(&localhost))),
+            "a key made from this example must answer from 127.0.0.1: {example}"
+        );
+    }
+}
+
+backend_test! {
+    async fn root_and_swagger_ui_without_slash_lead_to_swagger_ui(app) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        for (path, status) in [("/", 302), ("/swagger-ui", 308)] {
+            let res = client.get(format!("{}{path}", app.address)).send().await.unwrap();
+            assert_eq!(res.status(), status, "{path}");
+            assert_eq!(
+                res.headers().get("location").and_then(|v| v.to_str().ok()),
+                Some("/swagger-ui/"),
+                "{path}"
+            );
+        }
+        let followed = app.client.get(format!("{}/", app.address)).send().await.unwrap();
+        assert_eq!(followed.status(), 200);
+        assert!(followed.text().await.unwrap().contains("swagger-ui"));
+    }
+}
+
+#[actix_web::test]
+async fn swagger_ui_forgets_the_authorization_on_reload() {
+    // The README says so: the key would sit in localStorage in clear text.
+    let app = crate::helpers::TestApp::spawn(keygate::config::Backend::Sqlite)
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .get(format!("{}/swagger-ui/swagger-initializer.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let script = res.text().await.unwrap().replace(char::is_whitespace, "");
+    assert!(script.contains("SwaggerUIBundle"), "{script}");
+    assert!(
+        !script.contains("\"persistAuthorization\":true")
+            && !script.contains("persistAuthorization:true"),
+        "{script}"
+    );
+}
+
+backend_test! {
+    async fn the_request_examples_of_top_level_creates_work_as_given(app) {
+        // What Swagger UI's Try it out sends, pasted from the document, from
+        // 127.0.0.1 with the bootstrap key.
+        let doc = keygate::resources::document();
+        let mut tried = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let op = &item["post"];
+            let example = &op["requestBody"]["content"]["application/json"]["example"];
+            if path.contains('{') || !example.is_object() {
+                continue;
+            }
+            let res = app
+                .request(reqwest::Method::POST, path, Some(&app.bootstrap_key))
+                .json(example)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            assert!(status.is_success(), "POST {path} with its example: {status} {body}");
+            if path == "/v1/api_keys" {
+                // The key it made works from here.
+                let key = body["key"].as_str().unwrap();
+                let res = app.get("/v1/me", key).await;
+                assert_eq!(res.status(), 200, "the example's key answers from 127.0.0.1");
+            }
+            tried.push(path.clone());
+        }
+        assert!(tried.contains(&"/v1/api_keys".to_owned()), "{tried:?}");
+        assert!(tried.len() >= 5, "{tried:?}");
+    }
+}

@@ -783,6 +783,8 @@ async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
     )
     .await;
     assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]));
+    // One server an SQLite file.
+    stop(&address).await;
 
     // With a key, a credential is stored, and the key is recorded.
     let key = MasterKey::generate_base64();
@@ -801,6 +803,7 @@ async fn credentials_need_a_master_key_to_be_written_and_pin_it() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    stop(&address).await;
 
     // The database now holds envelopes: another key, or none, is refused
     // at start, naming the key the data is sealed under.

@@ -930,6 +930,8 @@ async fn a_start_with_another_master_key_or_none_is_refused_naming_both_key_ids(
         &bootstrap,
     ));
     let id = first.create("sealed-under-the-first-key").await;
+    // One server an SQLite file.
+    crate::helpers::stop(&first.address).await;
 
     let mut settings = sqlite_settings(
         dir.path(),
@@ -1034,6 +1036,7 @@ async fn the_sqlite_default_creates_a_private_master_key_file_and_reuses_it() {
     assert_eq!(bytes.len(), 32, "32 bytes");
     let id = first.create("sealed-under-the-default-key").await;
     assert_eq!(first.value(&id).await, "sealed-under-the-default-key");
+    crate::helpers::stop(&first.address).await;
 
     // A second start with the same default reads the same key.
     let second = start(&sqlite_settings(dir.path(), None, &bootstrap));

@@ -16,6 +16,7 @@ use crate::http::body::{JsonBody, OptionalJson};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::dto::{RevokedPending, RotateKey};
 use crate::keys::rights::Role;
 use crate::state::AppState;
@@ -38,7 +39,7 @@ fn respond(
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
-    request_body(content = CreateApiKey, example = json!({"name": "search frontend", "api_key_role": "serving", "allowed_cidrs": ["10.0.0.0/8"], "expires_at": "2030-01-01T00:00:00Z"})),
+    request_body(content = CreateApiKey, example = json!({"name": "search frontend", "api_key_role": "serving", "expires_at": "2030-01-01T00:00:00Z"})),
     responses(
         (status = 201, description = "The key, with its secret shown once.", body = ApiKeyWithSecret,
             headers(("Location" = String, description = "Path of the new key."), ("ETag" = String, description = "Version of the key, for `If-Match`."))),
@@ -182,7 +183,8 @@ pub async fn update_api_key(
     params(ApiKeyPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "A connector uses the key.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A connector uses the key.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "still_referenced", "api key aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 is used by a connector", "/v1/api_keys/aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[delete("/api_keys/{api_key_id}")]

@@ -16,6 +16,7 @@ use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::resources::projects::dto::ProjectPath;
 use crate::resources::projects::model::ProjectRow;
@@ -41,7 +42,8 @@ fn respond((project, row): (ProjectRow, ApiProxyRow)) -> HttpResponse {
     responses(
         (status = 201, description = "The new API proxy.", body = ApiProxy,
             headers(("Location" = String, description = "Path of the new API proxy."), ("ETag" = String, description = "Version of the API proxy, for `If-Match`."))),
-        (status = 409, description = "The project already has an API proxy of this name (`already_exists`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The project already has an API proxy of this name (`already_exists`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "project MyProject already has an API proxy named MyAPI", "/v1/projects/MyProject/api_proxies"))),
     )
 )]
 #[post("/projects/{project_name}/api_proxies")]
@@ -195,9 +197,10 @@ pub async fn delete_api_proxy(
 /// Set an API proxy's keys
 ///
 /// Sets the public key (identification) and/or the secret key
-/// (authentication), effective at once; a key left out or `null` stays as
-/// it is, but at least one must be given (400, `detail` "At least one key
-/// (public_key or secret_key) must be provided"). Each key is 1 to 512
+/// (authentication), effective at once; a key left out stays as it is, but
+/// at least one must be given (400, `detail` "At least one key (public_key
+/// or secret_key) must be provided"). `null` is not a key: beside a key it
+/// is 400 naming the field, alone it gives no key. Each key is 1 to 512
 /// characters, not blank or whitespace-only (400 naming the field), and
 /// case-sensitive. A key that another API proxy of the organization holds,
 /// as public or secret key, is 409 `duplicate_key`, and so is a key equal

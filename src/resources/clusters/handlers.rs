@@ -20,6 +20,7 @@ use crate::http::body::{JsonBody, OptionalJson};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::dto::{RevokedPending, RotateKey};
 use crate::keys::rights::Role;
 use crate::state::AppState;
@@ -51,7 +52,8 @@ fn view((row, mut keys): (ClusterRow, HashMap<String, ClusterKey>)) -> Result<Cl
         (status = 201, description = "The cluster, connected now; `key` when `create_api_key=true`.", body = CreatedCluster,
             headers(("Location" = String, description = "Path of the new cluster."), ("ETag" = String, description = "Version of the cluster, for `If-Match`.")),
             example = json!({"id": "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "name": "my-production-cluster", "self_managed_cluster": {"id": "bJnDrHbXR4-7yT1iQk9dXA", "name": "production-cluster", "version": "9.1.0"}, "license": {"type": "enterprise", "uid": "893361dc-9749-4997-93cb-802e3d7fa4a8"}, "services": {"eis": {"enabled": false, "api_key": null}, "auto_ops": {"enabled": true, "api_key": null}}, "api_key": {"key_prefix": "kg_ck_Ab3d", "key_last4": "x9Q2", "created_at": "2026-11-23T12:00:00Z", "pending_keys": []}, "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "key": "kg_ck_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"})),
-        (status = 409, description = "This `self_managed_cluster.id` is already connected with other settings, or a concurrent request connected it first (retry to get it).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "This `self_managed_cluster.id` is already connected with other settings, or a concurrent request connected it first (retry to get it).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "cluster cls_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 already connects self-managed cluster 3a1b9c2d with other settings; change it with PATCH", "/v1/clusters"))),
     )
 )]
 #[post("/clusters")]
@@ -172,7 +174,8 @@ pub async fn get_cluster(
     responses(
         (status = 200, description = "The cluster after the change.", body = Cluster,
             headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))),
-        (status = 409, description = "`license` gives only `type` or only `uid`, and the cluster has no license to take the other from.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`license` gives only `type` or only `uid`, and the cluster has no license to take the other from.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "license_incomplete", "the cluster has no license to merge into; give both license.type and license.uid", "/v1/clusters/cls_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[patch("/clusters/{cluster_id}")]
@@ -342,7 +345,8 @@ pub async fn revoke_pending_cluster_api_key(
     responses(
         (status = 200, description = "The cluster with the service's new key, shown once.", body = ClusterWithKey,
             headers(("ETag" = String, description = "Version of the cluster, for `If-Match`."))),
-        (status = 409, description = "The service is not enabled on the cluster.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The service is not enabled on the cluster.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "service_not_enabled", "service eis is not enabled on cluster cls_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3; enable it with PATCH first", "/v1/clusters/cls_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3/services/eis/api_key/rotate"))),
     )
 )]
 #[post("/clusters/{cluster_id}/services/{service}/api_key/rotate")]
@@ -368,7 +372,8 @@ pub async fn rotate_cluster_service_api_key(
     params(ClusterServicePath),
     responses(
         (status = 200, description = "How many pending keys stopped working.", body = RevokedPending),
-        (status = 409, description = "The service is not enabled on the cluster.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The service is not enabled on the cluster.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "service_not_enabled", "service eis is not enabled on cluster cls_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3; enable it with PATCH first", "/v1/clusters/cls_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3/services/eis/api_key/revoke_pending"))),
     )
 )]
 #[post("/clusters/{cluster_id}/services/{service}/api_key/revoke_pending")]

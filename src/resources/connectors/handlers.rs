@@ -16,6 +16,7 @@ use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -139,7 +140,8 @@ pub async fn get_connector(
             headers(("ETag" = String, description = "Version of the connector, for `If-Match`."))),
         (status = 201, description = "The connector was created.", body = Connector,
             headers(("Location" = String, description = "Path of the new connector."), ("ETag" = String, description = "Version of the connector, for `If-Match`."))),
-        (status = 409, description = "Another request created the connector at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another request created the connector at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "another request created connector my-connector at the same moment; retry", "/v1/connectors/my-connector"))),
     )
 )]
 #[put("/connectors/{connector_id}")]

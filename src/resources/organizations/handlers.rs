@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::params::Path;
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::resources::api_keys::dto::{ApiKey, ApiKeyWithSecret};
 use crate::state::AppState;
@@ -34,7 +35,8 @@ use crate::state::AppState;
     responses(
         (status = 201, description = "The organization and its first key.", body = CreatedOrganization,
             headers(("Location" = String, description = "Path of the new organization."), ("ETag" = String, description = "Version of the organization."))),
-        (status = 409, description = "An organization with this name exists.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "An organization with this name exists.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "an organization named acme already exists", "/v1/organizations"))),
     )
 )]
 #[post("/organizations")]

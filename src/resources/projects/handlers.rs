@@ -13,6 +13,7 @@ use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -35,7 +36,8 @@ fn respond(row: ProjectRow) -> HttpResponse {
     responses(
         (status = 201, description = "The new project.", body = Project,
             headers(("Location" = String, description = "Path of the new project."), ("ETag" = String, description = "Version of the project, for `If-Match`."))),
-        (status = 409, description = "The organization already has a project of this name (`already_exists`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The organization already has a project of this name (`already_exists`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "a project named MyProject already exists", "/v1/projects"))),
     )
 )]
 #[post("/projects")]
@@ -153,7 +155,8 @@ pub async fn update_project(
     params(ProjectPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "The project still holds API proxies (`still_referenced`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The project still holds API proxies (`still_referenced`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "still_referenced", "project MyProject still holds 2 API proxies; delete them first", "/v1/projects/MyProject"))),
     )
 )]
 #[delete("/projects/{project_name}")]

@@ -17,6 +17,7 @@ use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -75,7 +76,8 @@ pub async fn get_provider(
     responses(
         (status = 200, description = "The provider's settings after the change.", body = ProviderSettings,
             headers(("ETag" = String, description = "Version of the settings, for `If-Match`."))),
-        (status = 409, description = "Another request changed the provider at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another request changed the provider at the same moment; retry.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "provider google was changed by another request at the same moment; retry", "/v1/providers/google"))),
     )
 )]
 #[patch("/providers/{provider}")]
@@ -134,7 +136,8 @@ pub async fn update_provider(
         (status = 201, description = "The new credential.", body = ProviderCredential,
             // Its links are written by `openapi::links` (from every create).
             headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`."))),
-        (status = 409, description = "A credential of this name exists: with another type or other data, or (for a key below `personal`) with any content.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A credential of this name exists: with another type or other data, or (for a key below `personal`) with any content.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "a google credential named \"workspace sync\" already exists with other content", "/v1/providers/google/credentials"))),
     )
 )]
 #[post("/providers/{provider}/credentials")]
@@ -263,7 +266,8 @@ pub async fn get_provider_credential(
     responses(
         (status = 200, description = "The credential after the change.", body = ProviderCredential,
             headers(("ETag" = String, description = "Version of the credential, for `If-Match`."))),
-        (status = 409, description = "Another credential of the provider has this name.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another credential of the provider has this name.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "a google credential named \"workspace sync\" already exists with other content", "/v1/providers/google/credentials/crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[patch("/providers/{provider}/credentials/{credential_id}")]
@@ -310,7 +314,8 @@ pub async fn update_provider_credential(
     params(CredentialPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "The credential is the provider's active credential.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The credential is the provider's active credential.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "still_referenced", "credential crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 is the active credential of provider google; set the provider's active_credential_id to another credential or null first", "/v1/providers/google/credentials/crd_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[delete("/providers/{provider}/credentials/{credential_id}")]

@@ -15,6 +15,7 @@ use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
+use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -199,7 +200,8 @@ pub async fn put_secret(
     params(SecretPath, IfMatch),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 409, description = "A connector references the secret.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A connector references the secret.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "still_referenced", "secret sec_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 is referenced by a connector", "/v1/secrets/sec_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"))),
     )
 )]
 #[delete("/secrets/{secret_id}")]
