@@ -17,6 +17,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::config::{ConfigError, Settings};
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{Db, SetupError};
+use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, LARGEST_BODY};
 use crate::http::problem::{path_error, query_error};
@@ -34,7 +35,7 @@ use crate::surface::{respond, Surfaces};
 /// Every surface the server answers on: the native `/v1` API, then the
 /// vendor dialects (each claims its own paths).
 pub fn surfaces() -> Surfaces {
-    Surfaces::new(Arc::new(Native), Vec::new())
+    Surfaces::new(Arc::new(Native), vec![Arc::new(Elasticsearch)])
 }
 
 /// Why the server could not start.
@@ -165,7 +166,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error));
-            for surface in surfaces.all() {
+            for surface in surfaces.in_routing_order() {
                 let surface = surface.clone();
                 app = app.configure(move |cfg| surface.configure(cfg));
             }

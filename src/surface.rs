@@ -107,6 +107,13 @@ impl Surfaces {
         std::iter::once(&self.native).chain(&self.dialects)
     }
 
+    /// Every surface in the order their routes are registered: the dialects
+    /// first, so a path a dialect claims (Elasticsearch's `GET /`) is
+    /// answered by it even when the native surface registers the same path.
+    pub fn in_routing_order(&self) -> impl Iterator<Item = &Arc<dyn Surface>> {
+        self.dialects.iter().chain(std::iter::once(&self.native))
+    }
+
     /// The surface that owns a path: the dialect that claims it, else the
     /// native surface.
     pub fn for_path(&self, path: &str) -> &dyn Surface {

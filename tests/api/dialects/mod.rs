@@ -1,0 +1,3 @@
+//! The vendor dialects, one file a dialect.
+
+mod elasticsearch;
