@@ -41,6 +41,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             scope::scope("/_connector")
                 .wrap(from_fn(crate::auth::authenticate))
                 .service(handlers::es_create_secret)
+                // Any other method on `/_connector/_secret` is a 405 (the
+                // concrete path is never the `{connector_id}` template's),
+                // not a connector named `_secret`.
+                .route(
+                    "/_secret",
+                    actix_web::web::route().to(crate::routes::no_route),
+                )
                 .service(handlers::es_get_secret)
                 .service(handlers::es_put_secret)
                 .service(handlers::es_delete_secret)
@@ -104,9 +111,20 @@ impl Modify for SecuritySchemes {
 /// The dialect's complete document, built once (`openapi/elasticsearch.json`).
 pub fn document() -> &'static Value {
     static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-        crate::openapi::build(ApiDoc::openapi(), configure, &render_error, |_| {})
+        crate::openapi::build(ApiDoc::openapi(), configure, &render_error, drop_if_match)
     });
     &DOCUMENT
+}
+
+// No operation here honours `If-Match` (Elasticsearch's clients send none),
+// so the shared `If-Match` parameter and its 412 would be unused components.
+fn drop_if_match(doc: &mut Value) {
+    if let Some(parameters) = doc["components"]["parameters"].as_object_mut() {
+        parameters.remove("IfMatch");
+    }
+    if let Some(responses) = doc["components"]["responses"].as_object_mut() {
+        responses.remove("PreconditionFailed");
+    }
 }
 
 /// The document as committed in `openapi/elasticsearch.json`.

@@ -365,6 +365,12 @@ backend_test! {
         assert_es_error(res, StatusCode::NOT_FOUND, "resource_not_found_exception", "not_found").await;
         let res = send_es(&app, Method::PATCH, "/_connector/c", key, None).await;
         assert_es_error(res, StatusCode::METHOD_NOT_ALLOWED, "status_exception", "method_not_allowed").await;
+        // The concrete `/_connector/_secret` is no connector named `_secret`.
+        for method in [Method::PUT, Method::GET, Method::DELETE] {
+            let res = send_es(&app, method.clone(), "/_connector/_secret", key, Some(&json!({"value": "v"}))).await;
+            assert_eq!(header(&res, "allow"), "POST", "{method}");
+            assert_es_error(res, StatusCode::METHOD_NOT_ALLOWED, "status_exception", "method_not_allowed").await;
+        }
     }
 }
 
