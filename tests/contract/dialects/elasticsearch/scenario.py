@@ -6,14 +6,16 @@ The connector API is the client's own methods; the connector-secret API,
 which the client does not generate (it is private in Elastic's
 specification), goes through `perform_request`, as an application would.
 Errors must arrive as the client's own exception classes. The native `/v1`
-API (plain urllib, not the vendor's client) sets up keys and shows that the
+API (plain urllib, not the vendor's client) sets up an organization of the
+scenario's own and its keys, and shows that the
 dialect's resources are keygate's own.
 
-usage: scenario.py BASE_URL KEY
+usage: scenario.py BASE_URL KEY  (a `personal` key of the first organization)
 """
 
 import json
 import sys
+import uuid
 import urllib.error
 import urllib.request
 import warnings
@@ -29,7 +31,7 @@ from elasticsearch import (
 )
 from elasticsearch.exceptions import ElasticsearchWarning, GeneralAvailabilityWarning
 
-BASE, KEY = sys.argv[1], sys.argv[2]
+BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
 assert elasticsearch.__versionstr__ == "9.5.1", elasticsearch.__versionstr__
 
 # The connector API is beta: every call warns. Any other warning (a server
@@ -45,7 +47,7 @@ def step(name):
     print(f"ok   {name}", flush=True)
 
 
-def native(method, path, key=KEY, body=None):
+def native(method, path, key, body=None):
     """A call to keygate's native API (setup and cross-checks only)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(BASE + path, data=data, method=method)
@@ -57,6 +59,15 @@ def native(method, path, key=KEY, body=None):
             return res.status, json.loads(res.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
+
+
+# The suite's earlier parts leave resources in the first organization: the
+# scenario works in an organization of its own, with its first key.
+status, org = native(
+    "POST", "/v1/organizations", ADMIN_KEY, {"name": f"es-scenario-{uuid.uuid4().hex[:12]}"}
+)
+assert status == 201, (status, org)
+KEY = org["api_key"]["key"]
 
 
 def client(key=KEY):
@@ -138,7 +149,7 @@ for field, value in {
     "filtering": [],
 }.items():
     assert c[field] == value, (field, c)
-status, body = native("GET", "/v1/connectors/scenario-drive")
+status, body = native("GET", "/v1/connectors/scenario-drive", KEY)
 assert status == 200 and body["description"] == "Synced by the scenario", (status, body)
 step("connector.get, and the same connector at /v1/connectors")
 
@@ -168,13 +179,13 @@ put = secret_request("PUT", f"/_connector/_secret/{secret_id}", {"value": "rotat
 assert put["result"] == "updated", put
 chosen = secret_request("PUT", "/_connector/_secret/scenario-chosen", {"value": "v"})
 assert chosen["result"] == "created", chosen
-status, body = native("GET", f"/v1/secrets/{secret_id}")
+status, body = native("GET", f"/v1/secrets/{secret_id}", KEY)
 assert status == 200 and body["value"] == "rotated-api-key", (status, body)
 step("secrets: create, get, put (updated and created), and /v1/secrets sees them")
 
 # The seed operation.
 status, key_body = native(
-    "POST", "/v1/api_keys", body={"name": "scenario connector key", "api_key_role": "serving_and_indexing"}
+    "POST", "/v1/api_keys", KEY, {"name": "scenario connector key", "api_key_role": "serving_and_indexing"}
 )
 assert status == 201, (status, key_body)
 indexing_key_id, indexing_key = key_body["id"], key_body["key"]
@@ -238,7 +249,7 @@ expect(
     "security_exception",
     401,
 )
-status, serving = native("POST", "/v1/api_keys", body={"name": "scenario serving key", "api_key_role": "serving"})
+status, serving = native("POST", "/v1/api_keys", KEY, {"name": "scenario serving key", "api_key_role": "serving"})
 assert status == 201, (status, serving)
 serving_es = client(serving["key"])
 assert serving_es.options(request_timeout=10).connector.list()["count"] == 3
@@ -275,12 +286,12 @@ for sid in [secret_id, "scenario-chosen"]:
     r = secret_request("DELETE", f"/_connector/_secret/{sid}")
     assert r["deleted"] is True, r
 expect(NotFoundError, lambda: secret_request("GET", f"/_connector/_secret/{secret_id}"), "resource_not_found_exception", 404)
-status, _ = native("GET", f"/v1/secrets/{secret_id}")
+status, _ = native("GET", f"/v1/secrets/{secret_id}", KEY)
 assert status == 404, status
 step("connector.delete and secret delete answer 200 with a body; gone natively too")
 
 # The audit trail names the dialect operations.
-status, events = native("GET", "/v1/audit_events?limit=100&resource_type=secret")
+status, events = native("GET", "/v1/audit_events?limit=100&resource_type=secret", KEY)
 actions = {e["action"] for e in events["data"]}
 assert {"es_create_secret", "es_get_secret", "es_put_secret", "es_delete_secret"} <= actions, actions
 step("the audit trail names the dialect operations")
