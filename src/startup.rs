@@ -17,6 +17,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::config::{ConfigError, Settings};
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{Db, SetupError};
+use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, LARGEST_BODY};
@@ -35,7 +36,10 @@ use crate::surface::{respond, Surfaces};
 /// Every surface the server answers on: the native `/v1` API, then the
 /// vendor dialects (each claims its own paths).
 pub fn surfaces() -> Surfaces {
-    Surfaces::new(Arc::new(Native), vec![Arc::new(Elasticsearch)])
+    Surfaces::new(
+        Arc::new(Native),
+        vec![Arc::new(Elasticsearch), Arc::new(CloudConnect)],
+    )
 }
 
 /// Why the server could not start.

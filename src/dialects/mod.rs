@@ -3,4 +3,5 @@
 //! surface of its own (docs/ARCHITECTURE.md, "Adding a dialect";
 //! docs/DIALECTS.md records each one's decisions).
 
+pub mod cloud_connect;
 pub mod elasticsearch;

@@ -1,3 +1,4 @@
 //! The vendor dialects, one file a dialect.
 
+mod cloud_connect;
 mod elasticsearch;
