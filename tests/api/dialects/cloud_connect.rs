@@ -224,7 +224,7 @@ backend_test! {
         let key = &app.bootstrap_key;
         let res = app.get("/v1/me", key).await;
         let me: Value = res.json().await.unwrap();
-        let org = me["organization_id"].as_str().or_else(|| me["organization"]["id"].as_str()).expect("organization id").to_owned();
+        let org = me["organization_id"].as_str().expect("organization id").to_owned();
         let hex = org.strip_prefix("org_").unwrap();
 
         let res = cc(&app, Method::GET, &format!("/organizations/{hex}/subscription"), "ApiKey", key, None, None).await;
