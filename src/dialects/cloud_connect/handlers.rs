@@ -22,6 +22,7 @@ use crate::keys::rights::Role;
 use crate::resources::clusters::domain::{ClusterService, ClusterSpec, UpdateCluster};
 use crate::resources::clusters::model::ClusterRow;
 use crate::resources::clusters::repo::{self as clusters, KeyOwner, Repeat};
+use crate::resources::organizations::model::OrganizationSettingsRow;
 use crate::resources::organizations::repo as organizations;
 use crate::state::AppState;
 
@@ -412,6 +413,32 @@ fn organization_id(path: OrganizationPath) -> String {
     format!("{ORGANIZATION_PREFIX}{}", path.organization_id.0)
 }
 
+/// The settings of the organization a path names, once the caller may see
+/// it (`operator`: the first organization's `personal` keys see any, as
+/// natively for the subscription).
+async fn settings_of(
+    caller: Caller,
+    state: &AppState,
+    path: OrganizationPath,
+    operator: bool,
+) -> Result<OrganizationSettingsRow, ApiError> {
+    let id = organization_id(path);
+    let (_, row) = state
+        .db
+        .read(move |conn| {
+            organizations::ensure_visible(
+                conn,
+                &caller.organization_id,
+                caller.rights.role,
+                &id,
+                operator,
+            )?;
+            organizations::settings(conn, &id)
+        })
+        .await?;
+    Ok(row)
+}
+
 /// Get the subscription
 ///
 /// The organization's subscription state: `trial`, `active` or `inactive`.
@@ -429,20 +456,7 @@ pub async fn cc_get_organization_subscription(
     state: web::Data<AppState>,
     path: web::Path<OrganizationPath>,
 ) -> Result<web::Json<Subscription>, ApiError> {
-    let id = organization_id(path.into_inner());
-    let (_, row) = state
-        .db
-        .read(move |conn| {
-            organizations::ensure_visible(
-                conn,
-                &caller.organization_id,
-                caller.rights.role,
-                &id,
-                true,
-            )?;
-            organizations::settings(conn, &id)
-        })
-        .await?;
+    let row = settings_of(caller, &state, path.into_inner(), true).await?;
     Ok(web::Json(Subscription {
         state: row.subscription_state,
     }))
@@ -477,20 +491,7 @@ pub async fn cc_get_organization_terms_and_conditions(
     state: web::Data<AppState>,
     path: web::Path<OrganizationPath>,
 ) -> Result<web::Json<TermsAndConditions>, ApiError> {
-    let id = organization_id(path.into_inner());
-    let (_, row) = state
-        .db
-        .read(move |conn| {
-            organizations::ensure_visible(
-                conn,
-                &caller.organization_id,
-                caller.rights.role,
-                &id,
-                false,
-            )?;
-            organizations::settings(conn, &id)
-        })
-        .await?;
+    let row = settings_of(caller, &state, path.into_inner(), false).await?;
     Ok(web::Json(terms(&row)))
 }
 

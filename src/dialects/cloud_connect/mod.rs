@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::from_fn;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::scope;
@@ -123,24 +123,7 @@ fn error_body(report: &ErrorReport) -> ErrorResponse {
 
 /// A shared error response in Cloud Connect's envelope, with an example.
 fn render_error(shared: &SharedResponse) -> Value {
-    let status = actix_web::http::StatusCode::from_u16(shared.status)
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let report = ErrorReport {
-        status,
-        code: shared.code.to_owned(),
-        detail: shared.detail.to_owned(),
-        missing_permission: None,
-        errors: Vec::new(),
-    };
-    json!({
-        "description": shared.description,
-        "content": {
-            "application/json": {
-                "schema": { "$ref": "#/components/schemas/ErrorResponse" },
-                "example": error_body(&report),
-            }
-        }
-    })
+    shared.json("ErrorResponse", error_body(&shared.report()))
 }
 
 /// The Cloud Connect dialect as a surface: it owns every path under

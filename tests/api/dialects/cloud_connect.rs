@@ -5,28 +5,19 @@
 //! service keys, organizations, and every error in Elastic's `{"errors":
 //! [...]}` envelope.
 
-use std::path::Path;
-
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::backend_test;
 use crate::helpers::*;
 
-const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/cloud-connect.json");
 const PREFIX: &str = "/api/v1/cloud-connected";
 
 #[test]
 fn committed_document_matches_the_generated_one() {
-    let generated = keygate::dialects::cloud_connect::document_pretty();
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        std::fs::write(COMMITTED, &generated).expect("write openapi/cloud-connect.json");
-        return;
-    }
-    let committed = std::fs::read_to_string(Path::new(COMMITTED)).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "openapi/cloud-connect.json differs from the generated document; run `UPDATE_OPENAPI=1 cargo test` and review the diff"
+    crate::dialects::check_committed(
+        "cloud-connect",
+        &keygate::dialects::cloud_connect::document_pretty(),
     );
 }
 
@@ -87,18 +78,7 @@ fn registration(version: &str, license: &str) -> Value {
 
 backend_test! {
     async fn served_document_is_the_committed_one(app) {
-        let served: Value = app
-            .client
-            .get(format!("{}/api-docs/cloud-connect.json", app.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let committed: Value =
-            serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap()).unwrap();
-        assert_eq!(served, committed);
+        crate::dialects::assert_served(&app, "cloud-connect").await;
     }
 }
 

@@ -3,8 +3,6 @@
 //! in Elasticsearch's envelope with `X-Elastic-Product` on every answer, the
 //! same resources natively, roles, policies and the audit trail.
 
-use std::path::Path;
-
 use keygate::config::MasterKeySource;
 use keygate::keys::format::{self as key_format, KeyKind};
 use reqwest::{Method, Response, StatusCode};
@@ -13,19 +11,11 @@ use serde_json::{json, Value};
 use crate::backend_test;
 use crate::helpers::*;
 
-const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/elasticsearch.json");
-
 #[test]
 fn committed_document_matches_the_generated_one() {
-    let generated = keygate::dialects::elasticsearch::document_pretty();
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        std::fs::write(COMMITTED, &generated).expect("write openapi/elasticsearch.json");
-        return;
-    }
-    let committed = std::fs::read_to_string(Path::new(COMMITTED)).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "openapi/elasticsearch.json differs from the generated document; run `UPDATE_OPENAPI=1 cargo test` and review the diff"
+    crate::dialects::check_committed(
+        "elasticsearch",
+        &keygate::dialects::elasticsearch::document_pretty(),
     );
 }
 
@@ -96,18 +86,7 @@ async fn assert_es_error(res: Response, status: StatusCode, kind: &str, code: &s
 
 backend_test! {
     async fn served_document_is_the_committed_one(app) {
-        let served: Value = app
-            .client
-            .get(format!("{}/api-docs/elasticsearch.json", app.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let committed: Value =
-            serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap()).unwrap();
-        assert_eq!(served, committed);
+        crate::dialects::assert_served(&app, "elasticsearch").await;
     }
 }
 
