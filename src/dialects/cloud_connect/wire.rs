@@ -87,6 +87,7 @@ pub struct CreateQuery {
 pub struct CreateCluster {
     /// A name for people, 1 to 255 characters; the self-managed cluster's
     /// name when left out.
+    #[serde(default, deserialize_with = "crate::fields::present")]
     #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
     #[schema(
         nullable = false,

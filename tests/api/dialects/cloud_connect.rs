@@ -249,6 +249,10 @@ backend_test! {
         let mut fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         fields.sort_unstable();
         assert_eq!(fields, ["name", "self_managed_cluster.version"], "{body}");
+        let mut null_name = registration("9.1.0", "basic");
+        null_name["name"] = Value::Null;
+        let res = cc(&app, Method::POST, "/clusters", "ApiKey", key, None, Some(&null_name)).await;
+        assert_cc_error(res, StatusCode::BAD_REQUEST, "invalid_body").await;
         let res = cc(&app, Method::POST, "/clusters", "ApiKey", key, None, Some(&json!({"unknown": 1}))).await;
         assert_cc_error(res, StatusCode::BAD_REQUEST, "invalid_body").await;
         let res = cc(&app, Method::GET, "/clusters/NOT-AN-ID", "ApiKey", key, None, None).await;
