@@ -7,6 +7,7 @@
 //! | `KEYGATE_POOL_SIZE` | `8` | connections in the database pool (1 to 256) |
 //! | `KEYGATE_BOOTSTRAP_KEY` | generated | the first `personal` key of an empty database (a `kg_ak_` key, see `keygate keys generate`) |
 //! | `KEYGATE_MAX_BODY_BYTES` | `65536` | largest accepted request body; larger bodies get 413 |
+//! | `KEYGATE_BODY_TIMEOUT_MS` | `10000` | how long the whole request body may take to arrive once its headers did (100 to 600000); later: 408 and the connection is closed |
 //! | `KEYGATE_AUTH_CACHE_TTL_MS` | `1000` | how long a key look-up is trusted without the database (0 to 60000; 0 turns the cache off); the staleness bound across nodes |
 //! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
@@ -48,6 +49,9 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "KEYGATE_MAX_BODY_BYTES", default_value = "65536")]
     pub max_body_bytes: String,
+    /// How long a request body may take to arrive, in ms (100 to 600000).
+    #[arg(long, env = "KEYGATE_BODY_TIMEOUT_MS", default_value = "10000")]
+    pub body_timeout_ms: String,
     /// How long a key look-up is trusted without the database, in ms (0 to 60000).
     #[arg(long, env = "KEYGATE_AUTH_CACHE_TTL_MS", default_value = "1000")]
     pub auth_cache_ttl_ms: String,
@@ -146,6 +150,8 @@ pub struct Settings {
     pub bootstrap_key: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive (408 after).
+    pub body_timeout: Duration,
     /// How long a cached key look-up is trusted.
     pub auth_cache_ttl: Duration,
     /// How often `last_used_at` is written.
@@ -165,6 +171,7 @@ impl Settings {
             database,
             bootstrap_key: None,
             max_body_bytes: 65_536,
+            body_timeout: Duration::from_secs(10),
             auth_cache_ttl: Duration::from_secs(1),
             last_used_flush: Duration::from_secs(5),
         }
@@ -181,6 +188,7 @@ impl fmt::Debug for Settings {
                 &self.bootstrap_key.as_ref().map(|_| "<redacted>"),
             )
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_timeout", &self.body_timeout)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
             .field("last_used_flush", &self.last_used_flush)
             .field("master_key", &self.master_key)
@@ -287,6 +295,12 @@ impl ServeArgs {
             1024,
             64 * 1024 * 1024,
         )?;
+        let body_timeout = parse_number(
+            "KEYGATE_BODY_TIMEOUT_MS",
+            &self.body_timeout_ms,
+            100,
+            600_000,
+        )?;
         // Its shape is checked when the server starts, before any database
         // is opened (`startup::check_bootstrap_key`): the key format is the
         // issued-keys room's, above this one.
@@ -332,6 +346,7 @@ impl ServeArgs {
             database,
             bootstrap_key,
             max_body_bytes,
+            body_timeout: Duration::from_millis(body_timeout),
             auth_cache_ttl: Duration::from_millis(auth_cache_ttl),
             last_used_flush: Duration::from_millis(last_used_flush),
         })

@@ -13,14 +13,18 @@ use utoipa::ToSchema;
 /// One invalid input field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
-    /// Dotted path of the field, e.g. `api_policy.allowed_operations.get_thing`.
-    #[schema(example = "name")]
+    /// Where the input is wrong: a body member's dotted path with `[i]` for
+    /// array items (`allowed_cidrs[0]`, `api_policy.allowed_operations.get_me`;
+    /// a member name that is not a lowercase identifier shows as `*`),
+    /// `body` for the body as a whole, or the name of a path or query
+    /// parameter or of a header. Never the value sent.
+    #[schema(example = "allowed_cidrs[0]")]
     pub field: String,
     /// Stable snake_case reason.
-    #[schema(example = "length")]
+    #[schema(example = "invalid_value")]
     pub code: String,
-    /// Human-readable explanation.
-    #[schema(example = "must be 1 to 255 characters")]
+    /// What the input must be; it never repeats the value sent.
+    #[schema(example = "must be an IPv4 or IPv6 CIDR network such as 10.0.0.0/8")]
     pub message: String,
 }
 
@@ -91,6 +95,18 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// 408: the body did not arrive within the body read timeout.
+    #[error("the request body did not arrive within {seconds} s")]
+    BodyTimeout {
+        /// The timeout, in whole seconds (rounded up).
+        seconds: u64,
+    },
+    /// 414: the request target is longer than the server reads.
+    #[error("the request URL is longer than {limit} bytes")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// 415: body is not JSON.
     #[error("request body must be application/json")]
     UnsupportedMediaType,
@@ -116,6 +132,22 @@ impl ApiError {
         message: impl Into<String>,
     ) -> ApiError {
         ApiError::invalid_fields(vec![FieldError::new(field, code, message)])
+    }
+
+    /// A 400 with its own `code` (`invalid_header`, `invalid_body`, ...)
+    /// about one field, header or parameter.
+    pub fn invalid_input(
+        code: &'static str,
+        field: impl Into<String>,
+        field_code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        let error = FieldError::new(field, field_code, message);
+        ApiError::BadRequest {
+            code,
+            detail: format!("{}: {}", error.field, error.message),
+            errors: vec![error],
+        }
     }
 
     /// A 400 `validation_failed` listing fields.
@@ -176,6 +208,8 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable | ApiError::MasterKeyMissing => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -194,6 +228,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout { .. } => "body_timeout",
+            ApiError::UriTooLong { .. } => "uri_too_long",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "service_unavailable",
             ApiError::MasterKeyMissing => "master_key_missing",
@@ -295,75 +331,368 @@ fn flatten_validation(
     }
 }
 
-/// A 400 for a JSON body that does not parse into the expected type.
-pub fn body_error(e: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest {
-        code: if e.is_data() {
-            "invalid_body"
-        } else {
-            "invalid_json"
-        },
-        detail: format!("request body: {}", redact_serde(e)),
-        errors: Vec::new(),
+/// Where a request input sits, for the 400 of a value that does not
+/// deserialize: each place has its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The JSON body (`invalid_body`, or `invalid_json` when it is not JSON).
+    Body,
+    /// A query parameter (`invalid_query_parameter`).
+    Query,
+    /// A path parameter (`invalid_path_parameter`).
+    Path,
+}
+
+/// The error of a member given twice in one JSON object (found before the
+/// body's type is asked, so that a proxy in front and keygate cannot read
+/// one body two ways).
+pub const DUPLICATE_MEMBER: &str = "must appear only once in its object";
+
+/// The `field` of an error about the request body as a whole (it is not
+/// JSON, not an object, or an unknown member at its top level).
+pub const WHOLE_BODY: &str = "body";
+
+/// A path segment a caller wrote (an object member's name) as it may be
+/// shown: a lowercase identifier of up to 64 characters is, anything else is
+/// `*`. A member name can itself be a pasted secret, and an error names
+/// the place, never what was sent.
+pub fn shown_name(name: &str) -> &str {
+    let mut chars = name.chars();
+    let identifier = name.len() <= 64
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if identifier {
+        name
+    } else {
+        "*"
     }
 }
 
-// serde repeats offending values in its messages (`string "..."`,
-// `unknown variant `...``); a mistyped field could carry a secret, so the
-// quoted values are dropped and only the shape of the mistake is kept.
-fn redact_serde(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    loop {
-        let string = rest.find("string \"").map(|i| (i, "string \"", '"'));
-        let variant = rest.find("variant `").map(|i| (i, "variant `", '`'));
-        let next = [string, variant]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(i, _, _)| *i);
-        let Some((at, opener, close)) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        let value_start = at + opener.len();
-        let Some(len) = rest[value_start..].find(close) else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..at]);
-        out.push_str(opener.trim_end_matches(['"', '`']).trim_end());
-        rest = &rest[value_start + len + 1..];
+/// The field path serde reached: `allowed_cidrs[0]`, `api_policy.allowed_operations.*`
+/// (member names through [`shown_name`]); empty at the top.
+pub fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(shown_name(key));
+            }
+            Segment::Unknown => {}
+        }
     }
+    out
+}
+
+fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_owned()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// The name between the first pair of backticks: serde's way of naming a
+/// field of the type (`missing field `name``), never a value.
+fn first_quoted(text: &str) -> Option<&str> {
+    let start = text.find('`')? + 1;
+    let len = text[start..].find('`')?;
+    Some(&text[start..start + len])
+}
+
+/// What serde says was expected (`a boolean`, `struct ApiPolicy`, `i64`),
+/// in the document's words.
+fn expected(text: &str) -> String {
+    let text = text.trim();
+    if text.starts_with("struct ") || text == "a map" {
+        return "an object".to_owned();
+    }
+    match text {
+        "a sequence" => "an array".to_owned(),
+        "u8" => "an integer from 0 to 255".to_owned(),
+        "u16" => "an integer from 0 to 65535".to_owned(),
+        "u32" => "an integer from 0 to 4294967295".to_owned(),
+        "u64" | "usize" => "an integer of 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Messages of the parsers behind `Deserialize` impls keygate uses (std's
+/// numbers and booleans in query strings, chrono's timestamps), in the
+/// document's words.
+fn library_message(text: &str) -> Option<(&'static str, &'static str)> {
+    const TABLE: &[(&str, &str, &str)] = &[
+        (
+            "invalid digit found in string",
+            "invalid_type",
+            "must be an integer",
+        ),
+        (
+            "cannot parse integer from empty string",
+            "invalid_type",
+            "must be an integer",
+        ),
+        (
+            "number too large to fit in target type",
+            "invalid_value",
+            "must be a smaller integer",
+        ),
+        (
+            "number too small to fit in target type",
+            "invalid_value",
+            "must be a larger integer",
+        ),
+        ("invalid float literal", "invalid_type", "must be a number"),
+        (
+            "provided string was not `true` or `false`",
+            "invalid_type",
+            "must be true or false",
+        ),
+        (
+            "input contains invalid characters",
+            "invalid_value",
+            TIMESTAMP,
+        ),
+        ("premature end of input", "invalid_value", TIMESTAMP),
+        ("trailing input", "invalid_value", TIMESTAMP),
+        ("input is out of range", "invalid_value", TIMESTAMP),
+        (
+            "input is not enough for unique date and time",
+            "invalid_value",
+            TIMESTAMP,
+        ),
+        (
+            "no possible date and time matching input",
+            "invalid_value",
+            TIMESTAMP,
+        ),
+        (
+            "invalid IP address syntax",
+            "invalid_value",
+            "must be an IP address or CIDR network",
+        ),
+    ];
+    TABLE
+        .iter()
+        .find(|(said, _, _)| text == *said)
+        .map(|(_, code, message)| (*code, *message))
+}
+
+const TIMESTAMP: &str = "must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z";
+
+/// Turns serde's message into a field error at `at` (the path serde
+/// reached, see [`field_path`]) without the value sent: serde quotes the
+/// value it got (`invalid type: string "...", expected a boolean`), so only
+/// what was expected and names of the type's own fields are kept.
+pub fn deserialize_error(at: &str, text: &str) -> FieldError {
+    let here = |code: &str, message: String| {
+        let field = if at.is_empty() { WHOLE_BODY } else { at };
+        FieldError::new(field, code, message)
+    };
+    if let Some(rest) = text.strip_prefix("missing field ") {
+        let name = first_quoted(rest).unwrap_or("?");
+        return FieldError::new(join(at, shown_name(name)), "required", "is required");
+    }
+    if text == DUPLICATE_MEMBER {
+        return here("duplicate_member", text.to_owned());
+    }
+    if let Some(rest) = text.strip_prefix("duplicate field ") {
+        let name = first_quoted(rest).unwrap_or("?");
+        return FieldError::new(
+            join(at, shown_name(name)),
+            "duplicate_member",
+            "is given more than once",
+        );
+    }
+    if let Some(rest) = text.strip_prefix("unknown field ") {
+        // The name sent is not repeated: it may be a secret pasted as a key.
+        let known = rest
+            .split_once(", expected ")
+            .map(|(_, e)| format!("; expected {e}"))
+            .unwrap_or_default();
+        // serde's path ends at the member itself; `*` stands for it.
+        let parent = at.rsplit_once('.').map_or("", |(parent, _)| parent);
+        return FieldError::new(
+            join(parent, "*"),
+            "unknown_field",
+            format!("a member of this object is not one of its fields{known}"),
+        );
+    }
+    if let Some(rest) = text.strip_prefix("unknown variant ") {
+        let choices = rest
+            .split_once(", expected ")
+            .map_or_else(|| "a known value".to_owned(), |(_, e)| e.to_owned());
+        return here("invalid_value", format!("must be {choices}"));
+    }
+    for (prefix, code) in [
+        ("invalid type: ", "invalid_type"),
+        ("invalid value: ", "invalid_value"),
+        ("invalid length ", "invalid_length"),
+    ] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            let want = rest
+                .rsplit_once(", expected ")
+                .map_or_else(|| "of another kind".to_owned(), |(_, e)| expected(e));
+            return here(code, format!("must be {want}"));
+        }
+    }
+    if let Some((code, message)) = library_message(text) {
+        return here(code, message.to_owned());
+    }
+    // keygate's own `Deserialize` impls say what they expect ("must be
+    // ..."); anything else is shown without the quoted parts.
+    here("invalid_value", redact_quoted(text))
+}
+
+/// A 400 for a request input that does not deserialize: the field serde
+/// reached, what was expected, never the value.
+pub fn input_error(input: Input, at: &str, text: &str) -> ApiError {
+    let error = deserialize_error(at, text);
+    let code = match input {
+        Input::Body => "invalid_body",
+        Input::Query => "invalid_query_parameter",
+        Input::Path => "invalid_path_parameter",
+    };
+    ApiError::invalid_input(code, error.field, error.code, error.message)
+}
+
+/// A 400 for a body that does not deserialize from JSON: `invalid_json`
+/// (with the line and column) when it is not JSON at all, else as
+/// [`input_error`].
+pub fn body_error(at: String, inner: &serde_json::Error) -> ApiError {
+    if inner.is_data() {
+        // serde_json appends the position; the field says where instead.
+        let text = inner.to_string();
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(t, _)| t);
+        return input_error(Input::Body, &at, text);
+    }
+    let field = if at.is_empty() {
+        WHOLE_BODY.to_owned()
+    } else {
+        at
+    };
+    let message = match inner.classify() {
+        serde_json::error::Category::Eof => "ends before the JSON is complete".to_owned(),
+        _ => {
+            // Syntax errors name what the parser wanted, never the input.
+            let text = inner.to_string();
+            let what = text
+                .rsplit_once(" at line ")
+                .map_or(text.as_str(), |(t, _)| t);
+            format!(
+                "is not valid JSON: {} (line {}, column {})",
+                redact_quoted(what),
+                inner.line(),
+                inner.column()
+            )
+        }
+    };
+    ApiError::invalid_input("invalid_json", field, "invalid_json", message)
+}
+
+// A last guard for messages of `Deserialize` impls keygate does not own:
+// whatever they quote (`"..."`, `` `...` ``) is dropped.
+fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quote = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Body {
+        enabled: Option<bool>,
+        count: Option<u32>,
+        kind: Option<Kind>,
+        cidrs: Option<Vec<crate::net::Cidr>>,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Nested {
+        name: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        One,
+    }
+
+    fn error_of(json: &str) -> FieldError {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let err = serde_path_to_error::deserialize::<_, Body>(de).unwrap_err();
+        match body_error(field_path(err.path()), err.inner()) {
+            ApiError::BadRequest { mut errors, .. } => errors.remove(0),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn serde_messages_lose_the_values_they_quote() {
-        let cases = [r#"{"a": "kg_ak_secret"}"#];
-        #[derive(Debug, serde::Deserialize)]
-        #[expect(dead_code, reason = "only deserialized")]
-        struct Numeric {
-            a: u32,
-        }
-        #[derive(Debug, serde::Deserialize)]
-        enum Kind {
-            One,
-        }
-        #[derive(Debug, serde::Deserialize)]
-        #[expect(dead_code, reason = "only deserialized")]
-        struct Variant {
-            a: Kind,
-        }
-        for case in cases {
-            let e1 = serde_json::from_str::<Numeric>(case).unwrap_err();
-            let e2 = serde_json::from_str::<Variant>(case).unwrap_err();
-            for e in [e1, e2] {
-                let text = super::redact_serde(&e);
-                assert!(!text.contains("kg_ak_secret"), "{text}");
-                assert!(text.contains("line 1"), "{text}");
+    fn deserialize_errors_name_the_field_and_never_the_value() {
+        let cases = [
+            (r#"{"enabled": "x\"SECRET"}"#, "enabled", "invalid_type", "must be a boolean"),
+            (r#"{"count": 123456789012}"#, "count", "invalid_value", "must be an integer from 0 to 4294967295"),
+            (r#"{"count": -5}"#, "count", "invalid_value", "must be an integer from 0 to 4294967295"),
+            (r#"{"kind": "SECRET"}"#, "kind", "invalid_value", "must be `one`"),
+            (r#"{"cidrs": ["10.0.0.0/33"]}"#, "cidrs[0]", "invalid_value", "must be an IPv4 or IPv6 CIDR network such as 10.0.0.0/8"),
+            (r#"{"at": "SECRET"}"#, "at", "invalid_value", TIMESTAMP),
+            (r#"{"SECRET": 1}"#, "*", "unknown_field", "a member of this object is not one of its fields; expected one of `enabled`, `count`, `kind`, `cidrs`, `at`, `nested`"),
+            (r#"{"nested": {"SECRET": 1}}"#, "nested.*", "unknown_field", "a member of this object is not one of its fields; expected `name`"),
+            (r#"{"nested": {}}"#, "nested.name", "required", "is required"),
+            (r#"{"nested": "SECRET"}"#, "nested", "invalid_type", "must be an object"),
+            (r#"{"enabled": nul, "count": 1}"#, "enabled", "invalid_json", "is not valid JSON: expected ident (line 1, column 16)"),
+            (r#"{"enabled": "#, "enabled", "invalid_json", "ends before the JSON is complete"),
+        ];
+        let mut wrong = Vec::new();
+        for (json, field, code, message) in cases {
+            let e = error_of(json);
+            assert!(
+                !e.message.contains("SECRET") && !e.field.contains("SECRET"),
+                "{json}"
+            );
+            if (e.field.as_str(), e.code.as_str(), e.message.as_str()) != (field, code, message) {
+                wrong.push(format!("{json}: {e:?}"));
             }
         }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn member_names_are_shown_only_when_they_are_identifiers() {
+        assert_eq!(shown_name("allowed_cidrs"), "allowed_cidrs");
+        assert_eq!(shown_name("kg_ak_3FQx"), "*");
+        assert_eq!(shown_name("1234"), "*");
+        assert_eq!(shown_name(""), "*");
+        assert_eq!(
+            redact_quoted(r#"bad "SECRET" and `x` here"#),
+            "bad and here"
+        );
     }
 }

@@ -31,7 +31,8 @@ where
     });
     whole
         .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {number}")))
+        // The number sent is not repeated (error::deserialize_error).
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number"))
 }
 
 /// The document's pattern for a text that must not be blank: no NUL, and at

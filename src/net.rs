@@ -39,9 +39,33 @@ fn string_schema(description: &str, pattern: String, example: &str) -> RefOr<Sch
 }
 
 /// An IPv4 or IPv6 network in CIDR notation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct Cidr(pub IpNet);
+
+/// What a [`Cidr`] must be, in its errors.
+pub const CIDR_EXPECTED: &str = "must be an IPv4 or IPv6 CIDR network such as 10.0.0.0/8";
+
+/// What an [`IpAddress`] must be, in its errors.
+pub const IP_EXPECTED: &str = "must be an IPv4 or IPv6 address such as 10.1.2.3";
+
+// Parsed by hand so that the error says what a value must be (the
+// deserializer names the field) and never repeats what was sent.
+fn parse_text<'de, D, T>(d: D, expected: &'static str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    let text = <std::borrow::Cow<'de, str>>::deserialize(d)
+        .map_err(|_| serde::de::Error::custom(expected))?;
+    text.parse().map_err(|_| serde::de::Error::custom(expected))
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_text(d, CIDR_EXPECTED).map(Cidr)
+    }
+}
 
 impl PartialSchema for Cidr {
     fn schema() -> RefOr<Schema> {
@@ -56,9 +80,15 @@ impl PartialSchema for Cidr {
 impl ToSchema for Cidr {}
 
 /// An IPv4 or IPv6 address.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct IpAddress(pub IpAddr);
+
+impl<'de> Deserialize<'de> for IpAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_text(d, IP_EXPECTED).map(IpAddress)
+    }
+}
 
 impl PartialSchema for IpAddress {
     fn schema() -> RefOr<Schema> {

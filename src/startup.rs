@@ -20,9 +20,8 @@ use crate::db::{Db, SetupError};
 use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
-use crate::http::body::{BodyLimit, LARGEST_BODY};
-use crate::http::problem::{path_error, query_error};
-use crate::http::request_id::reject_nul_query;
+use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
+use crate::http::request_id::check_request_target;
 use crate::http::timeout::request_timeout;
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
@@ -159,6 +158,7 @@ impl Application {
         });
         let server_state = state.clone();
         let body_limit = BodyLimit(settings.max_body_bytes);
+        let body_timeout = BodyTimeout(settings.body_timeout);
         let surfaces = web::Data::new(surfaces);
         let server = HttpServer::new(move || {
             let mut app = App::new()
@@ -167,9 +167,8 @@ impl Application {
                 .app_data(routes.clone())
                 .app_data(surfaces.clone())
                 .app_data(body_limit)
-                .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)))
-                .app_data(web::PathConfig::default().error_handler(path_error))
-                .app_data(web::QueryConfig::default().error_handler(query_error));
+                .app_data(body_timeout)
+                .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)));
             for surface in surfaces.in_routing_order() {
                 let surface = surface.clone();
                 app = app.configure(move |cfg| surface.configure(cfg));
@@ -177,10 +176,16 @@ impl Application {
             app.default_service(web::to(no_route))
                 .into_app()
                 .service(swagger_ui(&surfaces))
-                .wrap(from_fn(reject_nul_query))
+                .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(respond))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#))
+                // The method and the path, never the query string or the
+                // protocol: a value pasted into a query parameter stays out
+                // of the log.
+                .wrap(
+                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms %{x-request-id}o"#)
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
         })
         .workers(workers)
         .listen(listener)

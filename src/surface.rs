@@ -131,8 +131,16 @@ fn unauthorized(why: &'static str) -> ApiError {
 
 /// The native ways to present a key: `Authorization: Bearer <key>`,
 /// `Authorization: ApiKey <key>` (either scheme in any case, so Kibana's
-/// `apiKey` too) or `x-api-key: <key>`.
+/// `apiKey` too) or `x-api-key: <key>`. Exactly one: a request carrying two
+/// such headers (twice `Authorization`, or `Authorization` and `x-api-key`)
+/// is 401, since a proxy in front may read the other one.
 pub fn bearer_or_api_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let presented = headers.get_all(AUTHORIZATION).count() + headers.get_all("x-api-key").count();
+    if presented > 1 {
+        return Err(unauthorized(
+            "present one API key in one header: Authorization or x-api-key, once",
+        ));
+    }
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value
             .to_str()
@@ -393,6 +401,17 @@ mod tests {
             );
             assert_eq!(bearer_or_api_key(&headers).unwrap(), "kg_ak_x", "{value}");
         }
+        let mut twice = HeaderMap::new();
+        twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer kg_ak_x"));
+        twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer kg_ak_y"));
+        assert!(bearer_or_api_key(&twice).is_err());
+        let mut both = HeaderMap::new();
+        both.insert(AUTHORIZATION, HeaderValue::from_static("Bearer kg_ak_x"));
+        both.insert(
+            HeaderName::from_static("x-api-key"),
+            HeaderValue::from_static("kg_ak_x"),
+        );
+        assert!(bearer_or_api_key(&both).is_err());
         let mut basic = HeaderMap::new();
         basic.insert(AUTHORIZATION, HeaderValue::from_static("Basic eDp5"));
         assert!(bearer_or_api_key(&basic).is_err());

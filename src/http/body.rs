@@ -1,13 +1,25 @@
 //! JSON request bodies: the extractors every handler reads its body with
 //! (`JsonBody`, `OptionalJson`), with one answer for each way a body can be
-//! wrong (413, 415, 400), and the server's body limit.
+//! wrong (408, 413, 415, 400), and the server's body limits. Every 400
+//! names the field at fault (`allowed_cidrs[0]`) and never repeats a value.
 
-use crate::error::{body_error, ApiError};
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{body_error, field_path, ApiError, DUPLICATE_MEMBER, WHOLE_BODY};
 
 /// `KEYGATE_MAX_BODY_BYTES`: the largest body an operation accepts unless
 /// it raises its own limit; app data of the server.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
+
+/// `KEYGATE_BODY_TIMEOUT_MS`: how long a body may take to arrive once the
+/// request's headers did (408 after, and the connection is closed); app
+/// data of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
 
 /// A required JSON request body: `application/json` (415 otherwise), within
 /// the size limit (413), a JSON object (an array is not, though serde would
@@ -39,15 +51,104 @@ pub struct OptionalJson<T>(pub Option<T>);
 type BodyFuture<T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, actix_web::Error>>>>;
 
-/// Whether any string (or object key) in a JSON value holds U+0000, which
-/// PostgreSQL text cannot store; the document forbids it by pattern.
-fn has_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
+/// What every body must be before its type is asked: JSON, an object at
+/// the top, no member twice in one object (a proxy in front and keygate
+/// must not read one body two ways), no string or member name holding
+/// U+0000 (PostgreSQL text cannot store it; the document forbids it by
+/// pattern). A pass over the text, so that each fault has its path.
+struct Shape;
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        d.deserialize_any(ShapeVisitor)
     }
+}
+
+struct ShapeVisitor;
+
+const NUL: &str = "must not contain the NUL character (U+0000)";
+
+impl<'de> Visitor<'de> for ShapeVisitor {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+        Ok(Shape)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+        Ok(Shape)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+        Ok(Shape)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+        Ok(Shape)
+    }
+    fn visit_unit<E>(self) -> Result<Shape, E> {
+        Ok(Shape)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Shape, E> {
+        if v.contains('\0') {
+            return Err(E::custom(NUL));
+        }
+        Ok(Shape)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+        while seq.next_element::<Shape>()?.is_some() {}
+        Ok(Shape)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key.contains('\0') {
+                return Err(serde::de::Error::custom(NUL));
+            }
+            if !seen.insert(key) {
+                // Raised from inside the value, so the path names the member.
+                return map.next_value_seed(Duplicate);
+            }
+            map.next_value::<Shape>()?;
+        }
+        Ok(Shape)
+    }
+}
+
+/// The value of a member seen before: refused where it stands.
+struct Duplicate;
+
+impl<'de> DeserializeSeed<'de> for Duplicate {
+    type Value = Shape;
+    fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<Shape, D::Error> {
+        Err(serde::de::Error::custom(DUPLICATE_MEMBER))
+    }
+}
+
+fn not_an_object() -> actix_web::Error {
+    ApiError::invalid_input(
+        "invalid_body",
+        WHOLE_BODY,
+        "invalid_type",
+        "must be a JSON object",
+    )
+    .into()
+}
+
+/// Parses a body as `T`: its [`Shape`] first, then the type, each fault a
+/// 400 naming its field.
+pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, actix_web::Error> {
+    let shape = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, Shape>(&mut *shape)
+        .map_err(|e| body_error(field_path(e.path()), e.inner()))?;
+    shape.end().map_err(|e| body_error(String::new(), &e))?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(not_an_object());
+    }
+    let typed = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(typed)
+        .map_err(|e| body_error(field_path(e.path()), e.inner()).into())
 }
 
 /// Reads the body and parses it as `T` when present: `Ok(None)` for no body.
@@ -70,15 +171,24 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
         .app_data::<BodyLimit>()
         .map_or(65_536, |l| l.0)
         .max(min_limit.min(LARGEST_BODY));
+    let timeout = req
+        .app_data::<BodyTimeout>()
+        .map_or(Duration::from_secs(10), |t| t.0);
     Box::pin(async move {
-        let bytes = bytes.await.map_err(|e| {
-            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-            {
-                ApiError::PayloadTooLarge { limit }.into()
-            } else {
-                e
-            }
-        })?;
+        let bytes = actix_web::rt::time::timeout(timeout, bytes)
+            .await
+            .map_err(|_| ApiError::BodyTimeout {
+                seconds: timeout.as_millis().div_ceil(1000) as u64,
+            })?
+            .map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::PayloadTooLarge { limit }.into()
+                } else {
+                    e
+                }
+            })?;
         if bytes.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit }.into());
         }
@@ -88,28 +198,7 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
         if !is_json {
             return Err(ApiError::UnsupportedMediaType.into());
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| body_error(&e))?;
-        if has_nul(&value) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_body",
-                detail: "request body: strings must not contain the NUL character (U+0000)"
-                    .to_owned(),
-                errors: Vec::new(),
-            }
-            .into());
-        }
-        if !value.is_object() {
-            return Err(ApiError::BadRequest {
-                code: "invalid_body",
-                detail: "request body: must be a JSON object".to_owned(),
-                errors: Vec::new(),
-            }
-            .into());
-        }
-        T::deserialize(value)
-            .map(Some)
-            .map_err(|e| body_error(&e).into())
+        parse_body(&bytes).map(Some)
     })
 }
 

@@ -72,16 +72,18 @@ impl FromRequest for IfMatch {
         ready(match value.map(|v| v.to_str()) {
             None => Ok(IfMatch::parse(None)),
             Some(Ok(text)) if !text.trim().is_empty() => Ok(IfMatch::parse(Some(text))),
-            Some(Ok(_)) => Err(ApiError::BadRequest {
-                code: "invalid_header",
-                detail: "If-Match must name at least one ETag, or *".to_owned(),
-                errors: Vec::new(),
-            }),
-            Some(Err(_)) => Err(ApiError::BadRequest {
-                code: "invalid_header",
-                detail: "If-Match is not readable text".to_owned(),
-                errors: Vec::new(),
-            }),
+            Some(Ok(_)) => Err(ApiError::invalid_input(
+                "invalid_header",
+                "If-Match",
+                "invalid_value",
+                "must name at least one ETag, or *",
+            )),
+            Some(Err(_)) => Err(ApiError::invalid_input(
+                "invalid_header",
+                "If-Match",
+                "invalid_value",
+                "must be readable text",
+            )),
         })
     }
 }

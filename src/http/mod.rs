@@ -6,6 +6,7 @@
 pub mod body;
 pub mod conditional;
 pub mod page;
+pub mod params;
 pub mod problem;
 pub mod request_id;
 pub mod timeout;

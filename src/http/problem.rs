@@ -5,11 +5,10 @@
 //! middleware (`surface::respond`) then writes the body again through the
 //! surface that owns the path, with `request_id` and `instance`: RFC 9457
 //! problem details on the native surface, each dialect's envelope under its
-//! prefix. Extractor failures (path, query) come here too.
+//! prefix.
 
-use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -187,38 +186,18 @@ impl ResponseError for ApiError {
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             }
+            // The rest of the body may still come; the connection is not
+            // reused for another request.
+            ApiError::BodyTimeout { .. } => {
+                headers.insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
             _ => {}
         }
         let body = write_problem(&report, None, None, res.headers_mut());
         res.extensions_mut().insert(report);
         res.set_body(actix_web::body::BoxBody::new(body))
     }
-}
-
-/// `PathConfig` error handler: 400 `invalid_path_parameter`.
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    let detail = match &err {
-        PathError::Deserialize(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::BadRequest {
-        code: "invalid_path_parameter",
-        detail,
-        errors: Vec::new(),
-    }
-    .into()
-}
-
-/// `QueryConfig` error handler: 400 `invalid_query_parameter`.
-pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let detail = match &err {
-        QueryPayloadError::Deserialize(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::BadRequest {
-        code: "invalid_query_parameter",
-        detail,
-        errors: Vec::new(),
-    }
-    .into()
 }

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{shown_name, ApiError, FieldError};
 
 /// What a key may do, from least to most.
 #[derive(
@@ -120,7 +120,8 @@ impl ApiPolicy {
     pub fn check(&self, field: &str, names: &PolicyNames) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (name, op) in &self.allowed_operations {
-            let path = format!("{field}.allowed_operations.{name}");
+            // Names the caller wrote are shown only when they are identifiers.
+            let path = format!("{field}.allowed_operations.{}", shown_name(name));
             if !names.operations.contains(name) {
                 errors.push(FieldError::new(
                     path,
@@ -132,7 +133,7 @@ impl ApiPolicy {
             for param in op.allowed_resources.keys() {
                 if !names.parameters.contains(param) {
                     errors.push(FieldError::new(
-                        format!("{path}.allowed_resources.{param}"),
+                        format!("{path}.allowed_resources.{}", shown_name(param)),
                         "unknown_parameter",
                         "is not a path parameter of this API",
                     ));

@@ -16,7 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::AppExt;
 
 pub use generators::NO_NUL_PATTERN;
-pub use responses::SharedResponse;
+pub use responses::{SharedResponse, BAD_REQUEST_EXAMPLES};
 
 /// A surface's complete document: `api` (its `#[derive(OpenApi)]` part),
 /// the operations `configure` registers, the shared responses rendered by

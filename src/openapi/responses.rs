@@ -76,16 +76,71 @@ const fn shared(
 
 /// The shared responses, in the document's order.
 pub const SHARED: &[SharedResponse] = &[
-    shared("BadRequest", 400, "validation_failed", "The input is invalid: a malformed body, path or query value, or a field that breaks a rule (see `errors`).", "name: must be 1 to 255 characters"),
+    shared("BadRequest", 400, "validation_failed", "The input is invalid: a malformed body, path or query value, or a field that breaks a rule. `errors` names each field (`allowed_cidrs[0]`, `api_policy.allowed_operations.get_me`, a parameter or header name, `body` for the body as a whole) with a stable `code` and what was expected; no error repeats the value sent.", "name: must be 1 to 255 characters"),
     shared("Unauthorized", 401, "unauthorized", "No usable credentials: the key is missing, malformed, unknown, disabled or expired.", "a valid API key is required"),
     shared("Forbidden", 403, "operation_not_allowed", "The key's role, policy or allowed addresses do not permit this operation; `missing_permission` names it.", "this key's policy does not allow get_api_key"),
     shared("NotFound", 404, "not_found", "No such resource in the caller's organization.", "api key aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 was not found"),
+    shared("RequestTimeout", 408, "body_timeout", "The request body did not arrive within the server's body timeout (`KEYGATE_BODY_TIMEOUT_MS`); the connection is closed.", "the request body did not arrive within 10 s"),
     shared("PayloadTooLarge", 413, "payload_too_large", "The request body is larger than the server's limit.", "request body is larger than 65536 bytes"),
+    shared("UriTooLong", 414, "uri_too_long", "The request URL (path and query) is longer than 8192 bytes.", "the request URL is longer than 8192 bytes"),
     shared("UnsupportedMediaType", 415, "unsupported_media_type", "The request body is not `application/json`.", "request body must be application/json"),
     shared("InternalError", 500, "internal_error", "An unexpected error; the body says nothing of the cause, the server log does.", "an internal error occurred; the request id identifies it in the server log"),
     shared("ServiceUnavailable", 503, "service_unavailable", "The database cannot be reached now (`service_unavailable`: retry after `Retry-After` seconds), or the operation seals or opens a secret value and no master key is configured (`master_key_missing`: an operator must set `KEYGATE_MASTER_KEY`).", "the database is unavailable"),
     shared("PreconditionFailed", 412, "precondition_failed", "`If-Match` names a version that is no longer current; nothing was changed. Read the resource again for its `ETag`.", "the resource has changed since the given ETag"),
     shared("GatewayTimeout", 504, "request_timeout", "The budget of `Request-Timeout` or `Request-Timeout-Millis` ran out; nothing was changed (the transaction was rolled back).", "the request timeout ran out"),
+];
+
+/// The examples of the shared 400, as the server writes them: (name,
+/// summary, code, field, field code, message).
+pub const BAD_REQUEST_EXAMPLES: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "validation_failed",
+        "A field breaks a rule",
+        "validation_failed",
+        "name",
+        "length",
+        "must be 1 to 255 characters",
+    ),
+    (
+        "invalid_body",
+        "A value of the wrong shape",
+        "invalid_body",
+        "allowed_cidrs[0]",
+        "invalid_value",
+        "must be an IPv4 or IPv6 CIDR network such as 10.0.0.0/8",
+    ),
+    (
+        "duplicate_member",
+        "A member given twice",
+        "invalid_body",
+        "api_key_role",
+        "duplicate_member",
+        "must appear only once in its object",
+    ),
+    (
+        "invalid_json",
+        "Not JSON",
+        "invalid_json",
+        "name",
+        "invalid_json",
+        "is not valid JSON: expected value (line 1, column 10)",
+    ),
+    (
+        "invalid_query_parameter",
+        "A query parameter",
+        "invalid_query_parameter",
+        "limit",
+        "invalid_type",
+        "must be an integer",
+    ),
+    (
+        "invalid_header",
+        "A header",
+        "validation_failed",
+        "Request-Timeout",
+        "invalid_header",
+        "must be a whole number from 1 to 86400",
+    ),
 ];
 
 /// Headers a shared response carries besides its body.
@@ -186,8 +241,12 @@ pub fn add_shared_responses(doc: &mut Value, render: &dyn Fn(&SharedResponse) ->
             params.push(json!({ "$ref": "#/components/parameters/RequestTimeout" }));
             params.push(json!({ "$ref": "#/components/parameters/RequestTimeoutMillis" }));
             // Every operation takes the timeout headers, so every one can
-            // answer 400 (a bad header) and 504.
-            let mut add = vec![("400", "BadRequest"), ("504", "GatewayTimeout")];
+            // answer 400 (a bad header) and 504; any URL can be too long.
+            let mut add = vec![
+                ("400", "BadRequest"),
+                ("414", "UriTooLong"),
+                ("504", "GatewayTimeout"),
+            ];
             if conditional {
                 add.push(("412", "PreconditionFailed"));
             }
@@ -200,7 +259,11 @@ pub fn add_shared_responses(doc: &mut Value, render: &dyn Fn(&SharedResponse) ->
                 add.push(("404", "NotFound"));
             }
             if has_body {
-                add.extend([("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]);
+                add.extend([
+                    ("408", "RequestTimeout"),
+                    ("413", "PayloadTooLarge"),
+                    ("415", "UnsupportedMediaType"),
+                ]);
             }
             add.push(("500", "InternalError"));
             if authenticated {

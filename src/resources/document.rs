@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::http::problem::ProblemDetails;
-use crate::openapi::SharedResponse;
+use crate::openapi::{SharedResponse, BAD_REQUEST_EXAMPLES};
 use crate::routes::Routes;
 
 /// The parts of the document that are not collected from handlers.
@@ -98,7 +98,8 @@ fn add_policy_names(doc: &mut Value) {
         json!({ "enum": params });
 }
 
-/// A shared error response as problem+json, with an example.
+/// A shared error response as problem+json, with an example (the 400: one
+/// for each kind of input error, `errors` and all).
 fn problem_response(shared: &SharedResponse) -> Value {
     let SharedResponse {
         description,
@@ -107,21 +108,36 @@ fn problem_response(shared: &SharedResponse) -> Value {
         detail,
         ..
     } = *shared;
+    let example = |code: &str, detail: &str| {
+        json!({
+            "type": format!("urn:keygate:problem:{code}"),
+            "title": actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
+            "status": status,
+            "detail": detail,
+            "instance": "/v1/api_keys",
+            "code": code,
+            "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"
+        })
+    };
+    let mut content = json!({ "schema": { "$ref": "#/components/schemas/ProblemDetails" } });
+    if status == 400 {
+        let examples: serde_json::Map<String, Value> = BAD_REQUEST_EXAMPLES
+            .iter()
+            .map(|(name, summary, code, field, field_code, message)| {
+                let mut value = example(code, &format!("{field}: {message}"));
+                value["errors"] = json!([{"field": field, "code": field_code, "message": message}]);
+                (
+                    (*name).to_owned(),
+                    json!({ "summary": summary, "value": value }),
+                )
+            })
+            .collect();
+        content["examples"] = Value::Object(examples);
+    } else {
+        content["example"] = example(code, detail);
+    }
     json!({
         "description": description,
-        "content": {
-            "application/problem+json": {
-                "schema": { "$ref": "#/components/schemas/ProblemDetails" },
-                "example": {
-                    "type": format!("urn:keygate:problem:{code}"),
-                    "title": actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
-                    "status": status,
-                    "detail": detail,
-                    "instance": "/v1/api_keys",
-                    "code": code,
-                    "request_id": "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3"
-                }
-            }
-        }
+        "content": { "application/problem+json": content }
     })
 }

@@ -483,21 +483,121 @@ async fn trace_logs_never_contain_provider_credential_data() {
     assert_eq!(res.status(), StatusCode::OK);
 
     let out = server.stop();
+    assert_verbose_log_without(&out, "/v1/providers/google/credentials", &["LOGCHECK"]);
+}
+
+/// Asserts that a stopped server wrote verbose logs that show `request`
+/// and none of `values`, on stderr or stdout.
+fn assert_verbose_log_without(out: &Stopped, request: &str, values: &[&str]) {
     assert!(
         out.stderr.contains("TRACE") || out.stderr.contains("DEBUG"),
         "verbose logs:\n{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("/v1/providers/google/credentials"),
-        "requests are logged"
-    );
-    assert!(
-        !out.stderr.contains("LOGCHECK"),
-        "credential_data reached the log:\n{}",
+        out.stderr.contains(request),
+        "requests are logged:\n{}",
         out.stderr
     );
-    assert!(!out.stdout.contains("LOGCHECK"));
+    for value in values {
+        assert!(
+            !out.stderr.contains(value) && !out.stdout.contains(value),
+            "{value} reached the log:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[actix_web::test]
+async fn trace_logs_never_repeat_bad_input_and_encoded_paths_log_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &url), ("RUST_LOG", "trace")]).await;
+    let bootstrap = server.printed_key();
+    let created = server
+        .create_api_key(
+            &bootstrap,
+            json!({"name": "target", "api_key_role": "serving"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let send = |method: reqwest::Method, path: String, body: &'static str| {
+        server
+            .client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(&bootstrap)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Values in the wrong places, each holding LOGCHECK.
+    let bad = [
+        (
+            reqwest::Method::PATCH,
+            format!("/v1/api_keys/{id}"),
+            r#"{"enabled": "x\"LOGCHECK"}"#,
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/v1/api_keys/{id}"),
+            r#"{"name": 4242424242, "enabled": "LOGCHECK"}"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/api_keys".to_owned(),
+            r#"{"name": "k", "api_key_role": "LOGCHECK"}"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/api_keys".to_owned(),
+            r#"{"name": "k", "api_key_role": "serving", "allowed_cidrs": ["LOGCHECK"]}"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/api_keys".to_owned(),
+            r#"{"name": "k", "api_key_role": "serving", "LOGCHECK": 1}"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/api_keys".to_owned(),
+            r#"{"name": "k", "api_key_role": "serving", "expires_at": "LOGCHECK"}"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/api_keys".to_owned(),
+            r#"{"name": "LOGCHECK", "name": "LOGCHECK"}"#,
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/api_keys?limit=LOGCHECK".to_owned(),
+            "",
+        ),
+    ];
+    for (method, path, body) in bad {
+        let res = send(method, path, body).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let text = res.text().await.unwrap();
+        assert!(
+            !text.contains("LOGCHECK") && !text.contains("4242424242"),
+            "{text}"
+        );
+    }
+    // A percent-encoded path, without a key: 401, no ERROR line.
+    let res = server
+        .client
+        .get(format!("{}/v1/se%63rets", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let out = server.stop();
+    assert_verbose_log_without(&out, "/v1/se%63rets", &["LOGCHECK", "4242424242"]);
+    assert!(
+        !out.stderr.contains("ERROR"),
+        "an ERROR line:\n{}",
+        out.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------

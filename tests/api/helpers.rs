@@ -121,6 +121,14 @@ impl TestApp {
     /// Starts keygate on a fresh database of the given backend; `None` when
     /// PostgreSQL is unreachable outside CI.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with settings changed by `configure` first.
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let (target, tempdir, pg, sqlite_path) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -150,6 +158,7 @@ impl TestApp {
         );
         // Short, so tests see last_used_at without waiting long.
         settings.last_used_flush = std::time::Duration::from_millis(200);
+        configure(&mut settings);
         let (app, printed) = Application::build(&settings, 1).expect("application starts");
         assert!(
             printed.is_none(),
@@ -260,7 +269,54 @@ pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Va
         body["request_id"].is_string() && body["instance"].is_string(),
         "{body}"
     );
+    if status == StatusCode::BAD_REQUEST {
+        assert_names_fields(&body);
+    }
     body
+}
+
+/// Asserts a 400 problem whose `errors` name `field` (and nothing that is
+/// not a field error's shape), and whose `detail` starts with the field;
+/// returns that field's error.
+pub async fn assert_invalid(res: Response, code: &str, field: &str) -> Value {
+    let body = assert_problem(res, StatusCode::BAD_REQUEST, code).await;
+    assert_names_fields(&body);
+    let error = body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["field"] == field)
+        .cloned()
+        .unwrap_or_else(|| panic!("no error names {field}: {body}"));
+    if body["errors"].as_array().map_or(0, Vec::len) == 1 {
+        assert_eq!(
+            body["detail"],
+            format!(
+                "{}: {}",
+                error["field"].as_str().unwrap(),
+                error["message"].as_str().unwrap()
+            ),
+            "{body}"
+        );
+    }
+    error
+}
+
+/// Every 400 names its fields: a non-empty `errors` of `{field, code,
+/// message}`, each non-empty.
+pub fn assert_names_fields(body: &Value) {
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors: {body}"));
+    assert!(!errors.is_empty(), "no errors: {body}");
+    for e in errors {
+        for part in ["field", "code", "message"] {
+            assert!(
+                e[part].as_str().is_some_and(|t| !t.is_empty()),
+                "{part} of {e} in {body}"
+            );
+        }
+    }
 }
 
 /// Defines one test body as two tests, `NAME::sqlite` and `NAME::postgres`.

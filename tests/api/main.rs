@@ -14,6 +14,7 @@ mod connectors;
 mod dialects;
 mod document_rules;
 mod errors;
+mod input_errors;
 mod layers;
 mod lifecycle;
 mod migrations;

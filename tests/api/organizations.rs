@@ -396,3 +396,39 @@ backend_test! {
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
+
+backend_test! {
+    async fn an_organizations_first_key_is_no_wider_than_its_creator(app) {
+        let expires_at = (chrono::Utc::now() + chrono::Duration::hours(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let policy = json!({"allowed_operations": {
+            "create_organization": {"allow_any_resource": true, "allowed_resources": {}},
+            "get_me": {"allow_any_resource": true, "allowed_resources": {}},
+        }});
+        let narrow = app
+            .create_key(&app.bootstrap_key, json!({
+                "name": "narrow operator", "api_key_role": "personal",
+                "expires_at": expires_at, "allowed_cidrs": ["127.0.0.1/32"], "api_policy": policy,
+            }))
+            .await;
+        let narrow_key = narrow["key"].as_str().unwrap();
+        let res = app.post("/v1/organizations", narrow_key, &json!({"name": "narrowed"})).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let created: Value = res.json().await.unwrap();
+        let first = &created["api_key"];
+        assert_eq!(first["api_key_role"], "personal");
+        assert_eq!(first["expires_at"], narrow["expires_at"], "{first}");
+        assert_eq!(first["allowed_cidrs"], json!(["127.0.0.1/32"]), "{first}");
+        assert_eq!(first["api_policy"], narrow["api_policy"], "{first}");
+        // The key works within those limits only: get_me yes, anything else no.
+        let first_key = first["key"].as_str().unwrap();
+        assert_eq!(app.get("/v1/me", first_key).await.status(), StatusCode::OK);
+        let res = app.get("/v1/api_keys", first_key).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "operation_not_allowed").await;
+        // A creator without limits still makes an unlimited first key.
+        let free = create_organization(&app, "unlimited").await;
+        for field in ["expires_at", "allowed_cidrs", "api_policy"] {
+            assert!(free["api_key"][field].is_null(), "{field}: {free}");
+        }
+    }
+}

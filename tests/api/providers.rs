@@ -326,13 +326,51 @@ backend_test! {
         create(&app, "imap", &client_pair("primary", "connector", "idem")).await;
         let listed = list_all(&app, "google", "limit=100").await;
         assert_eq!(listed, [first["id"].as_str().unwrap()], "one google credential");
-        // Only the first create is an audit event.
+        // Every attempt is an audit event: the answered ones `success`,
+        // the taken name `denied`, each naming the existing credential.
         let res = app.get("/v1/audit_events?action=create_provider_credential&limit=100", &key).await;
         let events: Value = res.json().await.unwrap();
         let events = events["data"].as_array().unwrap();
-        assert_eq!(events.len(), 2, "{events:?}");
-        assert_eq!(events[0]["resource_id"], first["id"]);
-        assert_eq!(events[0]["resource_type"], "provider_credential");
+        let outcomes: Vec<&str> = events.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["success", "success", "success", "denied", "denied", "success"], "{events:?}");
+        for event in &events[..5] {
+            assert_eq!(event["resource_id"], first["id"]);
+            assert_eq!(event["resource_type"], "provider_credential");
+        }
+    }
+}
+
+backend_test! {
+    async fn a_key_that_may_not_read_values_learns_nothing_from_a_repeated_create(app) {
+        let (_, writer) = app.key_with_role("serving_and_indexing").await;
+        let body = client_pair("guessed", "connector", "guess");
+        let path = credentials("imap");
+        let res = app.post(&path, &writer, &body).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let made: Value = res.json().await.unwrap();
+        let mut wrong = body.clone();
+        wrong["credential_data"]["client_secret"] = json!("a wrong guess");
+        // The right and the wrong guess get the same answer.
+        let mut answers = Vec::new();
+        for guess in [&body, &wrong] {
+            let res = app.post(&path, &writer, guess).await;
+            let mut problem = assert_problem(res, StatusCode::CONFLICT, "already_exists").await;
+            problem["request_id"] = Value::Null;
+            answers.push(problem);
+        }
+        assert_eq!(answers[0], answers[1], "the answer depends on the name only");
+        // A personal key may compare: the equal create is answered.
+        let res = app.post(&path, &app.bootstrap_key, &body).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.post(&path, &app.bootstrap_key, &wrong).await;
+        assert_problem(res, StatusCode::CONFLICT, "already_exists").await;
+        // Every attempt is audited, with its outcome.
+        let res = app.get("/v1/audit_events?action=create_provider_credential&limit=100", &app.bootstrap_key).await;
+        let events: Value = res.json().await.unwrap();
+        let events = events["data"].as_array().unwrap();
+        let outcomes: Vec<&str> = events.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["success", "denied", "denied", "success", "denied"], "{events:?}");
+        assert!(events.iter().all(|e| e["resource_id"] == made["id"]), "{events:?}");
     }
 }
 

@@ -17,6 +17,7 @@ use crate::db::page::Page;
 use crate::error::ApiError;
 use crate::http::body::{JsonBody, OptionalJson};
 use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::params::{Path, Query};
 use crate::keys::dto::RotateKey;
 use crate::keys::rights::Role;
 use crate::resources::clusters::domain::{ClusterService, ClusterSpec, UpdateCluster};
@@ -127,7 +128,7 @@ pub async fn cc_list_clusters(
 pub async fn cc_create_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    query: web::Query<CreateQuery>,
+    query: Query<CreateQuery>,
     body: JsonBody<CreateCluster>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -181,7 +182,7 @@ pub async fn cc_create_cluster(
 pub async fn cc_get_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().cluster_id.0;
     let org = caller.organization_id;
@@ -213,7 +214,7 @@ pub async fn cc_get_cluster(
 pub async fn cc_update_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateCluster>,
 ) -> Result<HttpResponse, ApiError> {
@@ -244,7 +245,7 @@ pub async fn cc_update_cluster(
 pub async fn cc_delete_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
 ) -> Result<web::Json<Disconnected>, ApiError> {
     let id = path.into_inner().cluster_id.0;
@@ -311,7 +312,7 @@ async fn revoke_pending(
 pub async fn cc_rotate_cluster_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
     body: OptionalJson<RotateKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -334,7 +335,7 @@ pub async fn cc_rotate_cluster_api_key(
 pub async fn cc_revoke_pending_cluster_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
 ) -> Result<web::Json<Revoked>, ApiError> {
     let id = path.into_inner().cluster_id.0;
@@ -360,7 +361,7 @@ pub async fn cc_revoke_pending_cluster_api_key(
 pub async fn cc_rotate_cluster_service_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterServicePath>,
+    path: Path<ClusterServicePath>,
     if_match: IfMatch,
     body: OptionalJson<RotateKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -393,7 +394,7 @@ pub async fn cc_rotate_cluster_service_api_key(
 pub async fn cc_revoke_pending_cluster_service_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterServicePath>,
+    path: Path<ClusterServicePath>,
     if_match: IfMatch,
 ) -> Result<web::Json<Revoked>, ApiError> {
     let path = path.into_inner();
@@ -454,7 +455,7 @@ async fn settings_of(
 pub async fn cc_get_organization_subscription(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<web::Json<Subscription>, ApiError> {
     let row = settings_of(caller, &state, path.into_inner(), true).await?;
     Ok(web::Json(Subscription {
@@ -489,7 +490,7 @@ fn terms(
 pub async fn cc_get_organization_terms_and_conditions(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<web::Json<TermsAndConditions>, ApiError> {
     let row = settings_of(caller, &state, path.into_inner(), false).await?;
     Ok(web::Json(terms(&row)))
@@ -509,7 +510,7 @@ pub async fn cc_get_organization_terms_and_conditions(
 pub async fn cc_accept_organization_terms_and_conditions(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<web::Json<TermsAndConditions>, ApiError> {
     let id = organization_id(path.into_inner());
     let audit = caller.audit(&id);

@@ -16,6 +16,7 @@ use crate::db::new_id;
 use crate::db::version::IfMatch;
 use crate::error::ApiError;
 use crate::http::body::{JsonBody, OptionalJson, LARGEST_BODY};
+use crate::http::params::{Path, Query};
 use crate::keys::rights::Role;
 use crate::resources::connectors::model::{ConnectorChanges, ConnectorRow};
 use crate::resources::connectors::repo::{self as connectors, NewConnector, Put, SearchFilter};
@@ -141,7 +142,7 @@ pub async fn es_ping() -> HttpResponse {
 pub async fn es_put_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
     body: OptionalJson<PutConnector>,
 ) -> Result<web::Json<ConnectorWritten>, ApiError> {
     let id = path.into_inner().connector_id.0;
@@ -228,8 +229,8 @@ pub async fn es_create_connector_by_put(
 pub async fn es_get_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
-    _query: web::Query<GetQuery>,
+    path: Path<ConnectorPath>,
+    _query: Query<GetQuery>,
 ) -> Result<web::Json<Connector>, ApiError> {
     let id = path.into_inner().connector_id.0;
     let org = caller.organization_id;
@@ -255,7 +256,7 @@ pub async fn es_get_connector(
 pub async fn es_list_connectors(
     caller: Caller,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> Result<web::Json<ConnectorList>, ApiError> {
     let query = query.into_inner();
     validator::Validate::validate(&query)?;
@@ -291,8 +292,8 @@ pub async fn es_list_connectors(
 pub async fn es_delete_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
-    _query: web::Query<DeleteQuery>,
+    path: Path<ConnectorPath>,
+    _query: Query<DeleteQuery>,
 ) -> Result<web::Json<Acknowledged>, ApiError> {
     let id = path.into_inner().connector_id.0;
     let audit = caller.audit(&id);
@@ -322,7 +323,7 @@ pub async fn es_delete_connector(
 pub async fn es_update_connector_api_key_id(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
     body: JsonBody<UpdateApiKeyId>,
 ) -> Result<web::Json<Written>, ApiError> {
     let id = path.into_inner().connector_id.0;
@@ -392,7 +393,7 @@ pub async fn es_create_secret(
 pub async fn es_get_secret(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<SecretPath>,
+    path: Path<SecretPath>,
 ) -> Result<web::Json<SecretValue>, ApiError> {
     let id = path.into_inner().secret_id.0;
     let vault = state.vault()?.clone();
@@ -422,7 +423,7 @@ pub async fn es_get_secret(
 pub async fn es_put_secret(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<SecretPath>,
+    path: Path<SecretPath>,
     body: JsonBody<SecretBody, LARGEST_BODY>,
 ) -> Result<web::Json<Written>, ApiError> {
     let id = path.into_inner().secret_id.0;
@@ -471,7 +472,7 @@ pub async fn es_put_secret(
 pub async fn es_delete_secret(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<SecretPath>,
+    path: Path<SecretPath>,
 ) -> Result<web::Json<SecretDeleted>, ApiError> {
     let id = path.into_inner().secret_id.0;
     let audit = caller.audit(&id);

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::http::body::{JsonBody, OptionalJson};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::dto::{RevokedPending, RotateKey};
 use crate::keys::rights::Role;
 use crate::state::AppState;
@@ -82,8 +83,8 @@ pub async fn create_api_key(
 pub async fn list_api_keys(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<ApiKeyFilter>,
+    page: Query<PageQuery>,
+    filter: Query<ApiKeyFilter>,
 ) -> Result<web::Json<ApiKeyList>, ApiError> {
     let page = page.page()?;
     let filter = filter.into_inner().into();
@@ -122,7 +123,7 @@ pub async fn list_api_keys(
 pub async fn get_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiKeyPath>,
+    path: Path<ApiKeyPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let org = caller.organization_id;
@@ -152,7 +153,7 @@ pub async fn get_api_key(
 pub async fn update_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiKeyPath>,
+    path: Path<ApiKeyPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -188,7 +189,7 @@ pub async fn update_api_key(
 pub async fn delete_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiKeyPath>,
+    path: Path<ApiKeyPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
@@ -231,7 +232,7 @@ pub async fn delete_api_key(
 pub async fn rotate_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiKeyPath>,
+    path: Path<ApiKeyPath>,
     if_match: IfMatch,
     body: OptionalJson<RotateKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -273,7 +274,7 @@ pub async fn rotate_api_key(
 pub async fn revoke_pending_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiKeyPath>,
+    path: Path<ApiKeyPath>,
 ) -> Result<web::Json<RevokedPending>, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let audit = caller.audit(&id);

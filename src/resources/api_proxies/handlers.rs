@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::rights::Role;
 use crate::resources::projects::dto::ProjectPath;
 use crate::resources::projects::model::ProjectRow;
@@ -47,7 +48,7 @@ fn respond((project, row): (ProjectRow, ApiProxyRow)) -> HttpResponse {
 pub async fn create_api_proxy(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
     body: JsonBody<CreateApiProxy>,
 ) -> Result<HttpResponse, ApiError> {
     let project_name = path.into_inner().project_name.0;
@@ -79,8 +80,8 @@ pub async fn create_api_proxy(
 pub async fn list_api_proxies(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
-    page: web::Query<PageQuery>,
+    path: Path<ProjectPath>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<ApiProxyList>, ApiError> {
     let project_name = path.into_inner().project_name.0;
     let page = page.page()?;
@@ -113,7 +114,7 @@ pub async fn list_api_proxies(
 pub async fn get_api_proxy(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiProxyPath>,
+    path: Path<ApiProxyPath>,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let org = caller.organization_id;
@@ -142,7 +143,7 @@ pub async fn get_api_proxy(
 pub async fn update_api_proxy(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiProxyPath>,
+    path: Path<ApiProxyPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateApiProxy>,
 ) -> Result<HttpResponse, ApiError> {
@@ -175,7 +176,7 @@ pub async fn update_api_proxy(
 pub async fn delete_api_proxy(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiProxyPath>,
+    path: Path<ApiProxyPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
@@ -227,7 +228,7 @@ pub async fn delete_api_proxy(
 pub async fn update_api_proxy_keys(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiProxyPath>,
+    path: Path<ApiProxyPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateApiProxyKeys>,
 ) -> Result<HttpResponse, ApiError> {
@@ -274,7 +275,7 @@ pub async fn update_api_proxy_keys(
 pub async fn check_api_proxy_keys(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ApiProxyPath>,
+    path: Path<ApiProxyPath>,
     body: JsonBody<CheckApiProxyKeys>,
 ) -> Result<web::Json<ApiProxyKeysCheck>, ApiError> {
     let path = path.into_inner();

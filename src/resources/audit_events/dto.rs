@@ -15,7 +15,8 @@ use super::repo::EventFilter;
 pub enum Outcome {
     /// The mutation was applied.
     Success,
-    /// The mutation was refused with 401 or 403.
+    /// The mutation was refused: with 401 or 403, or a taken name in
+    /// `create_provider_credential` (409).
     Denied,
 }
 

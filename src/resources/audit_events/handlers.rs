@@ -9,6 +9,7 @@ use super::TAG;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::page::PageQuery;
+use crate::http::params::Query;
 use crate::keys::rights::Role;
 use crate::resources::organizations::repo as org_repo;
 use crate::state::AppState;
@@ -29,8 +30,8 @@ use crate::state::AppState;
 pub async fn list_audit_events(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<AuditFilter>,
+    page: Query<PageQuery>,
+    filter: Query<AuditFilter>,
 ) -> Result<web::Json<AuditEventList>, ApiError> {
     let page = page.page()?;
     let filter = filter.into_inner();

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::http::body::{JsonBody, OptionalJson};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::dto::{RevokedPending, RotateKey};
 use crate::keys::rights::Role;
 use crate::state::AppState;
@@ -57,7 +58,7 @@ fn view((row, mut keys): (ClusterRow, HashMap<String, ClusterKey>)) -> Result<Cl
 pub async fn create_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    query: web::Query<CreateClusterQuery>,
+    query: Query<CreateClusterQuery>,
     body: JsonBody<CreateCluster>,
 ) -> Result<HttpResponse, ApiError> {
     let spec = body.into_inner().into_spec()?;
@@ -100,7 +101,7 @@ pub async fn create_cluster(
 pub async fn list_clusters(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<ClusterList>, ApiError> {
     let page = page.page()?;
     let org = caller.organization_id;
@@ -137,7 +138,7 @@ pub async fn list_clusters(
 pub async fn get_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().cluster_id.0;
     let org = caller.organization_id;
@@ -178,7 +179,7 @@ pub async fn get_cluster(
 pub async fn update_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateCluster>,
 ) -> Result<HttpResponse, ApiError> {
@@ -219,7 +220,7 @@ pub async fn update_cluster(
 pub async fn delete_cluster(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().cluster_id.0;
@@ -301,7 +302,7 @@ async fn revoke_pending(
 pub async fn rotate_cluster_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
     if_match: IfMatch,
     body: OptionalJson<RotateKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -323,7 +324,7 @@ pub async fn rotate_cluster_api_key(
 pub async fn revoke_pending_cluster_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterPath>,
+    path: Path<ClusterPath>,
 ) -> Result<web::Json<RevokedPending>, ApiError> {
     let id = path.into_inner().cluster_id.0;
     revoke_pending(caller, state, id, None).await
@@ -350,7 +351,7 @@ pub async fn revoke_pending_cluster_api_key(
 pub async fn rotate_cluster_service_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterServicePath>,
+    path: Path<ClusterServicePath>,
     if_match: IfMatch,
     body: OptionalJson<RotateKey>,
 ) -> Result<HttpResponse, ApiError> {
@@ -376,7 +377,7 @@ pub async fn rotate_cluster_service_api_key(
 pub async fn revoke_pending_cluster_service_api_key(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ClusterServicePath>,
+    path: Path<ClusterServicePath>,
 ) -> Result<web::Json<RevokedPending>, ApiError> {
     let path = path.into_inner();
     revoke_pending(caller, state, path.cluster_id.0, Some(path.service)).await

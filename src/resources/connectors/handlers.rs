@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -80,8 +81,8 @@ pub async fn create_connector(
 pub async fn list_connectors(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<ConnectorFilter>,
+    page: Query<PageQuery>,
+    filter: Query<ConnectorFilter>,
 ) -> Result<web::Json<ConnectorList>, ApiError> {
     let page = page.page()?;
     let filter = filter.into_inner().into();
@@ -110,7 +111,7 @@ pub async fn list_connectors(
 pub async fn get_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().connector_id.0;
     let org = caller.organization_id;
@@ -145,7 +146,7 @@ pub async fn get_connector(
 pub async fn put_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
     if_match: IfMatch,
     body: JsonBody<CreateConnector>,
 ) -> Result<HttpResponse, ApiError> {
@@ -182,7 +183,7 @@ pub async fn put_connector(
 pub async fn update_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateConnector>,
 ) -> Result<HttpResponse, ApiError> {
@@ -211,7 +212,7 @@ pub async fn update_connector(
 pub async fn delete_connector(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().connector_id.0;
@@ -245,7 +246,7 @@ pub async fn delete_connector(
 pub async fn update_connector_api_key_id(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ConnectorPath>,
+    path: Path<ConnectorPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateConnectorApiKeyId>,
 ) -> Result<HttpResponse, ApiError> {

@@ -15,6 +15,7 @@ use crate::db::AnyConnection;
 use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
+use crate::http::params::Path;
 use crate::keys::rights::Role;
 use crate::resources::api_keys::dto::{ApiKey, ApiKeyWithSecret};
 use crate::state::AppState;
@@ -23,7 +24,9 @@ use crate::state::AppState;
 ///
 /// Creates an organization and its first `personal` key, returned with its
 /// secret this once. Only `personal` keys of the first organization may call
-/// it; others get 403 `not_root_organization`.
+/// it; others get 403 `not_root_organization`. The first key is never wider
+/// than the caller's: it keeps the caller's `api_policy`, `allowed_cidrs`
+/// and `expires_at`.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("organization"))),
@@ -44,11 +47,12 @@ pub async fn create_organization(
     body.validate()?;
     let audit = caller.audit("");
     let org = caller.organization_id.clone();
+    let creator = caller.rights.clone();
     let created = state
         .db
         .write(move |conn| {
             repo::ensure_root(conn, &org, "create_organization")?;
-            repo::create(conn, &body.name, audit)
+            repo::create(conn, &body.name, &creator, audit)
         })
         .await?;
     let location = format!("/v1/organizations/{}", created.organization.id);
@@ -80,7 +84,7 @@ pub async fn create_organization(
 pub async fn get_organization(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().organization_id.0;
     if id != caller.organization_id {
@@ -123,7 +127,7 @@ fn ensure_visible(
 pub async fn get_organization_subscription(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().organization_id.0;
     let row = state
@@ -158,7 +162,7 @@ pub async fn get_organization_subscription(
 pub async fn update_organization_subscription(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateSubscription>,
 ) -> Result<HttpResponse, ApiError> {
@@ -203,7 +207,7 @@ pub async fn update_organization_subscription(
 pub async fn get_organization_terms_and_conditions(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().organization_id.0;
     let (organization, row) = state
@@ -235,7 +239,7 @@ pub async fn get_organization_terms_and_conditions(
 pub async fn accept_organization_terms_and_conditions(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<OrganizationPath>,
+    path: Path<OrganizationPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().organization_id.0;
     let audit = caller.audit(&id);

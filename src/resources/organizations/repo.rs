@@ -11,7 +11,7 @@ use crate::db::version::IfMatch;
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::keys::format::GeneratedKey;
-use crate::keys::rights::Role;
+use crate::keys::rights::{Rights, Role};
 use crate::resources::api_keys::model::ApiKeyRow;
 use crate::resources::api_keys::repo::{self as key_repo, NewApiKey};
 
@@ -28,15 +28,23 @@ pub struct NewOrganization {
     pub key: GeneratedKey,
 }
 
-fn first_key(name: &str) -> NewApiKey {
-    NewApiKey {
+/// The first key of an organization: `personal`, and within `creator`'s
+/// rights when a key creates the organization (it keeps the creator's
+/// `api_policy`, `allowed_cidrs` and `expires_at`), so no key can mint a
+/// wider one by way of a new organization.
+fn first_key(name: &str, creator: Option<&Rights>) -> Result<NewApiKey, ApiError> {
+    let key = NewApiKey {
         name: name.to_owned(),
         role: Role::Personal,
-        policy: None,
-        allowed_cidrs: None,
-        expires_at: None,
+        policy: creator.and_then(|r| r.policy.clone()),
+        allowed_cidrs: creator.and_then(|r| r.allowed_cidrs.clone()),
+        expires_at: creator.and_then(|r| r.expires_at),
         enabled: true,
+    };
+    if let Some(creator) = creator {
+        key.rights().ensure_within(creator)?;
     }
+    Ok(key)
 }
 
 fn insert(
@@ -45,7 +53,9 @@ fn insert(
     is_root: bool,
     key_name: &str,
     key: Option<GeneratedKey>,
+    creator: Option<&Rights>,
 ) -> Result<NewOrganization, ApiError> {
+    let input = first_key(key_name, creator)?;
     let organization = OrganizationRow {
         id: new_id("org_"),
         name: name.to_owned(),
@@ -60,7 +70,6 @@ fn insert(
                 format!("an organization named {name} already exists")
             })
         })?;
-    let input = first_key(key_name);
     let (api_key, key) = match key {
         Some(key) => key_repo::insert_with_secret(conn, &organization.id, &input, key)?,
         None => key_repo::insert(conn, &organization.id, &input)?,
@@ -84,7 +93,14 @@ pub fn bootstrap(
         if existing > 0 {
             return Ok(None);
         }
-        let created = insert(conn, DEFAULT_ORGANIZATION, true, "bootstrap", supplied)?;
+        let created = insert(
+            conn,
+            DEFAULT_ORGANIZATION,
+            true,
+            "bootstrap",
+            supplied,
+            None,
+        )?;
         AuditEvent::success(
             &created.organization.id,
             None,
@@ -98,14 +114,16 @@ pub fn bootstrap(
     })
 }
 
-/// Creates an organization and its first key, with the audit event.
+/// Creates an organization and its first key, no wider than the rights of
+/// the key that creates it, with the audit event.
 pub fn create(
     conn: &mut AnyConnection,
     name: &str,
+    creator: &Rights,
     audit: AuditEvent,
 ) -> Result<NewOrganization, ApiError> {
     conn.transaction(|conn| {
-        let created = insert(conn, name, false, "admin", None)?;
+        let created = insert(conn, name, false, "admin", None, Some(creator))?;
         audit.for_resource(&created.organization.id).record(conn)?;
         Ok(created)
     })

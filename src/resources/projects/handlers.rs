@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -70,7 +71,7 @@ pub async fn create_project(
 pub async fn list_projects(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<ProjectList>, ApiError> {
     let page = page.page()?;
     let org = caller.organization_id;
@@ -98,7 +99,7 @@ pub async fn list_projects(
 pub async fn get_project(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner().project_name.0;
     let org = caller.organization_id;
@@ -126,7 +127,7 @@ pub async fn get_project(
 pub async fn update_project(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateProject>,
 ) -> Result<HttpResponse, ApiError> {
@@ -159,7 +160,7 @@ pub async fn update_project(
 pub async fn delete_project(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProjectPath>,
+    path: Path<ProjectPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner().project_name.0;

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -48,7 +49,7 @@ fn respond_settings(state: ProviderState) -> HttpResponse {
 pub async fn get_provider(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProviderPath>,
+    path: Path<ProviderPath>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = path.into_inner().provider;
     let org = caller.organization_id;
@@ -81,7 +82,7 @@ pub async fn get_provider(
 pub async fn update_provider(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProviderPath>,
+    path: Path<ProviderPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateProvider>,
 ) -> Result<HttpResponse, ApiError> {
@@ -107,9 +108,12 @@ pub async fn update_provider(
 /// `credential_data.<key>`. `credential_data` is encrypted with
 /// AES-256-GCM and never returned; the answer lists its key names.
 ///
-/// Idempotent: when a credential of this name exists with the same type
-/// and data, it is returned with 200 and nothing is written; with other
-/// content the name is taken (409).
+/// Idempotent for a `personal` key: when a credential of this name exists
+/// with the same type and data, it is returned with 200 and nothing is
+/// written; with other content the name is taken (409). A key of a lower
+/// role, which may not read secret values, gets 409 for any existing
+/// name, whatever the data, so the answer tells nothing about the stored
+/// data. Every attempt is audited (a taken name as `denied`).
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("provider_credential"))),
@@ -120,7 +124,7 @@ pub async fn update_provider(
         ("connector" = (summary = "Connector override (any provider)", value = json!({"name": "Google auth app #2 multitenant", "credential_type": "connector", "credential_data": {"client_id": "3805ABCD1234-ABCD1234uv02m.apps.googleusercontent.com", "client_secret": "Ilg....01pe8db"}})))
     )),
     responses(
-        (status = 200, description = "A credential of this name with the same type and data existed; it is returned and nothing changed.", body = ProviderCredential,
+        (status = 200, description = "A credential of this name with the same type and data existed (seen only by a `personal` key); it is returned and nothing changed.", body = ProviderCredential,
             headers(("ETag" = String, description = "Version of the credential, for `If-Match`.")),
             links(
                 ("get_provider_credential" = (operation_id = "get_provider_credential", parameters(("provider" = "$request.path.provider"), ("credential_id" = "$response.body#/id")), description = "The `credential_id` of the credential, for get_provider_credential.")),
@@ -130,14 +134,14 @@ pub async fn update_provider(
         (status = 201, description = "The new credential.", body = ProviderCredential,
             // Its links are written by `openapi::links` (from every create).
             headers(("Location" = String, description = "Path of the new credential."), ("ETag" = String, description = "Version of the credential, for `If-Match`."))),
-        (status = 409, description = "A credential of this name exists with another type or other data.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A credential of this name exists: with another type or other data, or (for a key below `personal`) with any content.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 #[post("/providers/{provider}/credentials")]
 pub async fn create_provider_credential(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProviderPath>,
+    path: Path<ProviderPath>,
     body: JsonBody<NewCredentialBody, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = path.into_inner().provider;
@@ -145,13 +149,18 @@ pub async fn create_provider_credential(
     let vault = state.vault()?.clone();
     let audit = caller.audit("");
     let org = caller.organization_id;
-    let (row, created) = state
+    // Only a role that may read secret values learns whether the stored
+    // data equals the body (docs/PROVIDERS.md).
+    let compare = caller.rights.role >= Role::Personal;
+    let name = input.name.clone();
+    let created = state
         .db
-        .write(move |conn| repo::create(conn, &vault, &org, provider, &input, audit))
+        .write(move |conn| repo::create(conn, &vault, &org, provider, &input, compare, audit))
         .await?;
     match created {
-        Created::Existing => respond(&row),
-        Created::New => Ok(HttpResponse::Created()
+        Created::Taken => Err(repo::name_taken(provider, &name)),
+        Created::Existing(row) => respond(&row),
+        Created::New(row) => Ok(HttpResponse::Created()
             .insert_header((
                 header::LOCATION,
                 format!("/v1/providers/{}/credentials/{}", provider.as_str(), row.id),
@@ -178,9 +187,9 @@ pub async fn create_provider_credential(
 pub async fn list_provider_credentials(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<ProviderPath>,
-    page: web::Query<PageQuery>,
-    order: web::Query<CredentialOrder>,
+    path: Path<ProviderPath>,
+    page: Query<PageQuery>,
+    order: Query<CredentialOrder>,
 ) -> Result<web::Json<ProviderCredentialList>, ApiError> {
     let provider = path.into_inner().provider;
     let page = page.page()?;
@@ -227,7 +236,7 @@ pub async fn list_provider_credentials(
 pub async fn get_provider_credential(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<CredentialPath>,
+    path: Path<CredentialPath>,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let org = caller.organization_id;
@@ -261,7 +270,7 @@ pub async fn get_provider_credential(
 pub async fn update_provider_credential(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<CredentialPath>,
+    path: Path<CredentialPath>,
     if_match: IfMatch,
     body: JsonBody<UpdateProviderCredential, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
@@ -308,7 +317,7 @@ pub async fn update_provider_credential(
 pub async fn delete_provider_credential(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<CredentialPath>,
+    path: Path<CredentialPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();

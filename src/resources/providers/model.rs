@@ -230,7 +230,9 @@ impl CredentialData {
         let mut errors = Vec::new();
         let mut values = BTreeMap::new();
         for (key, value) in data {
-            let field = format!("credential_data.{key}");
+            // A key the type does not have may be a pasted secret: shown
+            // only when it is an identifier.
+            let field = format!("credential_data.{}", crate::error::shown_name(key));
             if let Some(t) = credential_type {
                 if !t.keys().contains(&key.as_str()) {
                     errors.push(FieldError::new(

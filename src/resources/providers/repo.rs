@@ -51,13 +51,17 @@ pub struct NewCredential {
     pub data: CredentialData,
 }
 
-/// Whether `create` made the credential or found an equal one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What `create` did.
+#[derive(Clone)]
 pub enum Created {
-    /// A new credential.
-    New,
-    /// One with the same name, type and data existed; nothing was written.
-    Existing,
+    /// It made this credential.
+    New(CredentialRow),
+    /// One with the same name, type and data existed; it is answered and
+    /// nothing else was written.
+    Existing(CredentialRow),
+    /// The name is taken: by other content, or (for a caller who may not
+    /// compare) by any credential. Nothing but the audit event was written.
+    Taken,
 }
 
 fn find_by_name(
@@ -75,44 +79,56 @@ fn find_by_name(
         .optional()
 }
 
-fn name_taken(provider: Provider, name: &str) -> ApiError {
+/// The 409 of a create whose name is taken. It says the same whether or
+/// not the content differs, for a caller who may not compare.
+pub fn name_taken(provider: Provider, name: &str) -> ApiError {
     ApiError::Conflict {
         code: "already_exists",
         detail: format!(
-            "a {} credential named {name:?} already exists with other content",
+            "a {} credential named {name:?} already exists",
             provider.as_str()
         ),
     }
 }
 
-/// The credential named like `input` when its type and data equal
-/// `input`'s; `None` when there is none of that name; 409 when it differs.
-fn equal_existing(
+/// What a create meets when a credential of `input`'s name exists (`None`:
+/// there is none). Only a caller who may compare (`compare`, a role that
+/// may read secret values) learns whether the content is equal (200) or
+/// not (409); for anyone else the name alone decides (409), so the answer
+/// tells nothing about the stored data. Every answer is audited: the
+/// existing credential as `success`, a taken name as `denied`.
+fn meet_existing(
     conn: &mut AnyConnection,
     vault: &Vault,
     organization_id: &str,
     provider: Provider,
     input: &NewCredential,
-) -> Result<Option<CredentialRow>, ApiError> {
+    compare: bool,
+    audit: &AuditEvent,
+) -> Result<Option<Created>, ApiError> {
     let Some(existing) = find_by_name(conn, organization_id, provider, &input.name)? else {
         return Ok(None);
     };
-    if existing.credential_type == input.credential_type.as_str()
-        && open(vault, &existing)? == input.data
-    {
-        Ok(Some(existing))
-    } else {
-        Err(name_taken(provider, &input.name))
+    let equal = compare
+        && existing.credential_type == input.credential_type.as_str()
+        && open(vault, &existing)? == input.data;
+    let mut event = audit.clone().for_resource(&existing.id);
+    if equal {
+        event.record(conn)?;
+        return Ok(Some(Created::Existing(existing)));
     }
+    event.outcome = "denied".to_owned();
+    event.record(conn)?;
+    Ok(Some(Created::Taken))
 }
 
-/// Creates a credential, or returns the existing one of the same name when
-/// its type and data are equal (no write, no audit event); another
-/// credential of that name is 409.
+/// Creates a credential, or meets the existing one of the same name (see
+/// [`meet_existing`]: equal content answers it when `compare` is allowed,
+/// else the name is taken). Every call writes one audit event.
 ///
 /// The insert runs in a savepoint: when a concurrent create of the same
 /// name commits first (PostgreSQL), only the savepoint is rolled back and
-/// that credential is compared like any existing one, so an equal create
+/// that credential is met like any existing one, so an equal create
 /// is still 200, not 409.
 pub fn create(
     conn: &mut AnyConnection,
@@ -120,10 +136,22 @@ pub fn create(
     organization_id: &str,
     provider: Provider,
     input: &NewCredential,
+    compare: bool,
     audit: AuditEvent,
-) -> Result<(CredentialRow, Created), ApiError> {
-    if let Some(existing) = equal_existing(conn, vault, organization_id, provider, input)? {
-        return Ok((existing, Created::Existing));
+) -> Result<Created, ApiError> {
+    let meet = |conn: &mut AnyConnection| {
+        meet_existing(
+            conn,
+            vault,
+            organization_id,
+            provider,
+            input,
+            compare,
+            &audit,
+        )
+    };
+    if let Some(met) = meet(conn)? {
+        return Ok(met);
     }
     let inserted = conn.transaction(|conn| {
         let id = new_id("crd_");
@@ -146,18 +174,15 @@ pub fn create(
         diesel::insert_into(provider_credentials::table)
             .values(&row)
             .execute(conn)?;
-        audit.for_resource(&row.id).record(conn)?;
+        audit.clone().for_resource(&row.id).record(conn)?;
         Ok::<_, ApiError>(row)
     });
     match inserted {
-        Ok(row) => Ok((row, Created::New)),
+        Ok(row) => Ok(Created::New(row)),
         Err(ApiError::Conflict {
             code: "already_exists",
             ..
-        }) => match equal_existing(conn, vault, organization_id, provider, input)? {
-            Some(existing) => Ok((existing, Created::Existing)),
-            None => Err(name_taken(provider, &input.name)),
-        },
+        }) => Ok(meet(conn)?.unwrap_or(Created::Taken)),
         Err(other) => Err(other),
     }
 }

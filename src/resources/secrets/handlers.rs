@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
+use crate::http::params::{Path, Query};
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
@@ -74,7 +75,7 @@ pub async fn create_secret(
 pub async fn list_secrets(
     caller: Caller,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<SecretList>, ApiError> {
     let page = page.page()?;
     let org = caller.organization_id;
@@ -105,7 +106,7 @@ pub async fn list_secrets(
 pub async fn get_secret(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<SecretPath>,
+    path: Path<SecretPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().secret_id.0;
     let vault = state.vault()?.clone();
@@ -146,7 +147,7 @@ pub async fn get_secret(
 pub async fn put_secret(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<SecretPath>,
+    path: Path<SecretPath>,
     if_match: IfMatch,
     body: JsonBody<SecretBody, LARGEST_BODY>,
 ) -> Result<HttpResponse, ApiError> {
@@ -205,7 +206,7 @@ pub async fn put_secret(
 pub async fn delete_secret(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<SecretPath>,
+    path: Path<SecretPath>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().secret_id.0;

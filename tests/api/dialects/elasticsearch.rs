@@ -318,9 +318,8 @@ backend_test! {
             (Method::PUT, "/_connector/c", json!({"name": long}), "action_request_validation_exception", "validation_failed", "name"),
             (Method::PUT, "/_connector/c", json!({"name": ""}), "action_request_validation_exception", "validation_failed", "name"),
             (Method::POST, "/_connector", json!({"is_native": true}), "action_request_validation_exception", "validation_failed", "is_native"),
-            (Method::PUT, "/_connector/c", json!({"unknown": 1}), "x_content_parse_exception", "invalid_body", "unknown"),
-            // How a wrongly typed field is named is the body reader's (src/http).
-            (Method::PUT, "/_connector/c/_api_key_id", json!({"api_key_id": 5}), "x_content_parse_exception", "invalid_body", ""),
+            (Method::PUT, "/_connector/c", json!({"unknown": 1}), "x_content_parse_exception", "invalid_body", "not one of its fields"),
+            (Method::PUT, "/_connector/c/_api_key_id", json!({"api_key_id": 5}), "x_content_parse_exception", "invalid_body", "api_key_id"),
             (Method::POST, "/_connector/_secret", json!({"value": ""}), "action_request_validation_exception", "validation_failed", "value"),
             (Method::POST, "/_connector/_secret", json!({}), "x_content_parse_exception", "invalid_body", "value"),
             (Method::PUT, "/_connector/Bad%20Id", json!({}), "illegal_argument_exception", "invalid_path_parameter", "lowercase"),
