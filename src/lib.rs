@@ -9,7 +9,7 @@
 //!   `domain` under `resources/`;
 //! - HTTP toolkit: `http`, `routes`, `surface`, `state`, `auth`, `openapi`;
 //! - surfaces: `resources` (the native `/v1` API: handlers, wire types,
-//!   `configure`) and, next, `dialects`;
+//!   `configure`) and `dialects` (each vendor's paths over the same domain);
 //! - `startup`, which assembles; then `cli` and the binary.
 
 pub mod audit;
@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod dialects;
 pub mod error;
 pub mod fields;
 pub mod http;

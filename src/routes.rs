@@ -210,13 +210,25 @@ impl Routes {
             .find(|r| r.method == *method && r.path == template)
     }
 
-    /// The operation a concrete request path and method address; a template
-    /// with more literal segments wins over one with parameters.
-    pub fn find_for_path(&self, method: &Method, path: &str) -> Option<&Route> {
-        self.routes
-            .iter()
-            .filter(|r| r.method == *method && template_matches(&r.path, path))
-            .min_by_key(|r| r.path_params.len())
+    /// The documented operations a concrete path addresses. As OpenAPI
+    /// says, concrete segments match before templated ones: of the
+    /// templates matching the path, only those with the fewest parameters
+    /// count (`/_connector/_secret` is never `/_connector/{connector_id}`).
+    fn addressed<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Route> + 'a {
+        let matching = move || {
+            self.routes
+                .iter()
+                .filter(move |r| template_matches(&r.path, path))
+        };
+        let fewest = matching().map(|r| r.path_params.len()).min();
+        matching().filter(move |r| Some(r.path_params.len()) == fewest)
+    }
+
+    /// The operation a concrete request path and method address (see
+    /// [`Routes::addressed`]); `None` when the path's operations have other
+    /// methods.
+    pub fn find_for_path<'a>(&'a self, method: &Method, path: &'a str) -> Option<&'a Route> {
+        self.addressed(path).find(|r| r.method == *method)
     }
 
     /// The operation with this operationId.
@@ -231,12 +243,7 @@ impl Routes {
 
     /// Methods documented for a concrete request path (empty: no such path).
     pub fn methods_for(&self, path: &str) -> Vec<Method> {
-        let mut methods: Vec<Method> = self
-            .routes
-            .iter()
-            .filter(|r| template_matches(&r.path, path))
-            .map(|r| r.method.clone())
-            .collect();
+        let mut methods: Vec<Method> = self.addressed(path).map(|r| r.method.clone()).collect();
         methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         methods.dedup();
         methods
@@ -275,7 +282,31 @@ pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::template_matches;
+    use actix_web::http::Method;
+    use serde_json::json;
+
+    use super::{template_matches, Routes};
+
+    #[test]
+    fn a_concrete_path_is_matched_before_a_templated_one() {
+        let routes = Routes::from_document(&json!({"paths": {
+            "/_connector/_secret": {"post": {"operationId": "create_secret"}},
+            "/_connector/{connector_id}": {
+                "put": {"operationId": "put_connector"},
+                "get": {"operationId": "get_connector"}
+            }
+        }}));
+        assert_eq!(routes.methods_for("/_connector/_secret"), [Method::POST]);
+        assert!(routes
+            .find_for_path(&Method::PUT, "/_connector/_secret")
+            .is_none());
+        let put = routes.find_for_path(&Method::PUT, "/_connector/c").unwrap();
+        assert_eq!(put.operation_id, "put_connector");
+        assert_eq!(
+            routes.methods_for("/_connector/c"),
+            [Method::GET, Method::PUT]
+        );
+    }
 
     #[test]
     fn templates_match_whole_segments_only() {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::{from_fn, Logger};
-use actix_web::{web, App, HttpServer};
+use actix_web::{guard, web, App, HttpResponse, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -19,6 +19,8 @@ use crate::audit::Refusals;
 use crate::config::{ConfigError, MasterKeySource, Settings};
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{setup, Db, SetupError};
+use crate::dialects::cloud_connect::CloudConnect;
+use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
 use crate::http::request_id::check_request_target;
@@ -35,7 +37,10 @@ use crate::surface::{respond, Surfaces};
 /// Every surface the server answers on: the native `/v1` API, then the
 /// vendor dialects (each claims its own paths).
 pub fn surfaces() -> Surfaces {
-    Surfaces::new(Arc::new(Native), Vec::new())
+    Surfaces::new(
+        Arc::new(Native),
+        vec![Arc::new(Elasticsearch), Arc::new(CloudConnect)],
+    )
 }
 
 /// Why the server could not start.
@@ -204,8 +209,9 @@ impl Application {
                 .app_data(body_limit)
                 .app_data(body_timeout)
                 .app_data(deadline)
-                .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)));
-            for surface in surfaces.all() {
+                .app_data(web::PayloadConfig::new(body_limit.0.max(LARGEST_BODY)))
+                .map(|app| app.configure(browser_redirect));
+            for surface in surfaces.in_routing_order() {
                 let surface = surface.clone();
                 app = app.configure(move |cfg| surface.configure(cfg));
             }
@@ -354,8 +360,28 @@ async fn stop_signal() -> &'static str {
     }
 }
 
+/// A browser opening `/` (it asks for `text/html`) goes to Swagger UI, even
+/// when a dialect answers `GET /` for its clients (Elasticsearch's `info()`
+/// asks for JSON). Registered before every surface's routes; a request whose
+/// guard does not match goes on to them.
+fn browser_redirect(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/")
+            .guard(guard::Get())
+            .guard(guard::fn_guard(|ctx| {
+                ctx.header::<header::Accept>()
+                    .is_some_and(|accept| accept.iter().any(|q| q.item.subtype() == "html"))
+            }))
+            .to(|| async {
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, "/swagger-ui/"))
+                    .finish()
+            }),
+    );
+}
+
 /// `/swagger-ui` and (unless a dialect claims `/`, as Elasticsearch's
-/// `GET /` would) `/` lead to Swagger UI. Registered after every surface's
+/// `GET /` does) `/` lead to Swagger UI. Registered after every surface's
 /// routes, so a surface's own route for a path comes first.
 fn redirects(cfg: &mut web::ServiceConfig, surfaces: &Surfaces) {
     cfg.service(web::redirect("/swagger-ui", "/swagger-ui/").permanent());
@@ -392,7 +418,8 @@ fn swagger_ui(surfaces: &Surfaces) -> SwaggerUi {
 
 #[cfg(test)]
 mod tests {
-    //! The redirects to Swagger UI give way to a dialect that claims `/`.
+    //! The redirects to Swagger UI give way to a dialect that claims `/`,
+    //! except for a browser.
 
     use actix_web::http::header::{HeaderMap, LOCATION};
     use actix_web::test as actix_test;
@@ -435,6 +462,7 @@ mod tests {
             let dialect_routes = surfaces.claimed_by_dialect("/");
             let app = actix_test::init_service(
                 App::new()
+                    .configure(browser_redirect)
                     .configure(|cfg| {
                         // The dialect's own `GET /`, registered first as
                         // the surfaces are.
@@ -454,6 +482,16 @@ mod tests {
             )
             .await;
             assert_eq!(res.status().as_u16(), root_status, "{surfaces:?}");
+            let res = actix_test::call_service(
+                &app,
+                actix_test::TestRequest::get()
+                    .uri("/")
+                    .insert_header(("accept", "text/html,application/xhtml+xml,*/*;q=0.8"))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(res.status().as_u16(), 302, "a browser: {surfaces:?}");
+            assert_eq!(res.headers().get(LOCATION).unwrap(), "/swagger-ui/");
             let res = actix_test::call_service(
                 &app,
                 actix_test::TestRequest::get()

@@ -112,6 +112,13 @@ impl Surfaces {
         self.dialects.iter().any(|s| s.claims(path))
     }
 
+    /// Every surface in the order their routes are registered: the dialects
+    /// first, so a path a dialect claims (Elasticsearch's `GET /`) is
+    /// answered by it even when the native surface registers the same path.
+    pub fn in_routing_order(&self) -> impl Iterator<Item = &Arc<dyn Surface>> {
+        self.dialects.iter().chain(std::iter::once(&self.native))
+    }
+
     /// The surface that owns a path: the dialect that claims it, else the
     /// native surface.
     pub fn for_path(&self, path: &str) -> &dyn Surface {

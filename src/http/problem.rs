@@ -34,6 +34,17 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
+    /// The report of a documented example: a status, a code and a detail.
+    pub fn example(status: u16, code: &str, detail: &str) -> ErrorReport {
+        ErrorReport {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: code.to_owned(),
+            detail: detail.to_owned(),
+            missing_permission: None,
+            errors: Vec::new(),
+        }
+    }
+
     /// The report of an error.
     pub fn of(err: &ApiError) -> ErrorReport {
         let detail = match err {

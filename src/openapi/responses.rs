@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::http::conditional::{IF_MATCH_DESCRIPTION, IF_MATCH_HEADER};
+use crate::http::problem::ErrorReport;
 use crate::routes::ROLE_EXTENSION;
 
 /// One shared error response: its component name, status, code and the
@@ -25,6 +26,29 @@ pub struct SharedResponse {
     pub description: &'static str,
     /// The example's detail.
     pub detail: &'static str,
+}
+
+impl SharedResponse {
+    /// The report of this response, as an error writer receives it: for a
+    /// surface rendering the example in its own envelope.
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::example(self.status, self.code, self.detail)
+    }
+
+    /// This response with an `application/json` body of the component
+    /// schema `schema` and an example: how a dialect whose errors are plain
+    /// JSON renders it.
+    pub fn json(&self, schema: &str, example: impl serde::Serialize) -> Value {
+        json!({
+            "description": self.description,
+            "content": {
+                "application/json": {
+                    "schema": { "$ref": format!("#/components/schemas/{schema}") },
+                    "example": example,
+                }
+            }
+        })
+    }
 }
 
 const fn shared(

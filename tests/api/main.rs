@@ -11,6 +11,7 @@ mod cli;
 mod clusters;
 mod conditional;
 mod connectors;
+mod dialects;
 mod document_rules;
 mod errors;
 mod input_errors;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use crate::error::ApiError;
 use crate::fields::present;
 use crate::keys::dto::PendingKey;
 
@@ -259,4 +260,131 @@ pub struct ClusterKey {
     pub created_at: DateTime<Utc>,
     /// Previous keys still working during their grace period.
     pub pending_keys: Vec<PendingKey>,
+}
+
+/// `self_managed_cluster` in a PATCH: `name` and `version` may change; the
+/// `id` may not.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSelfManagedCluster {
+    /// New name, 1 to 255 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "production-cluster"
+    )]
+    pub name: Option<String>,
+    /// New version, such as `9.1.0`.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(
+        length(max = 64, message = "must be at most 64 characters"),
+        regex(path = *VERSION_RULE, message = "must be a version such as 9.1.0 or 9.2.0-SNAPSHOT")
+    )]
+    #[schema(
+        nullable = false,
+        max_length = 64,
+        pattern = r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$",
+        example = "9.2.0"
+    )]
+    pub version: Option<String>,
+}
+
+/// `license` in a PATCH: fields present replace the current ones.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLicense {
+    /// New license type.
+    #[serde(rename = "type", default, deserialize_with = "present")]
+    #[schema(nullable = false, example = "platinum")]
+    pub license_type: Option<LicenseType>,
+    /// New license uid, 1 to 255 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "893361dc-9749-4997-93cb-802e3d7fa4a8"
+    )]
+    pub uid: Option<String>,
+}
+
+/// Body of `update_cluster`, a JSON merge patch (RFC 7396): a field left
+/// out stays, an object is merged into the current one, and `null` clears
+/// `license` (the only optional field).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCluster {
+    /// New name, 1 to 255 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "my-production-cluster"
+    )]
+    pub name: Option<String>,
+    /// Changes to the self-managed cluster's `name` and `version`.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(nested)]
+    #[schema(nullable = false)]
+    pub self_managed_cluster: Option<UpdateSelfManagedCluster>,
+    /// Changes to the license, or `null` to clear it.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[validate(nested)]
+    pub license: Option<Option<UpdateLicense>>,
+    /// Services to enable or disable; disabling one revokes its keys.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub services: Option<ServiceSettings>,
+}
+
+impl UpdateCluster {
+    /// Checks the body's own rules (before any database work, so a bad
+    /// body is a 400 whatever else is wrong).
+    pub fn check(&self) -> Result<(), ApiError> {
+        Ok(self.validate()?)
+    }
+
+    /// Merges the patch into the current settings.
+    pub fn apply(self, current: &ClusterSpec) -> Result<ClusterSpec, ApiError> {
+        let mut spec = current.clone();
+        if let Some(name) = self.name {
+            spec.name = name;
+        }
+        if let Some(smc) = self.self_managed_cluster {
+            if let Some(name) = smc.name {
+                spec.self_managed_cluster.name = name;
+            }
+            if let Some(version) = smc.version {
+                spec.self_managed_cluster.version = version;
+            }
+        }
+        match self.license {
+            None => {}
+            Some(None) => spec.license = None,
+            Some(Some(patch)) => {
+                let base = current.license.as_ref();
+                let license_type = patch.license_type.or(base.map(|l| l.license_type));
+                let uid = patch.uid.or(base.map(|l| l.uid.clone()));
+                // A well-formed patch that the current state cannot
+                // complete: a conflict with the resource, not bad input.
+                let (Some(license_type), Some(uid)) = (license_type, uid) else {
+                    return Err(ApiError::Conflict {
+                        code: "license_incomplete",
+                        detail: "the cluster has no license to merge into; give both license.type and license.uid".to_owned(),
+                    });
+                };
+                spec.license = Some(License { license_type, uid });
+            }
+        }
+        if let Some(services) = self.services {
+            spec.set_services(services);
+        }
+        Ok(spec)
+    }
 }

@@ -12,7 +12,7 @@ use super::dto::{
     CreateClusterQuery, CreatedCluster, UpdateCluster,
 };
 use super::model::ClusterRow;
-use super::repo::{self, KeyOwner};
+use super::repo::{self, KeyOwner, Repeat};
 use super::TAG;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -70,7 +70,7 @@ pub async fn create_cluster(
     let (created, cluster) = state
         .db
         .write(move |conn| {
-            let created = repo::create(conn, &org, &spec, create_key, audit)?;
+            let created = repo::create(conn, &org, &spec, create_key, Repeat::Refuse, audit)?;
             let cluster = view(repo::with_keys(conn, &org, created.row.clone())?)?;
             Ok((created, cluster))
         })
@@ -277,7 +277,9 @@ async fn revoke_pending(
     let org = caller.organization_id;
     let revoked = state
         .db
-        .write(move |conn| repo::revoke_pending(conn, &org, &id, service, audit))
+        .write(move |conn| {
+            repo::revoke_pending(conn, &org, &id, service, &IfMatch::parse(None), audit)
+        })
         .await?;
     Ok(web::Json(RevokedPending { revoked }))
 }

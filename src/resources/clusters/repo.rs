@@ -205,9 +205,40 @@ fn touch(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<()
     Ok(())
 }
 
+/// What a repeat connect (the same `self_managed_cluster.id`) does when the
+/// settings differ from the cluster's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// 409 `already_exists`: the native API, where a change is a PATCH.
+    Refuse,
+    /// Take the self-managed cluster's new name and version and the new
+    /// license (and the name, when `name_given`), keep the services: an
+    /// agent re-registering after an upgrade (Elastic Cloud Connect).
+    Register {
+        /// Whether the caller named the cluster (else its name stays).
+        name_given: bool,
+    },
+}
+
+/// The settings a repeat registration leaves: the request's view of the
+/// self-managed cluster and its license over the current settings.
+fn registered(current: &ClusterSpec, spec: &ClusterSpec, name_given: bool) -> ClusterSpec {
+    ClusterSpec {
+        name: if name_given {
+            spec.name.clone()
+        } else {
+            current.name.clone()
+        },
+        self_managed_cluster: spec.self_managed_cluster.clone(),
+        license: spec.license.clone().or_else(|| current.license.clone()),
+        ..current.clone()
+    }
+}
+
 /// Connects a cluster, idempotently on `self_managed_cluster.id` within the
 /// organization: an existing cluster with the same settings is returned
-/// (`new: false`), one with other settings is a 409. With `create_key`, the
+/// (`new: false`); one with other settings is a 409 (`Repeat::Refuse`) or
+/// takes the new settings (`Repeat::Register`). With `create_key`, the
 /// cluster's first key is issued unless it already has one. The audit event
 /// is written when anything was written, in the same transaction.
 pub fn create(
@@ -215,21 +246,44 @@ pub fn create(
     organization_id: &str,
     spec: &ClusterSpec,
     create_key: bool,
+    repeat: Repeat,
     audit: AuditEvent,
 ) -> Result<Created, ApiError> {
     conn.transaction(|conn| {
         let smc_id = &spec.self_managed_cluster.id;
-        if let Some(existing) = find_by_self_managed_id(conn, organization_id, smc_id)? {
-            if existing.spec()? != *spec {
-                return Err(ApiError::Conflict {
-                    code: "already_exists",
-                    detail: format!(
-                        "cluster {} already connects self-managed cluster {smc_id} with other settings; change it with PATCH",
-                        existing.id
-                    ),
-                });
+        if let Some(found) = find_by_self_managed_id(conn, organization_id, smc_id)? {
+            // Repeats of one registration (agents re-register at every
+            // start) take the row, so two of them cannot both issue a key.
+            let mut existing = get_for_write(conn, organization_id, &found.id, &IfMatch::default())?;
+            let current = existing.spec()?;
+            let mut changed = false;
+            if current != *spec {
+                let Repeat::Register { name_given } = repeat else {
+                    return Err(ApiError::Conflict {
+                        code: "already_exists",
+                        detail: format!(
+                            "cluster {} already connects self-managed cluster {smc_id} with other settings; change it with PATCH",
+                            existing.id
+                        ),
+                    });
+                };
+                let after = registered(&current, spec, name_given);
+                if after != current {
+                    diesel::update(
+                        clusters::table
+                            .filter(clusters::organization_id.eq(organization_id))
+                            .filter(clusters::id.eq(&existing.id)),
+                    )
+                    .set(ClusterSettings::of(&after, now().naive_utc()))
+                    .execute(conn)?;
+                    existing = get(conn, organization_id, &existing.id)?;
+                    changed = true;
+                }
             }
             if !create_key || has_current_key(conn, &existing.id)? {
+                if changed {
+                    audit.for_resource(&existing.id).record(conn)?;
+                }
                 return Ok(Created {
                     row: existing,
                     new: false,
@@ -438,17 +492,19 @@ pub fn rotate(
 }
 
 /// Ends every pending key of the cluster (`service: None`) or of a service
-/// now; returns how many. A service must be enabled (409). With the audit
-/// event, in one transaction.
+/// now, after checking `If-Match` (the native API sends none); returns how
+/// many. A service must be enabled (409). With the audit event, in one
+/// transaction.
 pub fn revoke_pending(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
     service: KeyOwner,
+    if_match: &IfMatch,
     audit: AuditEvent,
 ) -> Result<usize, ApiError> {
     conn.transaction(|conn| {
-        let current = get_for_write(conn, organization_id, id, &IfMatch::default())?;
+        let current = get_for_write(conn, organization_id, id, if_match)?;
         ensure_enabled(&current, service)?;
         let (kind, owner_id, _) = key_owner(id, service);
         let revoked = rotation::revoke_pending(conn, owner(organization_id, kind, &owner_id))?;

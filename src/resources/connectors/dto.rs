@@ -29,11 +29,11 @@ pub struct ConnectorPath {
 
 /// Body of `create_connector` and `put_connector`: every field may be left
 /// out or `null`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+// The field rules are the domain's (`NewConnector`), for every surface.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnector {
     /// A name for people, 1 to 255 characters.
-    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
     #[schema(
         nullable = true,
         min_length = 1,
@@ -42,7 +42,6 @@ pub struct CreateConnector {
     )]
     pub name: Option<String>,
     /// What the connector is for, up to 1,000 characters.
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     #[schema(
         nullable = true,
         max_length = 1000,
@@ -50,7 +49,6 @@ pub struct CreateConnector {
     )]
     pub description: Option<String>,
     /// The index the connector writes to, 1 to 255 characters.
-    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
     #[schema(
         nullable = true,
         min_length = 1,
@@ -59,7 +57,6 @@ pub struct CreateConnector {
     )]
     pub index_name: Option<String>,
     /// The kind of data source, 1 to 100 characters.
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
     #[schema(
         nullable = true,
         min_length = 1,
@@ -80,15 +77,16 @@ pub struct CreateConnector {
 impl CreateConnector {
     /// Validates the body and returns the repo's input.
     pub fn into_input(self) -> Result<NewConnector, ApiError> {
-        self.validate()?;
-        Ok(NewConnector {
+        let input = NewConnector {
             name: self.name,
             description: self.description,
             index_name: self.index_name,
             service_type: self.service_type,
             api_key_id: self.api_key_id,
             api_key_secret_id: self.api_key_secret_id,
-        })
+        };
+        input.validate()?;
+        Ok(input)
     }
 }
 

@@ -6,6 +6,7 @@
 //! whatever `If-Match` says).
 
 use diesel::prelude::*;
+use validator::Validate;
 
 use super::model::{ConnectorChanges, ConnectorRow};
 use crate::audit::AuditEvent;
@@ -15,16 +16,21 @@ use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::{ApiError, FieldError};
 
-/// Every field of a connector, as given to create or replace it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Every field of a connector, as given to create or replace it, with the
+/// rules its fields follow on every surface (`validate()`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Validate)]
 pub struct NewConnector {
-    /// Display name.
+    /// Display name, 1 to 255 characters.
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
     pub name: Option<String>,
-    /// Description.
+    /// Description, up to 1,000 characters.
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub description: Option<String>,
-    /// Target index.
+    /// Target index, 1 to 255 characters.
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
     pub index_name: Option<String>,
-    /// Service type.
+    /// Service type, 1 to 100 characters.
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
     pub service_type: Option<String>,
     /// API key the connector uses.
     pub api_key_id: Option<String>,
@@ -43,6 +49,16 @@ impl NewConnector {
             api_key_id: Some(self.api_key_id.clone()),
             api_key_secret_id: Some(self.api_key_secret_id.clone()),
             updated_at: None,
+        }
+    }
+
+    /// A changeset that sets the descriptive fields (name, description,
+    /// index and service type) and leaves the API key and secret alone.
+    fn replacing_details(&self) -> ConnectorChanges {
+        ConnectorChanges {
+            api_key_id: None,
+            api_key_secret_id: None,
+            ..self.replacing()
         }
     }
 }
@@ -189,6 +205,93 @@ fn lock(conn: &mut AnyConnection, organization_id: &str, id: &str) -> QueryResul
     )
 }
 
+/// Filters of [`search`], the offset-paged list with a total: each list
+/// matches any of its values (none: no filter), and `text` matches a
+/// connector whose name, description or index name holds it, ignoring case.
+#[derive(Debug, Clone, Default)]
+pub struct SearchFilter {
+    /// Only connectors with one of these names.
+    pub names: Vec<String>,
+    /// Only connectors writing to one of these indices.
+    pub index_names: Vec<String>,
+    /// Only connectors of one of these service types.
+    pub service_types: Vec<String>,
+    /// Only connectors whose name, description or index name contains it.
+    pub text: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends (SQLite's `LIKE` ignores
+    /// ASCII case and PostgreSQL's does not, so both sides are lowered).
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// `text` as a `LIKE` pattern matching it anywhere, its own `%`, `_` and
+/// `\` escaped (with `ESCAPE '\'`).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Offset paging for clients that page by position and want a total
+/// (Elasticsearch's `from`/`size` and `count`): the organization's
+/// connectors matching `filter` in id order, `limit` of them after skipping
+/// `offset`, and how many match in all, read in one transaction so the two
+/// agree.
+pub fn search(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    filter: &SearchFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<ConnectorRow>, i64), ApiError> {
+    let matching = || {
+        let mut query = connectors::table
+            .filter(connectors::organization_id.eq(organization_id))
+            .into_boxed();
+        if !filter.names.is_empty() {
+            query = query.filter(connectors::name.eq_any(filter.names.clone()));
+        }
+        if !filter.index_names.is_empty() {
+            query = query.filter(connectors::index_name.eq_any(filter.index_names.clone()));
+        }
+        if !filter.service_types.is_empty() {
+            query = query.filter(connectors::service_type.eq_any(filter.service_types.clone()));
+        }
+        if let Some(text) = &filter.text {
+            let pattern = contains_pattern(text);
+            query = query.filter(
+                lower(connectors::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(connectors::description)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(lower(connectors::index_name).like(pattern).escape('\\')),
+            );
+        }
+        query
+    };
+    conn.transaction(|conn| {
+        let total: i64 = matching().count().get_result(conn)?;
+        let rows = matching()
+            .select(ConnectorRow::as_select())
+            .order(connectors::id.asc())
+            .offset(offset)
+            .limit(limit)
+            .load(conn)?;
+        Ok((rows, total))
+    })
+}
+
 /// One connector of the organization, if there is one.
 pub fn find(
     conn: &mut AnyConnection,
@@ -242,6 +345,60 @@ pub fn put(
     conditional: bool,
     audit: AuditEvent,
 ) -> Result<(ConnectorRow, Put), ApiError> {
+    let changes = input.replacing();
+    put_as(
+        conn,
+        organization_id,
+        id,
+        input,
+        changes,
+        if_match,
+        conditional,
+        audit,
+    )
+}
+
+/// Creates the connector with the caller's id, or replaces the descriptive
+/// fields of the existing one (name, description, index, service type)
+/// and keeps its API key and secret: a replace from a client whose body
+/// has no API key fields (the Elasticsearch dialect's `PUT
+/// /_connector/{id}`, whose keys are set by `_api_key_id`). With its audit
+/// event, in one transaction.
+pub fn put_keeping_api_key(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    input: &NewConnector,
+    audit: AuditEvent,
+) -> Result<(ConnectorRow, Put), ApiError> {
+    let changes = input.replacing_details();
+    let unconditional = IfMatch::parse(None);
+    put_as(
+        conn,
+        organization_id,
+        id,
+        input,
+        changes,
+        &unconditional,
+        false,
+        audit,
+    )
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the two public forms of put differ only in the changeset"
+)]
+fn put_as(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    input: &NewConnector,
+    replacing: ConnectorChanges,
+    if_match: &IfMatch,
+    conditional: bool,
+    audit: AuditEvent,
+) -> Result<(ConnectorRow, Put), ApiError> {
     conn.transaction(|conn| {
         lock(conn, organization_id, id)?;
         let current = find(conn, organization_id, id)?;
@@ -256,7 +413,7 @@ pub fn put(
             None => (insert(conn, organization_id, id, input)?, Put::Created),
             Some(current) => {
                 if_match.check(&current.etag())?;
-                let row = write(conn, organization_id, id, input.replacing())?;
+                let row = write(conn, organization_id, id, replacing)?;
                 (row, Put::Replaced)
             }
         };

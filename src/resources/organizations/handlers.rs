@@ -96,24 +96,21 @@ pub async fn get_organization(
     Ok(json_with_etag(&row.etag(), &Organization::from(row)))
 }
 
-/// Lets the caller address organization `target`: its own always; another
-/// only as the operator (a `personal` key of the first organization) and
-/// only where `operator` allows it. Anyone else gets 404, as if the
-/// organization did not exist.
+/// Lets the caller address organization `target` (the domain's rule,
+/// `repo::ensure_visible`).
 fn ensure_visible(
     conn: &mut AnyConnection,
     caller: &Caller,
     target: &str,
     operator: bool,
 ) -> Result<(), ApiError> {
-    if target == caller.organization_id
-        || (operator
-            && caller.rights.role == Role::Personal
-            && repo::get(conn, &caller.organization_id)?.is_root)
-    {
-        return Ok(());
-    }
-    Err(ApiError::not_found("organization", target))
+    repo::ensure_visible(
+        conn,
+        &caller.organization_id,
+        caller.rights.role,
+        target,
+        operator,
+    )
 }
 
 /// Get an organization's subscription

@@ -170,6 +170,25 @@ pub fn ensure_root(
     })
 }
 
+/// Whether a caller (of `caller_organization_id`, with `role`) may see the
+/// organization `target`: its own always; another only as the operator (a
+/// `personal` key of the first organization) and only where `operator`
+/// allows it. Anyone else gets 404, as if the organization did not exist.
+pub fn ensure_visible(
+    conn: &mut AnyConnection,
+    caller_organization_id: &str,
+    role: Role,
+    target: &str,
+    operator: bool,
+) -> Result<(), ApiError> {
+    if target == caller_organization_id
+        || (operator && role == Role::Personal && get(conn, caller_organization_id)?.is_root)
+    {
+        return Ok(());
+    }
+    Err(ApiError::not_found("organization", target))
+}
+
 /// An organization and its settings (the defaults when it has no row).
 pub fn settings(
     conn: &mut AnyConnection,

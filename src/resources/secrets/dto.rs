@@ -24,7 +24,6 @@ pub struct SecretPath {
 #[schema(example = json!({"value": "encoded-api-key-value", "description": "API key of my-connector"}))]
 pub struct SecretBody {
     /// The secret, 1 to 65,536 bytes. Stored encrypted; returned only by `get_secret`.
-    #[validate(length(min = 1, max = 65536, message = "must be 1 to 65536 bytes"))]
     #[schema(min_length = 1, max_length = 65536)]
     pub value: String,
     /// What the secret is for, up to 1,000 characters.
@@ -47,17 +46,14 @@ impl std::fmt::Debug for SecretBody {
 }
 
 impl SecretBody {
-    /// The byte rule: `value` counts bytes (validator counts characters).
+    /// The body's rules: the description's length, and the value's, which
+    /// is the domain's ([`super::domain::check_value`]).
     pub fn check(&self) -> Result<(), crate::error::ApiError> {
-        self.validate()?;
-        if self.value.len() > 65_536 {
-            return Err(crate::error::ApiError::invalid_field(
-                "value",
-                "length",
-                "must be 1 to 65536 bytes",
-            ));
-        }
-        Ok(())
+        let mut errors: Vec<_> = super::domain::value_error(&self.value)
+            .into_iter()
+            .collect();
+        errors.extend(crate::error::field_errors(self));
+        crate::error::ApiError::check_fields(errors)
     }
 }
 

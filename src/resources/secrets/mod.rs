@@ -1,6 +1,7 @@
 //! Connector secrets: values stored encrypted (AES-256-GCM, bound to their
 //! row) and given back only to `personal` keys, every read audited.
 
+pub mod domain;
 pub mod dto;
 pub mod handlers;
 pub mod model;
