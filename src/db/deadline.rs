@@ -44,8 +44,8 @@ impl Deadline {
 
     /// The answer when it ran out: 504 `request_timeout` when the caller
     /// set it; otherwise the database did not answer in keygate's own
-    /// bound, which is 503 with `Retry-After` (DESIGN §5 keeps 504 for the
-    /// caller's own budget).
+    /// bound, which is 503 with `Retry-After` (docs/OPERATIONS.md keeps 504 for
+    /// the caller's own budget).
     pub fn ran_out(&self) -> ApiError {
         if self.by_caller {
             ApiError::Timeout

@@ -755,7 +755,7 @@ fn the_document_states_the_name_and_key_rules_the_server_enforces() {
 backend_test! {
     async fn concurrent_key_updates_of_one_proxy_all_succeed(app) {
         // On PostgreSQL they raced on the proxy's own key rows and some
-        // answered 409 duplicate_key naming no real duplicate (issue 14):
+        // answered 409 duplicate_key naming no real duplicate:
         // each update now takes the proxy first, so they run in turn.
         create_proxy(&app, "Raced", "Api").await;
         let path = keys_path("Raced", "Api");

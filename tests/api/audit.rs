@@ -303,7 +303,7 @@ backend_test! {
 backend_test! {
     async fn an_unauthenticated_mutation_is_refused_without_an_event(app) {
         // Anyone can send these, so storing them would let anyone fill the
-        // disk (issue 14): they are counted and logged, not stored.
+        // disk: they are counted and logged, not stored.
         let created = app
             .create_key(&app.bootstrap_key, json!({"name": "victim", "api_key_role": "serving"}))
             .await;

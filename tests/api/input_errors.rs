@@ -1,5 +1,4 @@
-//! Input errors name the field and never repeat the value (issue 14 items
-//! 6, 13; issue 15 item 2): bodies, query and path parameters, duplicate
+//! Input errors name the field and never repeat the value: bodies, query and path parameters, duplicate
 //! members, duplicate credentials headers, a body that never arrives, a
 //! long URL, percent-encoded paths.
 

@@ -848,7 +848,7 @@ fn the_document_states_each_data_value_rule_as_the_server_checks_it() {
 backend_test! {
     async fn a_cursor_with_a_time_out_of_range_is_refused(app) {
         // PostgreSQL stores no timestamp before 4713 BC; such a cursor was a
-        // 500 there (issue 14). Times outside the years 1 to 9999 come from
+        // 500 there. Times outside the years 1 to 9999 come from
         // no row: 400 on both backends.
         use base64::Engine;
         let made = create(&app, "google", &service_account("sa", "cursor")).await;

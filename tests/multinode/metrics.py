@@ -32,7 +32,7 @@ from harness import SetupError
 # and family names, required TYPE or None). The exact names are the
 # implementer's choice: when the implementation names them differently,
 # change this list (and only this list) to match, keeping one entry per
-# need of DESIGN §5.
+# need of docs/OPERATIONS.md's metrics.
 EXPECTED = [
     ("requests by operationId and status", r"keygate_http_requests_total", "counter"),
     ("request latency histogram", r"keygate_http_request_duration_seconds", "histogram"),

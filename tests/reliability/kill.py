@@ -1,4 +1,4 @@
-"""kill: every acknowledged write survives SIGKILL (DESIGN §7).
+"""kill: every acknowledged write survives SIGKILL.
 
 Several writers create and change secrets and API keys while keygate is
 SIGKILLed and restarted on the same port again and again. Each writer owns

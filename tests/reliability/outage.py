@@ -1,6 +1,6 @@
 """outage (PostgreSQL only): a database outage is answered quickly and
-cleanly, and service resumes as soon as the database is back (DESIGN §5:
-"No request waits on the database without bound"; /readyz answers within
+cleanly, and service resumes as soon as the database is back (no request
+waits on the database without bound; /readyz answers within
 5 s even when the database does not answer).
 
 keygate's DATABASE_URL points at a TCP proxy on loopback (pgproxy.py). For

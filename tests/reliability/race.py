@@ -1,5 +1,5 @@
-"""race: optimistic concurrency holds under concurrency (DESIGN §7: "the
-row is locked or the update is conditional"), and a key has exactly one
+"""race: optimistic concurrency holds under concurrency (the
+row is locked or the update is conditional), and a key has exactly one
 current secret whatever the callers do at once.
 
 All requests of a burst are sent together over pre-opened connections

@@ -1,5 +1,5 @@
 """timeout-commit: a 504 never leaves its change behind, and a 2xx always
-does (DESIGN §5: "A change that committed is reported as done").
+does (docs/OPERATIONS.md: a change that committed is reported as done).
 
 Writes are sent with `Request-Timeout-Millis` spread so that some deadlines
 fall before, some during and some after the write's own work, commit
