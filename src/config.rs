@@ -11,7 +11,8 @@
 //! | `KEYGATE_BOOTSTRAP_KEY` | generated | the first `personal` key of an empty database (a `kg_ak_` key, see `keygate keys generate`) |
 //! | `KEYGATE_MAX_BODY_BYTES` | `65536` | largest accepted request body; larger bodies get 413 |
 //! | `KEYGATE_BODY_TIMEOUT_MS` | `10000` | how long the whole request body may take to arrive once its headers did (100 to 600000); later: 408 and the connection is closed |
-//! | `KEYGATE_AUTH_CACHE_TTL_MS` | `1000` | how long a key look-up is trusted without the database (0 to 60000; 0 turns the cache off); the staleness bound across nodes |
+//! | `KEYGATE_AUTH_CACHE_TTL_MS` | `60000` | how long a key look-up is trusted without the database (0 to 3600000; 0 turns the cache off); the last resort across nodes, after invalidation |
+//! | `KEYGATE_INVALIDATION_POLL_MS` | `1000` | PostgreSQL: how often a node reads the invalidations of other nodes' changes, whatever `LISTEN/NOTIFY` says (50 to 60000) |
 //! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
 //! | `KEYGATE_REQUEST_DEADLINE_MS` | `5000` | keygate's bound on every request (100 to 600000); a longer `Request-Timeout` is cut to it; running out is 503 |
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
@@ -71,9 +72,12 @@ pub struct ServeArgs {
     /// How long a request body may take to arrive, in ms (100 to 600000).
     #[arg(long, env = "KEYGATE_BODY_TIMEOUT_MS", default_value = "10000")]
     pub body_timeout_ms: String,
-    /// How long a key look-up is trusted without the database, in ms (0 to 60000).
-    #[arg(long, env = "KEYGATE_AUTH_CACHE_TTL_MS", default_value = "1000")]
+    /// How long a key look-up is trusted without the database, in ms (0 to 3600000).
+    #[arg(long, env = "KEYGATE_AUTH_CACHE_TTL_MS", default_value = "60000")]
     pub auth_cache_ttl_ms: String,
+    /// PostgreSQL: how often other nodes' invalidations are read, in ms (50 to 60000).
+    #[arg(long, env = "KEYGATE_INVALIDATION_POLL_MS", default_value = "1000")]
+    pub invalidation_poll_ms: String,
     /// How often `last_used_at` values are written, in ms (100 to 600000).
     #[arg(long, env = "KEYGATE_LAST_USED_FLUSH_MS", default_value = "5000")]
     pub last_used_flush_ms: String,
@@ -206,6 +210,8 @@ pub struct Settings {
     pub body_timeout: Duration,
     /// How long a cached key look-up is trusted.
     pub auth_cache_ttl: Duration,
+    /// PostgreSQL: how often other nodes' invalidations are read.
+    pub invalidation_poll: Duration,
     /// How often `last_used_at` is written.
     pub last_used_flush: Duration,
     /// keygate's bound on every request.
@@ -229,6 +235,7 @@ impl Settings {
             max_body_bytes: 65_536,
             body_timeout: Duration::from_secs(10),
             auth_cache_ttl: Duration::from_secs(1),
+            invalidation_poll: Duration::from_secs(1),
             last_used_flush: Duration::from_secs(5),
             request_deadline: Duration::from_secs(5),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
@@ -248,6 +255,7 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("body_timeout", &self.body_timeout)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
+            .field("invalidation_poll", &self.invalidation_poll)
             .field("last_used_flush", &self.last_used_flush)
             .field("request_deadline", &self.request_deadline)
             .field("audit_retention", &self.audit_retention)
@@ -377,6 +385,12 @@ impl ServeArgs {
             "KEYGATE_AUTH_CACHE_TTL_MS",
             &self.auth_cache_ttl_ms,
             0,
+            3_600_000,
+        )?;
+        let invalidation_poll = parse_number(
+            "KEYGATE_INVALIDATION_POLL_MS",
+            &self.invalidation_poll_ms,
+            50,
             60_000,
         )?;
         let last_used_flush = parse_number(
@@ -431,6 +445,7 @@ impl ServeArgs {
             max_body_bytes,
             body_timeout: Duration::from_millis(body_timeout),
             auth_cache_ttl: Duration::from_millis(auth_cache_ttl),
+            invalidation_poll: Duration::from_millis(invalidation_poll),
             last_used_flush: Duration::from_millis(last_used_flush),
             request_deadline: Duration::from_millis(request_deadline),
             audit_retention,

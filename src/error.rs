@@ -254,6 +254,12 @@ impl From<diesel::result::Error> for ApiError {
                 detail: "the resource is referenced by another resource".to_owned(),
             },
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::Unavailable,
+            // A serialization failure or deadlock: `Db::write` runs the
+            // transaction again; when it gives up, "retry" (503).
+            ref lost if crate::db::retry::is_lost_race(lost) => {
+                crate::db::retry::noticed();
+                ApiError::Unavailable
+            }
             // SQLite's SQLITE_BUSY after busy_timeout: diesel has no kind for
             // it, and the message is SQLite's fixed text for that code. The
             // writer is busy, so the answer is "retry", not an opaque 500.

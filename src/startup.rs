@@ -16,9 +16,9 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::audit::Refusals;
-use crate::config::{ConfigError, MasterKeySource, Settings};
+use crate::config::{Backend, ConfigError, DatabaseSettings, MasterKeySource, Settings};
 use crate::crypto::vault::{self, VaultError};
-use crate::db::{setup, Db, SetupError};
+use crate::db::{peers, setup, Db, SetupError};
 use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
@@ -72,13 +72,16 @@ pub enum StartError {
 /// a generated key, that key (to print once).
 pub fn prepare_database(db: &Db, settings: &Settings) -> Result<Option<GeneratedKey>, StartError> {
     db.migrate()?;
-    let supplied = settings
-        .bootstrap_key
-        .clone()
-        .map(|value| GeneratedKey { value });
-    let was_supplied = supplied.is_some();
+    // Made anew by each attempt of the write (a key is not `Clone`).
+    let supplied = || {
+        settings
+            .bootstrap_key
+            .clone()
+            .map(|value| GeneratedKey { value })
+    };
+    let was_supplied = settings.bootstrap_key.is_some();
     let created = db
-        .write_blocking(|conn| organizations::bootstrap(conn, supplied))
+        .write_blocking(|conn| organizations::bootstrap(conn, supplied()))
         .map_err(StartError::Bootstrap)?;
     let printable = match created {
         Some(created) if !was_supplied => Some(created.key),
@@ -131,8 +134,19 @@ pub struct Application {
     state: web::Data<AppState>,
     flush_every: Duration,
     audit_retention: Option<chrono::Duration>,
+    /// PostgreSQL: where this node starts following the other nodes'
+    /// changes, and how.
+    peers: Option<Peers>,
     // Held while the server runs: one server an SQLite file.
     _sqlite_lock: Option<setup::SqliteLock>,
+}
+
+/// What a PostgreSQL node needs to follow the other nodes' changes
+/// (`crate::db::peers`).
+struct Peers {
+    cursor: peers::Cursor,
+    database: DatabaseSettings,
+    poll: Duration,
 }
 
 /// How often unstored refusals are reported in the log.
@@ -187,6 +201,18 @@ impl Application {
         // Every committed write drops what it changed from the caches.
         let forget = caches.clone();
         let db = db.after_commit(move |changed| forget.forget(changed));
+        // Other nodes' changes are read from the cursor's place at start:
+        // nothing is cached before it.
+        let peers = match settings.database.backend {
+            Backend::Postgres => Some(Peers {
+                cursor: db
+                    .write_blocking(|conn| Ok(peers::Cursor::start(conn)?))
+                    .map_err(StartError::Bootstrap)?,
+                database: settings.database.clone(),
+                poll: settings.invalidation_poll,
+            }),
+            Backend::Sqlite => None,
+        };
         let state = web::Data::new(AppState {
             db,
             caches,
@@ -247,6 +273,7 @@ impl Application {
                 state,
                 flush_every: settings.last_used_flush,
                 audit_retention: settings.audit_retention,
+                peers,
                 _sqlite_lock: sqlite_lock,
             },
             printable,
@@ -303,8 +330,33 @@ impl Application {
                 }
             }
         });
+        // The listener stops when `_listener` is dropped, with this future.
+        let (follower, _listener) = match self.peers {
+            Some(peers) => {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                let waker = wake.clone();
+                let listener = peers::spawn_listener(&peers.database, move || waker.notify_one())?;
+                let caches = self.state.caches.clone();
+                let db = self.state.db.clone();
+                let task = actix_web::rt::spawn(peers::follow(
+                    db,
+                    peers.cursor,
+                    wake,
+                    peers.poll,
+                    move |read| {
+                        if read.drop_all {
+                            caches.forget_all();
+                        }
+                        let changed: Vec<_> = read.changed.iter().map(|(c, _)| c.clone()).collect();
+                        caches.forget(&changed);
+                    },
+                ));
+                (Some(task), Some(listener))
+            }
+            None => (None, None),
+        };
         let result = self.server.await;
-        for task in [flusher, reporter, purger] {
+        for task in [flusher, reporter, purger].into_iter().chain(follower) {
             task.abort();
         }
         self.state.flush_last_used().await;

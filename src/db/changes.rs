@@ -57,6 +57,12 @@ impl Recording {
         Recording { outer }
     }
 
+    /// The changes recorded so far (to write them for the other nodes
+    /// before the commit).
+    pub(super) fn so_far(&self) -> Vec<Changed> {
+        RECORDED.with(|r| r.borrow().clone().unwrap_or_default())
+    }
+
     /// The changes recorded since the start.
     pub(super) fn finish(self) -> Vec<Changed> {
         RECORDED.with(|r| r.borrow_mut().take().unwrap_or_default())

@@ -8,6 +8,8 @@
 pub mod changes;
 pub mod deadline;
 pub mod page;
+pub mod peers;
+pub mod retry;
 pub mod schema;
 pub mod setup;
 pub mod version;
@@ -195,6 +197,16 @@ impl CommitGate {
         self.0
             .compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// The thread's turn again, after a commit that failed: the write is
+    /// retried and may begin to commit once more. Only a request that has
+    /// not given up waits for it (its deadline, checked before the retry,
+    /// has not passed).
+    fn resume(&self) {
+        let _ = self
+            .0
+            .compare_exchange(COMMITTING, RUNNING, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// The request's turn: true when the write will now never commit.
@@ -427,7 +439,10 @@ impl Db {
     }
 
     /// Runs database work that writes, on the blocking pool, in one
-    /// transaction (repo functions' own transactions nest inside it).
+    /// transaction (repo functions' own transactions nest inside it). The
+    /// work may run more than once: a transaction ended by a serialization
+    /// failure or a deadlock is retried ([`retry`]), so it must not move
+    /// what it captures.
     ///
     /// The deadline is checked just before the commit, never after: a
     /// write still running when the deadline passes is rolled back and
@@ -438,7 +453,7 @@ impl Db {
     /// answering mid-commit, is the answer 503 with the outcome unknown.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let this = self.clone();
@@ -474,11 +489,14 @@ impl Db {
     /// command line, start-up and tests.
     pub fn write_blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError>,
     {
         self.write_until(None, None, work)
     }
 
+    /// Runs `work` in a transaction, again (with a backoff) when the
+    /// database ended it with a serialization failure or a deadlock, as
+    /// long as attempts and the deadline allow ([`retry`]).
     fn write_until<T, F>(
         &self,
         deadline: Option<Deadline>,
@@ -486,7 +504,36 @@ impl Db {
         work: F,
     ) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError>,
+    {
+        let mut attempt = 1;
+        loop {
+            retry::take();
+            let outcome = self.write_once(deadline, gate, &work);
+            if outcome.is_ok() || !retry::take() || attempt >= retry::ATTEMPTS {
+                return outcome;
+            }
+            let pause = retry::backoff(attempt);
+            if deadline.is_some_and(|d| d.remaining() <= pause) {
+                return outcome;
+            }
+            // A commit that failed may begin again.
+            if let Some(gate) = gate {
+                gate.resume();
+            }
+            std::thread::sleep(pause);
+            attempt += 1;
+        }
+    }
+
+    fn write_once<T, F>(
+        &self,
+        deadline: Option<Deadline>,
+        gate: Option<&CommitGate>,
+        work: &F,
+    ) -> Result<T, ApiError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError>,
     {
         if let Some(d) = deadline.filter(Deadline::has_passed) {
             return Err(d.ran_out());
@@ -517,11 +564,14 @@ impl Db {
         let recording = Recording::start();
         // The last moment to give up: past it, the change is committed and
         // reported as done.
-        let outcome = work(conn).and_then(|out| match deadline {
-            Some(d) if d.has_passed() => Err(d.ran_out()),
-            Some(d) if !gate.is_none_or(CommitGate::begin_commit) => Err(d.ran_out()),
-            _ => Ok(out),
-        });
+        let outcome = work(conn)
+            // Told to the other nodes in the same transaction.
+            .and_then(|out| Ok(peers::publish(conn, &recording.so_far()).map(|()| out)?))
+            .and_then(|out| match deadline {
+                Some(d) if d.has_passed() => Err(d.ran_out()),
+                Some(d) if !gate.is_none_or(CommitGate::begin_commit) => Err(d.ran_out()),
+                _ => Ok(out),
+            });
         match outcome {
             Ok(out) => match Manager::commit_transaction(conn) {
                 Ok(()) => {

@@ -303,6 +303,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Changes to keys that nodes' authentication caches may hold, written
+    /// in the changing transaction and read by every node past its cursor
+    /// (PostgreSQL only; see `crate::db::peers`).
+    cache_invalidations (id) {
+        /// Increasing id: the cursor.
+        id -> BigInt,
+        /// The key owner's kind (`api_key`, `cluster`, `cluster_service`).
+        owner_kind -> Text,
+        /// The key owner's id.
+        owner_id -> Text,
+        /// When it was written (for pruning).
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     api_keys,
@@ -317,5 +333,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     clusters,
     organization_settings,
     provider_credentials,
-    providers
+    providers,
+    cache_invalidations
 );

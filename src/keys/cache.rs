@@ -1,12 +1,15 @@
 //! The authentication cache: a presented key's hash to what the database
 //! said of it (or that it does not exist), kept for a bounded time. After a
 //! key's first use, authenticating and verifying it touch no database until
-//! the entry is older than the TTL (default 1 s). A change made on this node
-//! drops the affected entries at once, and an answer fetched before such a
-//! drop is not cached (it may predate the change); another node sees it
-//! within the TTL. Which entries to drop comes from what a committed write
-//! changed ([`KeyCaches::forget`], registered with `Db::after_commit` at
-//! start), never from a call a handler must remember.
+//! the entry is older than the TTL (default 60 s). A change made on this
+//! node drops the affected entries at once, and an answer fetched before
+//! such a drop is not cached (it may predate the change); another node on
+//! the same PostgreSQL drops them when it reads the change's invalidation
+//! row (`crate::db::peers`: within about a second), the TTL being the last
+//! resort. Which entries to drop comes from what a committed write changed
+//! ([`KeyCaches::forget`], registered with `Db::after_commit` at start and
+//! with the invalidation follower), never from a call a handler must
+//! remember.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -120,6 +123,13 @@ impl<R: CachedRecord> KeyCache<R> {
             .retain(|_, e| e.record.as_ref().is_none_or(|r| r.owner_id() != owner_id));
     }
 
+    /// Drops every entry (this node may have missed other nodes' changes).
+    pub fn clear(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.dropped = Some(Instant::now());
+        entries.by_hash.clear();
+    }
+
     /// Finds a well-formed presented key's record by its hash: from the
     /// cache while fresh, else with `find` on the database, caching the
     /// answer (found or not).
@@ -166,7 +176,14 @@ impl KeyCaches {
         }
     }
 
-    /// Drops the entries of every key owner a committed write changed.
+    /// Drops every entry of both caches.
+    pub fn forget_all(&self) {
+        self.api_keys.clear();
+        self.clusters.clear();
+    }
+
+    /// Drops the entries of every key owner a committed write changed
+    /// (here, or on another node: `crate::db::peers`).
     pub fn forget(&self, changed: &[Changed]) {
         for change in changed {
             match change.kind.as_str() {

@@ -30,10 +30,13 @@ impl LastUsed {
         }
     }
 
-    /// Takes what is pending.
+    /// Takes what is pending, in key id order: nodes flushing the same keys
+    /// then lock their rows in the same order and cannot deadlock.
     pub fn drain(&self) -> Vec<(String, NaiveDateTime)> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.drain().collect()
+        let mut values: Vec<_> = pending.drain().collect();
+        values.sort_unstable();
+        values
     }
 }
 

@@ -151,7 +151,7 @@ pub async fn cc_create_cluster(
     let repeat = Repeat::Register { name_given };
     let created = state
         .db
-        .write(move |conn| clusters::create(conn, &org, &spec, create_key, repeat, audit))
+        .write(move |conn| clusters::create(conn, &org, &spec, create_key, repeat, audit.clone()))
         .await?;
     let etag = created.row.etag();
     let id = created.row.id.clone();
@@ -227,7 +227,16 @@ pub async fn cc_update_cluster(
     let org = caller.organization_id;
     let row = state
         .db
-        .write(move |conn| clusters::update(conn, &org, &id, &if_match, |c| patch.apply(c), audit))
+        .write(move |conn| {
+            clusters::update(
+                conn,
+                &org,
+                &id,
+                &if_match,
+                |c| patch.clone().apply(c),
+                audit.clone(),
+            )
+        })
         .await?;
     Ok(json_with_etag(&row.etag(), &cluster(row)?))
 }
@@ -255,7 +264,7 @@ pub async fn cc_delete_cluster(
     let org = caller.organization_id;
     state
         .db
-        .write(move |conn| clusters::delete(conn, &org, &id, &if_match, audit))
+        .write(move |conn| clusters::delete(conn, &org, &id, &if_match, audit.clone()))
         .await?;
     Ok(web::Json(Disconnected {}))
 }
@@ -275,7 +284,9 @@ async fn rotate(
     let org = caller.organization_id;
     let (row, key) = state
         .db
-        .write(move |conn| clusters::rotate(conn, &org, &id, service, &if_match, grace, audit))
+        .write(move |conn| {
+            clusters::rotate(conn, &org, &id, service, &if_match, grace, audit.clone())
+        })
         .await?;
     Ok(json_with_etag(&row.etag(), &RotatedKey { key: key.value }))
 }
@@ -291,7 +302,9 @@ async fn revoke_pending(
     let org = caller.organization_id;
     let revoked = state
         .db
-        .write(move |conn| clusters::revoke_pending(conn, &org, &id, service, &if_match, audit))
+        .write(move |conn| {
+            clusters::revoke_pending(conn, &org, &id, service, &if_match, audit.clone())
+        })
         .await?;
     Ok(web::Json(Revoked { revoked }))
 }
@@ -528,7 +541,7 @@ pub async fn cc_accept_organization_terms_and_conditions(
                 &id,
                 false,
             )?;
-            organizations::accept_terms(conn, &id, &caller.key_id, audit)
+            organizations::accept_terms(conn, &id, &caller.key_id, audit.clone())
         })
         .await?;
     Ok(web::Json(terms(&row)))

@@ -152,7 +152,7 @@ pub async fn es_put_connector(
     let org = caller.organization_id;
     let (row, done) = state
         .db
-        .write(move |conn| connectors::put_keeping_api_key(conn, &org, &id, &input, audit))
+        .write(move |conn| connectors::put_keeping_api_key(conn, &org, &id, &input, audit.clone()))
         .await?;
     let result = match done {
         Put::Created => WriteResult::Created,
@@ -171,7 +171,7 @@ async fn create(
     let org = caller.organization_id;
     let row = state
         .db
-        .write(move |conn| connectors::create(conn, &org, &input, audit))
+        .write(move |conn| connectors::create(conn, &org, &input, audit.clone()))
         .await?;
     Ok(web::Json(ConnectorWritten {
         result: WriteResult::Created,
@@ -301,7 +301,9 @@ pub async fn es_delete_connector(
     let org = caller.organization_id;
     state
         .db
-        .write(move |conn| connectors::delete(conn, &org, &id, &IfMatch::parse(None), audit))
+        .write(move |conn| {
+            connectors::delete(conn, &org, &id, &IfMatch::parse(None), audit.clone())
+        })
         .await?;
     Ok(web::Json(Acknowledged { acknowledged: true }))
 }
@@ -339,7 +341,14 @@ pub async fn es_update_connector_api_key_id(
     let (_, changed) = state
         .db
         .write(move |conn| {
-            connectors::update_api_key_id(conn, &org, &id, &IfMatch::parse(None), changes, audit)
+            connectors::update_api_key_id(
+                conn,
+                &org,
+                &id,
+                &IfMatch::parse(None),
+                changes.clone(),
+                audit.clone(),
+            )
         })
         .await?;
     let result = if changed {
@@ -375,7 +384,7 @@ pub async fn es_create_secret(
     let org = caller.organization_id.clone();
     let row = state
         .db
-        .write(move |conn| secrets::create(conn, &vault, &org, &id, &value, None, audit))
+        .write(move |conn| secrets::create(conn, &vault, &org, &id, &value, None, audit.clone()))
         .await?;
     Ok(web::Json(SecretCreated { id: row.id }))
 }
@@ -402,7 +411,7 @@ pub async fn es_get_secret(
     let org = caller.organization_id.clone();
     let row = state
         .db
-        .write(move |conn| secrets::read(conn, &org, &id, audit))
+        .write(move |conn| secrets::read(conn, &org, &id, audit.clone()))
         .await?;
     let value = secrets::open(&vault, &row)?;
     Ok(web::Json(SecretValue { id: row.id, value }))
@@ -444,7 +453,7 @@ pub async fn es_put_secret(
                 &value,
                 None,
                 &IfMatch::parse(None),
-                audit,
+                audit.clone(),
             )
         })
         .await?;
@@ -481,7 +490,7 @@ pub async fn es_delete_secret(
     let org = caller.organization_id.clone();
     state
         .db
-        .write(move |conn| secrets::delete(conn, &org, &id, &IfMatch::parse(None), audit))
+        .write(move |conn| secrets::delete(conn, &org, &id, &IfMatch::parse(None), audit.clone()))
         .await?;
     Ok(web::Json(SecretDeleted { deleted: true }))
 }

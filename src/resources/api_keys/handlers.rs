@@ -57,7 +57,7 @@ pub async fn create_api_key(
     let org = caller.organization_id.clone();
     let (row, key) = state
         .db
-        .write(move |conn| repo::create(conn, &org, &input, audit))
+        .write(move |conn| repo::create(conn, &org, &input, audit.clone()))
         .await?;
     let location = format!("/v1/api_keys/{}", row.id);
     let etag = row.etag();
@@ -165,7 +165,15 @@ pub async fn update_api_key(
     let (row, pending) = state
         .db
         .write(move |conn| {
-            repo::update_within(conn, &org, &id, &if_match, &caller.rights, patch, audit)?;
+            repo::update_within(
+                conn,
+                &org,
+                &id,
+                &if_match,
+                &caller.rights,
+                patch.clone(),
+                audit.clone(),
+            )?;
             repo::get_with_pending(conn, &org, &id)
         })
         .await?;
@@ -206,7 +214,7 @@ pub async fn delete_api_key(
                 &id,
                 &if_match,
                 repo::within(&caller.rights),
-                audit,
+                audit.clone(),
             )
         })
         .await?;
@@ -248,7 +256,7 @@ pub async fn rotate_api_key(
         .db
         .write(move |conn| {
             let check = repo::within(&caller.rights);
-            let (_, key) = repo::rotate(conn, &org, &id, &if_match, grace, check, audit)?;
+            let (_, key) = repo::rotate(conn, &org, &id, &if_match, grace, check, audit.clone())?;
             let (row, pending) = repo::get_with_pending(conn, &org, &id)?;
             Ok((row, pending, key))
         })
@@ -284,7 +292,7 @@ pub async fn revoke_pending_api_key(
     let revoked = state
         .db
         .write(move |conn| {
-            repo::revoke_pending(conn, &org, &id, repo::within(&caller.rights), audit)
+            repo::revoke_pending(conn, &org, &id, repo::within(&caller.rights), audit.clone())
         })
         .await?;
     Ok(web::Json(RevokedPending { revoked }))

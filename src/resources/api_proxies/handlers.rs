@@ -59,7 +59,7 @@ pub async fn create_api_proxy(
     let org = caller.organization_id;
     let (project, row) = state
         .db
-        .write(move |conn| repo::create(conn, &org, &project_name, &input, audit))
+        .write(move |conn| repo::create(conn, &org, &project_name, &input, audit.clone()))
         .await?;
     let location = format!("/v1/projects/{}/api_proxies/{}", project.name, row.name);
     let etag = row.etag();
@@ -157,7 +157,15 @@ pub async fn update_api_proxy(
         .db
         .write(move |conn| {
             let (project, name) = (&path.project_name.0, &path.api_proxy_name.0);
-            repo::update(conn, &org, project, name, &if_match, changes, audit)
+            repo::update(
+                conn,
+                &org,
+                project,
+                name,
+                &if_match,
+                changes.clone(),
+                audit.clone(),
+            )
         })
         .await?;
     Ok(respond(found))
@@ -188,7 +196,7 @@ pub async fn delete_api_proxy(
         .db
         .write(move |conn| {
             let (project, name) = (&path.project_name.0, &path.api_proxy_name.0);
-            repo::delete(conn, &org, project, name, &if_match, audit)
+            repo::delete(conn, &org, project, name, &if_match, audit.clone())
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -244,7 +252,16 @@ pub async fn update_api_proxy_keys(
         .db
         .write(move |conn| {
             let (project, name) = (&path.project_name.0, &path.api_proxy_name.0);
-            repo::set_keys(conn, &vault, &org, project, name, &if_match, &keys, audit)
+            repo::set_keys(
+                conn,
+                &vault,
+                &org,
+                project,
+                name,
+                &if_match,
+                &keys,
+                audit.clone(),
+            )
         })
         .await?;
     let etag = row.etag();

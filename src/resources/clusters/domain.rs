@@ -264,7 +264,7 @@ pub struct ClusterKey {
 
 /// `self_managed_cluster` in a PATCH: `name` and `version` may change; the
 /// `id` may not.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSelfManagedCluster {
     /// New name, 1 to 255 characters.
@@ -293,7 +293,7 @@ pub struct UpdateSelfManagedCluster {
 }
 
 /// `license` in a PATCH: fields present replace the current ones.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLicense {
     /// New license type.
@@ -315,7 +315,7 @@ pub struct UpdateLicense {
 /// Body of `update_cluster`, a JSON merge patch (RFC 7396): a field left
 /// out stays, an object is merged into the current one, and `null` clears
 /// `license` (the only optional field).
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCluster {
     /// New name, 1 to 255 characters.

@@ -70,7 +70,8 @@ pub async fn create_cluster(
     let (created, cluster) = state
         .db
         .write(move |conn| {
-            let created = repo::create(conn, &org, &spec, create_key, Repeat::Refuse, audit)?;
+            let created =
+                repo::create(conn, &org, &spec, create_key, Repeat::Refuse, audit.clone())?;
             let cluster = view(repo::with_keys(conn, &org, created.row.clone())?)?;
             Ok((created, cluster))
         })
@@ -199,8 +200,8 @@ pub async fn update_cluster(
                 &org,
                 &id,
                 &if_match,
-                |current| patch.apply(current),
-                audit,
+                |current| patch.clone().apply(current),
+                audit.clone(),
             )?;
             Ok((row.etag(), view(repo::with_keys(conn, &org, row)?)?))
         })
@@ -231,7 +232,7 @@ pub async fn delete_cluster(
     let org = caller.organization_id;
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit))
+        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit.clone()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -254,7 +255,8 @@ async fn rotate(
     let (etag, cluster, key) = state
         .db
         .write(move |conn| {
-            let (row, key) = repo::rotate(conn, &org, &id, service, &if_match, grace, audit)?;
+            let (row, key) =
+                repo::rotate(conn, &org, &id, service, &if_match, grace, audit.clone())?;
             Ok((row.etag(), view(repo::with_keys(conn, &org, row)?)?, key))
         })
         .await?;
@@ -278,7 +280,14 @@ async fn revoke_pending(
     let revoked = state
         .db
         .write(move |conn| {
-            repo::revoke_pending(conn, &org, &id, service, &IfMatch::parse(None), audit)
+            repo::revoke_pending(
+                conn,
+                &org,
+                &id,
+                service,
+                &IfMatch::parse(None),
+                audit.clone(),
+            )
         })
         .await?;
     Ok(web::Json(RevokedPending { revoked }))

@@ -63,7 +63,7 @@ pub async fn create_connector(
     let org = caller.organization_id;
     let row = state
         .db
-        .write(move |conn| repo::create(conn, &org, &input, audit))
+        .write(move |conn| repo::create(conn, &org, &input, audit.clone()))
         .await?;
     Ok(created(row))
 }
@@ -159,7 +159,17 @@ pub async fn put_connector(
     let org = caller.organization_id;
     let (row, done) = state
         .db
-        .write(move |conn| repo::put(conn, &org, &id, &input, &if_match, conditional, audit))
+        .write(move |conn| {
+            repo::put(
+                conn,
+                &org,
+                &id,
+                &input,
+                &if_match,
+                conditional,
+                audit.clone(),
+            )
+        })
         .await?;
     Ok(match done {
         Put::Created => created(row),
@@ -195,7 +205,7 @@ pub async fn update_connector(
     let org = caller.organization_id;
     let row = state
         .db
-        .write(move |conn| repo::update(conn, &org, &id, &if_match, changes, audit))
+        .write(move |conn| repo::update(conn, &org, &id, &if_match, changes.clone(), audit.clone()))
         .await?;
     Ok(respond(row))
 }
@@ -222,7 +232,7 @@ pub async fn delete_connector(
     let org = caller.organization_id;
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit))
+        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit.clone()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -258,7 +268,9 @@ pub async fn update_connector_api_key_id(
     let org = caller.organization_id;
     let (row, changed) = state
         .db
-        .write(move |conn| repo::update_api_key_id(conn, &org, &id, &if_match, changes, audit))
+        .write(move |conn| {
+            repo::update_api_key_id(conn, &org, &id, &if_match, changes.clone(), audit.clone())
+        })
         .await?;
     let etag = row.etag();
     let result = if changed {

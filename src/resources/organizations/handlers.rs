@@ -54,7 +54,7 @@ pub async fn create_organization(
         .db
         .write(move |conn| {
             repo::ensure_root(conn, &org, "create_organization")?;
-            repo::create(conn, &body.name, &creator, audit)
+            repo::create(conn, &body.name, &creator, audit.clone())
         })
         .await?;
     let location = format!("/v1/organizations/{}", created.organization.id);
@@ -180,7 +180,7 @@ pub async fn update_organization_subscription(
                 &caller.organization_id,
                 "update_organization_subscription",
             )?;
-            repo::set_subscription(conn, &id, new_state.as_str(), &if_match, audit)
+            repo::set_subscription(conn, &id, new_state.as_str(), &if_match, audit.clone())
         })
         .await?;
     Ok(json_with_etag(
@@ -249,7 +249,7 @@ pub async fn accept_organization_terms_and_conditions(
         .db
         .write(move |conn| {
             ensure_visible(conn, &caller, &id, false)?;
-            repo::accept_terms(conn, &id, &caller.key_id, audit)
+            repo::accept_terms(conn, &id, &caller.key_id, audit.clone())
         })
         .await?;
     Ok(json_with_etag(

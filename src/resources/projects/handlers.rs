@@ -52,7 +52,15 @@ pub async fn create_project(
     let org = caller.organization_id;
     let row = state
         .db
-        .write(move |conn| repo::create(conn, &org, &body.name, body.description, audit))
+        .write(move |conn| {
+            repo::create(
+                conn,
+                &org,
+                &body.name,
+                body.description.clone(),
+                audit.clone(),
+            )
+        })
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/projects/{}", row.name)))
@@ -139,7 +147,9 @@ pub async fn update_project(
     let org = caller.organization_id;
     let row = state
         .db
-        .write(move |conn| repo::update(conn, &org, &name, &if_match, changes, audit))
+        .write(move |conn| {
+            repo::update(conn, &org, &name, &if_match, changes.clone(), audit.clone())
+        })
         .await?;
     Ok(respond(row))
 }
@@ -171,7 +181,7 @@ pub async fn delete_project(
     let org = caller.organization_id;
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, &name, &if_match, audit))
+        .write(move |conn| repo::delete(conn, &org, &name, &if_match, audit.clone()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -94,7 +94,16 @@ pub async fn update_provider(
     let org = caller.organization_id;
     let state = state
         .db
-        .write(move |conn| repo::update_provider(conn, &org, provider, &if_match, active, audit))
+        .write(move |conn| {
+            repo::update_provider(
+                conn,
+                &org,
+                provider,
+                &if_match,
+                active.clone(),
+                audit.clone(),
+            )
+        })
         .await?;
     Ok(respond_settings(state))
 }
@@ -158,7 +167,9 @@ pub async fn create_provider_credential(
     let name = input.name.clone();
     let created = state
         .db
-        .write(move |conn| repo::create(conn, &vault, &org, provider, &input, compare, audit))
+        .write(move |conn| {
+            repo::create(conn, &vault, &org, provider, &input, compare, audit.clone())
+        })
         .await?;
     match created {
         Created::Taken => Err(repo::name_taken(provider, &name)),
@@ -294,8 +305,8 @@ pub async fn update_provider_credential(
                 path.provider,
                 &id,
                 &if_match,
-                patch,
-                audit,
+                patch.clone(),
+                audit.clone(),
             )
         })
         .await?;
@@ -331,7 +342,7 @@ pub async fn delete_provider_credential(
     let org = caller.organization_id;
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, path.provider, &id, &if_match, audit))
+        .write(move |conn| repo::delete(conn, &org, path.provider, &id, &if_match, audit.clone()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

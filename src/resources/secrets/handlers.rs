@@ -52,8 +52,8 @@ pub async fn create_secret(
                 &org,
                 &id,
                 &body.value,
-                body.description,
-                audit,
+                body.description.clone(),
+                audit.clone(),
             )
         })
         .await?;
@@ -115,7 +115,7 @@ pub async fn get_secret(
     let org = caller.organization_id.clone();
     let row = state
         .db
-        .write(move |conn| repo::read(conn, &org, &id, audit))
+        .write(move |conn| repo::read(conn, &org, &id, audit.clone()))
         .await?;
     let value = repo::open(&vault, &row)?;
     Ok(json_with_etag(
@@ -167,9 +167,9 @@ pub async fn put_secret(
                 &org,
                 &id,
                 &body.value,
-                body.description,
+                body.description.clone(),
                 &if_match,
-                audit,
+                audit.clone(),
             )
         })
         .await?;
@@ -216,7 +216,7 @@ pub async fn delete_secret(
     let org = caller.organization_id.clone();
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit))
+        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit.clone()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,82 @@
+//! Retrying a write that lost a race: a transaction that PostgreSQL ends
+//! with a serialization failure (SQLSTATE 40001, under `serializable`
+//! isolation, or on a PostgreSQL-compatible distributed engine) or a
+//! deadlock (40P01) did nothing, and running it again from the start is
+//! what the database asks for. `Db::write` does that with a jittered,
+//! doubling backoff, at most [`ATTEMPTS`] times and never past the
+//! request's deadline; then the answer is 503 with `Retry-After`.
+//!
+//! The conversion of the database error ([`crate::error::ApiError`]'s
+//! `From`) notes that it was such a failure ([`noticed`]) on the thread
+//! running the write, which asks after each attempt ([`take`]).
+
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Attempts of one write, the first included.
+pub const ATTEMPTS: u32 = 8;
+
+/// The first backoff; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+
+/// The longest backoff.
+const MAX_BACKOFF: Duration = Duration::from_millis(250);
+
+thread_local! {
+    static LOST_RACE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that the database ended a transaction with 40001 or 40P01.
+pub fn noticed() {
+    LOST_RACE.with(|r| r.set(true));
+}
+
+/// Whether [`noticed`] was called since the last call; clears it.
+pub(super) fn take() -> bool {
+    LOST_RACE.with(|r| r.replace(false))
+}
+
+/// Whether a database error is one a retry can cure.
+pub fn is_lost_race(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // diesel has no kind for 40P01; the message is PostgreSQL's fixed
+        // text for that code.
+        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
+/// How long to wait before attempt `attempt` (1 for the first retry):
+/// between half and all of a doubling delay, so that the writers that
+/// collided do not collide again.
+pub fn backoff(attempt: u32) -> Duration {
+    let full = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    full.mul_f64(rand::random_range(0.5..=1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_bound_with_jitter() {
+        for attempt in 1..20 {
+            let d = backoff(attempt);
+            let full = FIRST_BACKOFF * (1 << (attempt - 1).min(16));
+            assert!(d <= full.min(MAX_BACKOFF), "{attempt}: {d:?}");
+            assert!(d >= full.min(MAX_BACKOFF) / 2, "{attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn noticing_is_taken_once() {
+        assert!(!take());
+        noticed();
+        assert!(take());
+        assert!(!take());
+    }
+}
