@@ -22,7 +22,7 @@ use crate::keys::format;
 use crate::keys::records::{KeyRecord, Unusable};
 use crate::keys::repo::find_api_key;
 use crate::keys::rights::Rights;
-use crate::routes::{Route, Routes};
+use crate::routes::{Addressed, Route, Routes};
 use crate::state::AppState;
 use crate::surface::Surfaces;
 
@@ -117,6 +117,9 @@ pub async fn authenticate(
     let Some(route) = routes.find_for_path(req.method(), req.path()).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    // For the request metrics (`http::observe`), whatever the answer.
+    req.extensions_mut()
+        .insert(Addressed(route.operation_id.clone()));
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState is not registered"))?
@@ -263,6 +266,7 @@ async fn record_denied(
         request_id,
     );
     if let Err(err) = state.db.write(move |conn| Ok(event.record(conn)?)).await {
+        crate::metrics::metrics().audit_write_failures.inc();
         log::warn!(
             "could not record a denied {} event: {err}",
             route.operation_id

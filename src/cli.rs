@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document.
@@ -83,7 +83,7 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         Some(Command::Migrate(args)) => {
             let db = open_single(&args.settings()?)?;
             db.migrate().map_err(StartError::from)?;

@@ -10,6 +10,8 @@ use actix_web::http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::metrics::metrics;
+
 /// One invalid input field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
@@ -253,10 +255,19 @@ impl From<diesel::result::Error> for ApiError {
                 code: "still_referenced",
                 detail: "the resource is referenced by another resource".to_owned(),
             },
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::Unavailable,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                metrics().db_error("unavailable");
+                ApiError::Unavailable
+            }
             // A serialization failure or deadlock: `Db::write` runs the
             // transaction again; when it gives up, "retry" (503).
             ref lost if crate::db::retry::is_lost_race(lost) => {
+                metrics().db_error(match lost {
+                    Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                        "serialization"
+                    }
+                    _ => "deadlock",
+                });
                 crate::db::retry::noticed();
                 ApiError::Unavailable
             }
@@ -274,16 +285,21 @@ impl From<diesel::result::Error> for ApiError {
                 if info.message().contains("statement timeout")
                     || info.message().contains("idle-in-transaction") =>
             {
+                metrics().db_error("timeout");
                 log::warn!("database: {}", info.message());
                 ApiError::Unavailable
             }
-            other => ApiError::internal(format!("database: {other}")),
+            other => {
+                metrics().db_error("other");
+                ApiError::internal(format!("database: {other}"))
+            }
         }
     }
 }
 
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(err: diesel::r2d2::PoolError) -> Self {
+        metrics().db_error("pool_timeout");
         log::warn!("database pool: {err}");
         ApiError::Unavailable
     }

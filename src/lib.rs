@@ -23,6 +23,7 @@ pub mod error;
 pub mod fields;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod resources;

@@ -104,6 +104,11 @@ fn is_if_match(doc: &Value, param: &Value) -> bool {
             .is_some_and(|n| n.eq_ignore_ascii_case("if-match"))
 }
 
+/// The operationId a request addressed, left in its extensions by the
+/// authentication middleware once it found the route.
+#[derive(Debug, Clone)]
+pub struct Addressed(pub String);
+
 /// One documented operation.
 #[derive(Debug, Clone)]
 pub struct Route {

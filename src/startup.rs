@@ -23,6 +23,7 @@ use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
+use crate::http::observe::observe;
 use crate::http::request_id::check_request_target;
 use crate::http::timeout::{request_timeout, DefaultDeadline};
 use crate::keys::cache::KeyCaches;
@@ -220,6 +221,7 @@ impl Application {
             vault,
             policy_names: Arc::new(routes.policy_names()),
             refusals: Arc::new(Refusals::default()),
+            metrics_token: settings.metrics_token.clone(),
         });
         let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();
@@ -248,6 +250,7 @@ impl Application {
                 .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(respond))
+                .wrap(from_fn(observe))
                 // The method and the path, never the query string or the
                 // protocol: a value pasted into a query parameter stays out
                 // of the log.
@@ -349,6 +352,13 @@ impl Application {
                         }
                         let changed: Vec<_> = read.changed.iter().map(|(c, _)| c.clone()).collect();
                         caches.forget(&changed);
+                        let metrics = crate::metrics::metrics();
+                        metrics.invalidations.inc_by(changed.len() as u64);
+                        let now = crate::db::now().naive_utc();
+                        for (_, at) in &read.changed {
+                            let lag = (now - *at).num_microseconds().unwrap_or(0).max(0);
+                            metrics.invalidation_lag.observe(lag as f64 / 1e6);
+                        }
                     },
                 ));
                 (Some(task), Some(listener))

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::keys::cache::KeyCaches;
 use crate::keys::last_used::{self, LastUsed};
 use crate::keys::rights::PolicyNames;
+use crate::metrics::{metrics, MetricsToken};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     pub policy_names: Arc<PolicyNames>,
     /// Refusals of callers without a usable key: counted, not stored.
     pub refusals: Arc<Refusals>,
+    /// What `GET /metrics` wants, if anything.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 impl AppState {
@@ -68,6 +71,25 @@ impl AppState {
         }
     }
 
+    /// The metrics in the text format, with the gauges that are a state
+    /// (cache entries, pool, `last_used_at` backlog) read now.
+    pub fn render_metrics(&self) -> String {
+        let m = metrics();
+        m.cache_entries
+            .with_label_values(&["api_keys"])
+            .set(self.caches.api_keys.len() as i64);
+        m.cache_entries
+            .with_label_values(&["clusters"])
+            .set(self.caches.clusters.len() as i64);
+        if let Some((open, in_use, max)) = self.db.pool_state() {
+            m.pool_connections.set(open.into());
+            m.pool_in_use.set(in_use.into());
+            m.pool_max.set(max.into());
+        }
+        m.last_used_backlog.set(self.last_used.len() as i64);
+        m.render()
+    }
+
     /// Writes the pending `last_used_at` values.
     pub async fn flush_last_used(&self) {
         let values = self.last_used.drain();
@@ -79,6 +101,7 @@ impl AppState {
             .write(move |conn| Ok(last_used::write(conn, &values)?))
             .await;
         if let Err(err) = written {
+            metrics().last_used_flush_failures.inc();
             log::warn!("could not write last_used_at: {err}");
         }
     }

@@ -290,7 +290,14 @@ impl Source {
     /// connection is always there).
     fn get(&self, wait: Duration) -> Result<Lent<'_>, ApiError> {
         Ok(match self {
-            Source::Pool(pool) => Lent::Pooled(pool.get_timeout(wait)?),
+            Source::Pool(pool) => {
+                let started = std::time::Instant::now();
+                let conn = pool.get_timeout(wait);
+                crate::metrics::metrics()
+                    .pool_wait
+                    .observe(started.elapsed().as_secs_f64());
+                Lent::Pooled(conn?)
+            }
             Source::Single(conn) => Lent::Single(conn.lock().unwrap_or_else(|p| p.into_inner())),
         })
     }
@@ -517,6 +524,7 @@ impl Db {
             if deadline.is_some_and(|d| d.remaining() <= pause) {
                 return outcome;
             }
+            crate::metrics::metrics().db_retries.inc();
             // A commit that failed may begin again.
             if let Some(gate) = gate {
                 gate.resume();
@@ -592,6 +600,22 @@ impl Db {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// The pool's open connections, those lent out, and its size (`None`
+    /// for the command line's single connection).
+    pub fn pool_state(&self) -> Option<(u32, u32, u32)> {
+        match &self.source {
+            Source::Pool(pool) => {
+                let state = pool.state();
+                Some((
+                    state.connections,
+                    state.connections - state.idle_connections,
+                    pool.max_size(),
+                ))
+            }
+            Source::Single(_) => None,
         }
     }
 

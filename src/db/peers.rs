@@ -303,6 +303,7 @@ fn listen(url: &str, status: &ListenerStatus, wake: &dyn Fn()) {
         match connect_and_listen(url) {
             Ok(mut conn) => {
                 status.connected.store(true, Ordering::Release);
+                crate::metrics::metrics().listener_up.set(1);
                 // Catch up on whatever was written while away.
                 wake();
                 if !probed {
@@ -312,6 +313,7 @@ fn listen(url: &str, status: &ListenerStatus, wake: &dyn Fn()) {
                 let since = Instant::now();
                 let err = relay(&mut conn, status, wake);
                 status.connected.store(false, Ordering::Release);
+                crate::metrics::metrics().listener_up.set(0);
                 let Some(err) = err else { return };
                 log::warn!("invalidation listener lost its connection ({err}); reconnecting");
                 if since.elapsed() > BACKOFF.1 {

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod conditional;
+pub mod observe;
 pub mod page;
 pub mod params;
 pub mod problem;

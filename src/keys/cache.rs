@@ -27,17 +27,24 @@ const MAX_ENTRIES: usize = 100_000;
 /// What a cache holds of a found key: whose secret it is, so a change to
 /// the owner can drop its entries.
 pub trait CachedRecord {
+    /// The cache's name in the metrics (`crate::metrics::CACHES`).
+    const CACHE: &'static str;
+
     /// The id of the secret's owner (`owner_id` of `key_secrets`).
     fn owner_id(&self) -> &str;
 }
 
 impl CachedRecord for KeyRecord {
+    const CACHE: &'static str = "api_keys";
+
     fn owner_id(&self) -> &str {
         &self.secret.owner_id
     }
 }
 
 impl CachedRecord for ClusterKeyRecord {
+    const CACHE: &'static str = "clusters";
+
     fn owner_id(&self) -> &str {
         &self.secret.owner_id
     }
@@ -123,6 +130,17 @@ impl<R: CachedRecord> KeyCache<R> {
             .retain(|_, e| e.record.as_ref().is_none_or(|r| r.owner_id() != owner_id));
     }
 
+    /// How many entries are held (fresh or not yet pruned).
+    pub fn len(&self) -> usize {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.by_hash.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Drops every entry (this node may have missed other nodes' changes).
     pub fn clear(&self) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
@@ -143,9 +161,12 @@ impl<R: CachedRecord> KeyCache<R> {
         R: Send + Sync + 'static,
     {
         let hash = crate::crypto::hash_key(key);
+        let counters = crate::metrics::metrics().cache(R::CACHE);
         if let Some(record) = self.get(&hash) {
+            counters.hits.inc();
             return Ok(record);
         }
+        counters.misses.inc();
         let fetched = Instant::now();
         let query_hash = hash.clone();
         let record = db
@@ -202,6 +223,8 @@ mod tests {
     struct Owned(&'static str);
 
     impl CachedRecord for Owned {
+        const CACHE: &'static str = "api_keys";
+
         fn owner_id(&self) -> &str {
             self.0
         }

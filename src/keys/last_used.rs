@@ -30,6 +30,16 @@ impl LastUsed {
         }
     }
 
+    /// How many keys wait for the next flush.
+    pub fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no key waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Takes what is pending, in key id order: nodes flushing the same keys
     /// then lock their rows in the same order and cannot deadlock.
     pub fn drain(&self) -> Vec<(String, NaiveDateTime)> {

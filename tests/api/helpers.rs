@@ -16,6 +16,21 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The `default_transaction_isolation` every test database gets, from
+/// `KEYGATE_TEST_PG_ISOLATION` (`read committed`, `repeatable read` or
+/// `serializable`; unset: the server's default). `.ci/run` runs the tests a
+/// second time with `serializable`, so that every write meets the
+/// serialization failures a distributed engine gives, and must retry them.
+pub fn postgres_isolation() -> Option<String> {
+    let value = std::env::var("KEYGATE_TEST_PG_ISOLATION").ok()?;
+    let value = value.trim().replace('_', " ").to_lowercase();
+    assert!(
+        ["read committed", "repeatable read", "serializable"].contains(&value.as_str()),
+        "KEYGATE_TEST_PG_ISOLATION: must be read committed, repeatable read or serializable, got {value:?}"
+    );
+    Some(value)
+}
+
 /// The URL of database `name` on the admin URL's server, without TLS.
 ///
 /// The test binary runs hundreds of servers whose pooled connections are
@@ -77,6 +92,13 @@ impl PgDatabase {
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .expect("create test database");
+        if let Some(isolation) = postgres_isolation() {
+            diesel::sql_query(format!(
+                "ALTER DATABASE {name} SET default_transaction_isolation = '{isolation}'"
+            ))
+            .execute(&mut admin)
+            .expect("set the test database's isolation");
+        }
         let url = database_url(&admin_url, &name);
         Some(PgDatabase {
             admin_url,

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
-        &["config", "error", "db", "crypto", "net", "fields"],
+        &[
+            "config", "error", "db", "crypto", "net", "fields", "metrics",
+        ],
     ),
     ("domain", &["audit", "keys", "resources/*", "dialects/*"]),
     (

@@ -17,6 +17,7 @@ mod errors;
 mod input_errors;
 mod layers;
 mod lifecycle;
+mod metrics;
 mod migrations;
 mod openapi;
 mod organizations;

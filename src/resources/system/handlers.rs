@@ -1,8 +1,8 @@
-//! `/healthz` and `/readyz`.
+//! `/healthz`, `/readyz` and `/metrics`.
 
 use std::time::Duration;
 
-use actix_web::{get, web};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -95,4 +95,40 @@ pub async fn get_readiness(state: web::Data<AppState>) -> Result<web::Json<Readi
         secrets,
         detail,
     }))
+}
+
+/// Metrics
+///
+/// The node's metrics in Prometheus' text format (0.0.4): requests by
+/// operationId and status, their latency, the authentication cache, the
+/// invalidations of other nodes' changes and their lag, the database pool
+/// and errors, the `last_used_at` backlog, audit write failures and the
+/// build. No API key is asked for; with `KEYGATE_METRICS_TOKEN` set, the
+/// request must carry `Authorization: Bearer TOKEN` (else 401). The
+/// families are listed in docs/OPERATIONS.md, "Metrics".
+#[utoipa::path(tag = TAG, responses(
+    (status = 200, description = "The metrics, in Prometheus' text format.", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8",
+        example = "# HELP keygate_http_requests_total Answered requests by operationId and status.\n# TYPE keygate_http_requests_total counter\nkeygate_http_requests_total{operation=\"verify_key\",status=\"200\"} 1027\n"),
+    (status = 401, description = "`KEYGATE_METRICS_TOKEN` is set and the request does not carry it as `Authorization: Bearer`.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+        example = json!(problem_example(401, "unauthorized", "the metrics token is missing or wrong", "/metrics"))),
+))]
+#[get("/metrics")]
+pub async fn get_metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !token.admits(given) {
+            return Err(ApiError::Unauthorized(
+                "the metrics token is missing or wrong".into(),
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(state.render_metrics()))
 }

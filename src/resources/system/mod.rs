@@ -1,4 +1,4 @@
-//! Liveness and readiness, without authentication.
+//! Liveness, readiness and metrics, without an API key.
 
 pub mod handlers;
 
@@ -10,5 +10,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Registers the system operations at the root.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(handlers::get_health)
-        .service(handlers::get_readiness);
+        .service(handlers::get_readiness)
+        .service(handlers::get_metrics);
 }
