@@ -317,12 +317,15 @@ impl DatabaseArgs {
         let url = self.database_url.trim();
         let (backend, target) = if let Some(path) = url.strip_prefix("sqlite://") {
             (Backend::Sqlite, path.to_owned())
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        } else if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || is_libpq_keywords(url)
+        {
             (Backend::Postgres, url.to_owned())
         } else {
             return Err(config_error(
                 "DATABASE_URL",
-                "must start with sqlite:// or postgres://",
+                "must start with sqlite:// or postgres://, or be libpq keywords (host=... dbname=...)",
             ));
         };
         if backend == Backend::Sqlite {
@@ -344,6 +347,17 @@ impl DatabaseArgs {
             timeouts,
         })
     }
+}
+
+/// Whether a `DATABASE_URL` is in libpq's keyword form (`host=a,b
+/// port=5432,5433 dbname=keygate target_session_attrs=read-write`): its
+/// first word is one of libpq's connection keywords followed by `=`.
+pub fn is_libpq_keywords(url: &str) -> bool {
+    const FIRST: &[&str] = &[
+        "host", "hostaddr", "port", "dbname", "user", "password", "service", "passfile",
+    ];
+    url.split_once('=')
+        .is_some_and(|(name, _)| FIRST.contains(&name.trim()))
 }
 
 // Numbers are parsed here rather than by clap so that the error names the

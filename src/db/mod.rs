@@ -124,12 +124,23 @@ fn with_libpq_timeouts(url: &str, timeouts: &DatabaseTimeouts) -> String {
         ("keepalives_count", "3"),
         ("tcp_user_timeout", "30000"),
     ];
+    let mut out = url.to_owned();
+    if crate::config::is_libpq_keywords(url) {
+        // `name=value` words separated by spaces (values of these
+        // settings are never quoted).
+        for (name, value) in defaults {
+            let prefix = format!("{name}=");
+            if !url.split_whitespace().any(|word| word.starts_with(&prefix)) {
+                out.push_str(&format!(" {name}={value}"));
+            }
+        }
+        return out;
+    }
     let query = url.split_once('?').map_or("", |(_, q)| q);
     let named: Vec<&str> = query
         .split('&')
         .filter_map(|pair| pair.split('=').next())
         .collect();
-    let mut out = url.to_owned();
     for (name, value) in defaults {
         if !named.contains(&name) {
             out.push(if out.contains('?') { '&' } else { '?' });
@@ -645,6 +656,12 @@ mod tests {
         assert!(own.starts_with("postgres://u@h1,h2/db?connect_timeout=9&sslmode=require&tcp_user_timeout=1&keepalives=1"), "{own}");
         assert_eq!(own.matches("connect_timeout").count(), 1, "{own}");
         assert_eq!(own.matches("tcp_user_timeout").count(), 1, "{own}");
+        let words = with_libpq_timeouts(
+            "host=a,b port=5432,5433 dbname=k target_session_attrs=read-write keepalives_idle=7",
+            &timeouts,
+        );
+        assert!(words.starts_with("host=a,b port=5432,5433 dbname=k target_session_attrs=read-write keepalives_idle=7 connect_timeout=3 keepalives=1 "), "{words}");
+        assert_eq!(words.matches("keepalives_idle").count(), 1, "{words}");
     }
 
     #[test]

@@ -286,6 +286,10 @@ pub fn spawn_listener(
 /// the URL names) and keygate's libpq timeouts.
 fn listener_url(settings: &DatabaseSettings) -> String {
     let url = with_libpq_timeouts(&settings.target, &settings.timeouts);
+    if crate::config::is_libpq_keywords(&url) {
+        // In the keyword form a later word wins over an earlier one.
+        return format!("{url} application_name={LISTENER_APPLICATION}");
+    }
     let (base, query) = url.split_once('?').unwrap_or((&url, ""));
     let mut pairs: Vec<&str> = query
         .split('&')
@@ -422,6 +426,11 @@ mod tests {
         assert!(url.starts_with("postgres://u@h1:1,h2:2/db?target_session_attrs=read-write&"));
         assert!(url.ends_with("&application_name=keygate-listener"), "{url}");
         assert_eq!(url.matches("application_name").count(), 1);
+        let words = listener_url(&settings("host=a,b port=1,2 application_name=mine"));
+        assert!(
+            words.ends_with(" application_name=keygate-listener"),
+            "{words}"
+        );
         let plain = listener_url(&settings("postgres://u@h/db"));
         assert!(plain.contains("?connect_timeout=3&"), "{plain}");
         assert!(plain.ends_with("&application_name=keygate-listener"));

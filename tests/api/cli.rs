@@ -1520,3 +1520,67 @@ async fn a_second_sigint_stops_at_once_without_waiting_for_requests_in_flight() 
         out.stderr
     );
 }
+
+#[derive(diesel::QueryableByName)]
+struct Listeners {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+#[actix_web::test]
+async fn postgres_in_libpq_keyword_form_tries_the_hosts_in_turn_and_listens_for_invalidations() {
+    let Some(pg) = PgDatabase::create() else {
+        return;
+    };
+    let url = url::Url::parse(&pg.url).unwrap();
+    let dbname = url.path().trim_start_matches('/');
+    let host = url.host_str().unwrap();
+    let port = url.port().unwrap_or(5432);
+    // The first host has nothing listening: libpq goes on to the second,
+    // the writer.
+    let keywords = format!(
+        "host={host},{host} port={},{port} dbname={dbname} user={} sslmode=disable target_session_attrs=read-write",
+        free_port(),
+        url.username()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let master = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("DATABASE_URL", keywords.as_str()),
+            ("KEYGATE_MASTER_KEY", master),
+        ],
+    )
+    .await;
+    let (status, ready) = server.get_json("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    // The listener has a connection of its own, named for operators.
+    let mut conn = diesel::PgConnection::establish(&pg.url).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listeners: Listeners = diesel::sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'keygate-listener'",
+        )
+        .get_result(&mut conn)
+        .unwrap();
+        if listeners.count == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} listener connections",
+            listeners.count
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the start-up probe finish before stopping.
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let out = server.stop();
+    assert!(
+        !out.stderr.contains("probe"),
+        "the probe's notification came back:\n{}",
+        out.stderr
+    );
+}
