@@ -36,6 +36,34 @@ pub(super) fn take() -> bool {
     LOST_RACE.with(|r| r.replace(false))
 }
 
+/// For a write that met a unique violation and then cannot see the row it
+/// collided with: under `repeatable read` or `serializable` the row
+/// committed after the transaction's snapshot was taken, so the write lost
+/// a race, and a new attempt (a new snapshot) will meet the row. Notes the
+/// lost race and answers the error to return (the write is run again); under
+/// `read committed` (or SQLite) the row is really not there, and `None`
+/// lets the caller answer its own way.
+pub fn unseen_conflict(conn: &mut super::AnyConnection) -> Option<crate::error::ApiError> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Isolation {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        level: String,
+    }
+    let super::AnyConnection::Postgresql(pg) = conn else {
+        return None;
+    };
+    let isolation: Isolation =
+        diesel::sql_query("SELECT current_setting('transaction_isolation') AS level")
+            .get_result(pg)
+            .ok()?;
+    if isolation.level == "read committed" {
+        return None;
+    }
+    noticed();
+    Some(crate::error::ApiError::Unavailable)
+}
+
 /// Whether a database error is one a retry can cure.
 pub fn is_lost_race(err: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};

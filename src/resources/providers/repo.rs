@@ -182,7 +182,13 @@ pub fn create(
         Err(ApiError::Conflict {
             code: "already_exists",
             ..
-        }) => Ok(meet(conn)?.unwrap_or(Created::Taken)),
+        }) => match meet(conn)? {
+            Some(met) => Ok(met),
+            None => match crate::db::retry::unseen_conflict(conn) {
+                Some(again) => Err(again),
+                None => Ok(Created::Taken),
+            },
+        },
         Err(other) => Err(other),
     }
 }
