@@ -205,9 +205,8 @@ fn permit(
         detail,
         missing_permission: Some(governing.to_owned()),
     };
-    if let Some(peer) = req.peer_addr() {
-        // An IPv4 client of an IPv6 listener shows as ::ffff:a.b.c.d.
-        let ip = peer.ip().to_canonical();
+    // The TCP peer, or behind a trusted proxy the client it names.
+    if let Some(ip) = crate::http::client::client_ip(req) {
         if !rights.allows_ip(ip) {
             return Err(forbidden(
                 "ip_not_allowed",

@@ -13,6 +13,7 @@
 //! | `KEYGATE_BODY_TIMEOUT_MS` | `10000` | how long the whole request body may take to arrive once its headers did (100 to 600000); later: 408 and the connection is closed |
 //! | `KEYGATE_AUTH_CACHE_TTL_MS` | `60000` | how long a key look-up is trusted without the database (0 to 3600000; 0 turns the cache off); the last resort across nodes, after invalidation |
 //! | `KEYGATE_METRICS_TOKEN` | — | when set (16 to 256 characters), `GET /metrics` wants `Authorization: Bearer` with it; unset, the metrics are open |
+//! | `KEYGATE_TRUSTED_PROXIES` | — | comma-separated CIDRs of proxies whose `Forwarded` / `X-Forwarded-For` give the client address (for `allowed_cidrs` and the access log); unset: the TCP peer |
 //! | `KEYGATE_INVALIDATION_POLL_MS` | `1000` | PostgreSQL: how often a node reads the invalidations of other nodes' changes, whatever `LISTEN/NOTIFY` says (50 to 60000) |
 //! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
 //! | `KEYGATE_REQUEST_DEADLINE_MS` | `5000` | keygate's bound on every request (100 to 600000); a longer `Request-Timeout` is cut to it; running out is 503 |
@@ -76,6 +77,9 @@ pub struct ServeArgs {
     /// How long a key look-up is trusted without the database, in ms (0 to 3600000).
     #[arg(long, env = "KEYGATE_AUTH_CACHE_TTL_MS", default_value = "60000")]
     pub auth_cache_ttl_ms: String,
+    /// Proxies whose forwarding headers are believed: comma-separated CIDRs.
+    #[arg(long, env = "KEYGATE_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// A token `GET /metrics` wants as `Authorization: Bearer` (unset: open).
     #[arg(long, env = "KEYGATE_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -218,6 +222,8 @@ pub struct Settings {
     pub invalidation_poll: Duration,
     /// What `GET /metrics` wants, if anything.
     pub metrics_token: Option<crate::metrics::MetricsToken>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::net::TrustedProxies,
     /// How often `last_used_at` is written.
     pub last_used_flush: Duration,
     /// keygate's bound on every request.
@@ -243,6 +249,7 @@ impl Settings {
             auth_cache_ttl: Duration::from_secs(1),
             invalidation_poll: Duration::from_secs(1),
             metrics_token: None,
+            trusted_proxies: crate::net::TrustedProxies::default(),
             last_used_flush: Duration::from_secs(5),
             request_deadline: Duration::from_secs(5),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
@@ -264,6 +271,7 @@ impl fmt::Debug for Settings {
             .field("auth_cache_ttl", &self.auth_cache_ttl)
             .field("invalidation_poll", &self.invalidation_poll)
             .field("metrics_token", &self.metrics_token)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("last_used_flush", &self.last_used_flush)
             .field("request_deadline", &self.request_deadline)
             .field("audit_retention", &self.audit_retention)
@@ -446,6 +454,9 @@ impl ServeArgs {
             }
             Some(token) => Some(crate::metrics::MetricsToken::new(token.to_owned())),
         };
+        let trusted_proxies =
+            crate::net::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
+                .map_err(|why| config_error("KEYGATE_TRUSTED_PROXIES", why))?;
         let database = self.database.settings()?;
         let master_key = match (&self.master_key, &self.master_key_file) {
             (Some(_), Some(_)) => {
@@ -479,6 +490,7 @@ impl ServeArgs {
             auth_cache_ttl: Duration::from_millis(auth_cache_ttl),
             invalidation_poll: Duration::from_millis(invalidation_poll),
             metrics_token,
+            trusted_proxies,
             last_used_flush: Duration::from_millis(last_used_flush),
             request_deadline: Duration::from_millis(request_deadline),
             audit_retention,

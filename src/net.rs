@@ -143,3 +143,137 @@ mod tests {
         }
     }
 }
+
+/// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+/// (`KEYGATE_TRUSTED_PROXIES`); empty: none, the TCP peer is the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Reads a comma-separated list of CIDRs or addresses (an address is
+    /// its own /32 or /128); the error names the first bad entry.
+    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+        let mut nets = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let net = entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!("{entry:?} is not a CIDR network such as 10.0.0.0/8 or an IP address")
+                })?;
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address: the TCP peer, unless the peer is a trusted
+    /// proxy; then the hops its headers list (`Forwarded`'s `for=`, else
+    /// `X-Forwarded-For`), read from the nearest, skipping trusted proxies:
+    /// the first untrusted hop is the client (whatever a client wrote
+    /// further left is its own claim). A hop that does not parse (a name,
+    /// `unknown`) stops the walk at the last address found.
+    pub fn client(&self, peer: IpAddr, forwarded: &[&str], x_forwarded_for: &[&str]) -> IpAddr {
+        let peer = peer.to_canonical();
+        if self.0.is_empty() || !self.trusts(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = if forwarded.is_empty() {
+            x_forwarded_for
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect()
+        } else {
+            forwarded
+                .iter()
+                .flat_map(|v| v.split(','))
+                .filter_map(|element| {
+                    element.split(';').find_map(|pair| {
+                        let (name, value) = pair.trim().split_once('=')?;
+                        name.trim()
+                            .eq_ignore_ascii_case("for")
+                            .then_some(value.trim())
+                    })
+                })
+                .collect()
+        };
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            let Some(ip) = hop_address(hop) else { break };
+            client = ip.to_canonical();
+            if !self.trusts(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// The address of one hop: `1.2.3.4`, `"[2001:db8::1]:4711"`, `1.2.3.4:80`.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn headers_count_only_from_a_trusted_peer() {
+        let none = TrustedProxies::default();
+        assert_eq!(
+            none.client(ip("10.0.0.5"), &[], &["1.2.3.4"]),
+            ip("10.0.0.5")
+        );
+        let lb = TrustedProxies::parse("10.0.0.0/8, 192.0.2.7").unwrap();
+        // An untrusted peer's header is its own claim.
+        assert_eq!(
+            lb.client(ip("203.0.113.9"), &[], &["1.2.3.4"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(lb.client(ip("10.0.0.5"), &[], &["1.2.3.4"]), ip("1.2.3.4"));
+        // The nearest untrusted hop wins over what the client wrote left of it.
+        assert_eq!(
+            lb.client(ip("10.0.0.5"), &[], &["6.6.6.6, 1.2.3.4, 192.0.2.7"]),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            lb.client(ip("10.0.0.5"), &[], &["6.6.6.6", "1.2.3.4"]),
+            ip("1.2.3.4")
+        );
+        // Forwarded first, with its quoting and ports.
+        assert_eq!(
+            lb.client(
+                ip("10.0.0.5"),
+                &[r#"for=6.6.6.6, for="[2001:db8::1]:4711";proto=https"#],
+                &["1.2.3.4"]
+            ),
+            ip("2001:db8::1")
+        );
+        // A hop that does not parse stops the walk.
+        assert_eq!(
+            lb.client(ip("10.0.0.5"), &[], &["1.2.3.4, unknown"]),
+            ip("10.0.0.5")
+        );
+        // No header: the proxy itself.
+        assert_eq!(lb.client(ip("::ffff:10.0.0.5"), &[], &[]), ip("10.0.0.5"));
+        assert!(TrustedProxies::parse("10.0.0.0/8,nope")
+            .unwrap_err()
+            .contains("\"nope\""));
+    }
+}

@@ -23,6 +23,7 @@ use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
+use crate::http::client::client_ip;
 use crate::http::observe::observe;
 use crate::http::request_id::check_request_target;
 use crate::http::timeout::{request_timeout, DefaultDeadline};
@@ -226,6 +227,7 @@ impl Application {
         let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();
         let body_limit = BodyLimit(settings.max_body_bytes);
+        let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         let body_timeout = BodyTimeout(settings.body_timeout);
         let surfaces = web::Data::new(surfaces);
         let server = HttpServer::new(move || {
@@ -233,6 +235,7 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(server_state.clone())
                 .app_data(routes.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(surfaces.clone())
                 .app_data(body_limit)
                 .app_data(body_timeout)
@@ -251,12 +254,16 @@ impl Application {
                 .wrap(from_fn(request_timeout))
                 .wrap(from_fn(respond))
                 .wrap(from_fn(observe))
-                // The method and the path, never the query string or the
-                // protocol: a value pasted into a query parameter stays out
-                // of the log.
+                // The client (the TCP peer, or the one a trusted proxy
+                // names), the method and the path, never the query string
+                // or the protocol: a value pasted into a query parameter
+                // stays out of the log.
                 .wrap(
-                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms %{x-request-id}o"#)
-                        .custom_request_replace("method", |req| req.method().to_string()),
+                    Logger::new(r#"%{client}xi "%{method}xi %U" %s %b %Dms %{x-request-id}o"#)
+                        .custom_request_replace("method", |req| req.method().to_string())
+                        .custom_request_replace("client", |req| {
+                            client_ip(req).map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+                        }),
                 )
         })
         .workers(workers)

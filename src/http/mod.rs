@@ -4,6 +4,7 @@
 //! wire (`problem`). Nothing here knows a resource.
 
 pub mod body;
+pub mod client;
 pub mod conditional;
 pub mod observe;
 pub mod page;

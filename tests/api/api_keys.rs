@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::backend_test;
@@ -637,4 +637,75 @@ backend_test! {
         let res = app.get("/v1/me", &key).await;
         assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
+}
+
+/// `GET /v1/me` with `key` and the given `X-Forwarded-For`: its status.
+async fn me_from(app: &TestApp, key: &str, forwarded_for: Option<&str>) -> StatusCode {
+    let mut req = app.request(Method::GET, "/v1/me", Some(key));
+    if let Some(value) = forwarded_for {
+        req = req.header("x-forwarded-for", value);
+    }
+    req.send().await.unwrap().status()
+}
+
+async fn trusted_proxies_decide_whose_address_allowed_cidrs_sees(
+    backend: keygate::config::Backend,
+) {
+    // The tests' client is 127.0.0.1: here, the trusted proxy.
+    let Some(app) = TestApp::spawn_with(backend, |settings| {
+        settings.trusted_proxies = keygate::net::TrustedProxies::parse("127.0.0.0/8").unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    let (id, key) = app.key_with_role("serving").await;
+    let path = format!("/v1/api_keys/{id}");
+    let body = json!({"allowed_cidrs": ["192.0.2.0/24"]});
+    ok_body(app.patch(&path, &app.bootstrap_key, &body).await, "set").await;
+    assert_eq!(
+        me_from(&app, &key, Some("192.0.2.10")).await,
+        StatusCode::OK
+    );
+    // What the client wrote left of the nearest untrusted hop is its claim.
+    assert_eq!(
+        me_from(&app, &key, Some("192.0.2.10, 198.51.100.1")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        me_from(&app, &key, Some("198.51.100.1, 192.0.2.10")).await,
+        StatusCode::OK
+    );
+    // Without a header the proxy itself is the client.
+    assert_eq!(me_from(&app, &key, None).await, StatusCode::FORBIDDEN);
+    let forwarded = app
+        .request(Method::GET, "/v1/me", Some(&key))
+        .header("forwarded", r#"for="192.0.2.33:5000";proto=https"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), StatusCode::OK);
+
+    // Without trusted proxies the header is ignored.
+    let Some(plain) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, key) = plain.key_with_role("serving").await;
+    let path = format!("/v1/api_keys/{id}");
+    ok_body(plain.patch(&path, &plain.bootstrap_key, &body).await, "set").await;
+    assert_eq!(
+        me_from(&plain, &key, Some("192.0.2.10")).await,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[actix_web::test]
+async fn trusted_proxies_decide_whose_address_allowed_cidrs_sees_sqlite() {
+    trusted_proxies_decide_whose_address_allowed_cidrs_sees(keygate::config::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn trusted_proxies_decide_whose_address_allowed_cidrs_sees_postgres() {
+    trusted_proxies_decide_whose_address_allowed_cidrs_sees(keygate::config::Backend::Postgres)
+        .await;
 }
