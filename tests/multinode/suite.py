@@ -96,6 +96,8 @@ class Context:
     def node_env(self):
         return {
             "KEYGATE_AUTH_CACHE_TTL_MS": str(self.ttl_ms),
+            # The poll interval the killed phase's bound assumes.
+            "KEYGATE_INVALIDATION_POLL_MS": str(env_int("KEYGATE_MULTINODE_POLL_INTERVAL_MS", 1000)),
             "KEYGATE_POOL_SIZE": str(self.pool),
             "KEYGATE_MASTER_KEY": self.master,
             "KEYGATE_BOOTSTRAP_KEY": self.verifier,
