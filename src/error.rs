@@ -241,6 +241,35 @@ impl ApiError {
     }
 }
 
+thread_local! {
+    static LOST_RACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes, on this thread, that the database ended a transaction with a
+/// serialization failure or a deadlock: `db::retry` runs the write again.
+pub fn note_lost_race() {
+    LOST_RACE.with(|r| r.set(true));
+}
+
+/// Whether [`note_lost_race`] was called on this thread since the last
+/// call; clears it.
+pub fn take_lost_race() -> bool {
+    LOST_RACE.with(|r| r.replace(false))
+}
+
+/// Whether a database error is one a new attempt can cure: SQLSTATE 40001
+/// (serialization failure) or 40P01 (deadlock).
+pub fn is_lost_race(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // diesel has no kind for 40P01; the message is PostgreSQL's fixed
+        // text for that code.
+        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -261,14 +290,14 @@ impl From<diesel::result::Error> for ApiError {
             }
             // A serialization failure or deadlock: `Db::write` runs the
             // transaction again; when it gives up, "retry" (503).
-            ref lost if crate::db::retry::is_lost_race(lost) => {
+            ref lost if is_lost_race(lost) => {
                 metrics().db_error(match lost {
                     Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                         "serialization"
                     }
                     _ => "deadlock",
                 });
-                crate::db::retry::noticed();
+                note_lost_race();
                 ApiError::Unavailable
             }
             // SQLite's SQLITE_BUSY after busy_timeout: diesel has no kind for

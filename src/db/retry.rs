@@ -7,10 +7,10 @@
 //! request's deadline; then the answer is 503 with `Retry-After`.
 //!
 //! The conversion of the database error ([`crate::error::ApiError`]'s
-//! `From`) notes that it was such a failure ([`noticed`]) on the thread
-//! running the write, which asks after each attempt ([`take`]).
+//! `From`, which tells such failures apart) notes that it was one
+//! ([`noticed`]) on the thread running the write, which asks after each
+//! attempt ([`take`]).
 
-use std::cell::Cell;
 use std::time::Duration;
 
 /// Attempts of one write, the first included.
@@ -22,18 +22,13 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// The longest backoff.
 const MAX_BACKOFF: Duration = Duration::from_millis(250);
 
-thread_local! {
-    static LOST_RACE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Notes that the database ended a transaction with 40001 or 40P01.
-pub fn noticed() {
-    LOST_RACE.with(|r| r.set(true));
-}
+/// Notes that the database ended a transaction with 40001 or 40P01 (the
+/// note lives beside the error conversion, which makes it).
+pub use crate::error::note_lost_race as noticed;
 
 /// Whether [`noticed`] was called since the last call; clears it.
 pub(super) fn take() -> bool {
-    LOST_RACE.with(|r| r.replace(false))
+    crate::error::take_lost_race()
 }
 
 /// For a write that met a unique violation and then cannot see the row it
@@ -62,18 +57,6 @@ pub fn unseen_conflict(conn: &mut super::AnyConnection) -> Option<crate::error::
     }
     noticed();
     Some(crate::error::ApiError::Unavailable)
-}
-
-/// Whether a database error is one a retry can cure.
-pub fn is_lost_race(err: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match err {
-        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        // diesel has no kind for 40P01; the message is PostgreSQL's fixed
-        // text for that code.
-        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
-        _ => false,
-    }
 }
 
 /// How long to wait before attempt `attempt` (1 for the first retry):

@@ -19,6 +19,7 @@ mod layers;
 mod lifecycle;
 mod metrics;
 mod migrations;
+mod nodes;
 mod openapi;
 mod organizations;
 mod projects;
