@@ -382,6 +382,9 @@ class Server:
             "KEYGATE_BIND": f"127.0.0.1:{self.port}",
             "KEYGATE_BOOTSTRAP_KEY": self.bootstrap_key,
             "KEYGATE_MASTER_KEY": master_key(),
+            # The parts' timing assumes entries forgotten after 1 s (the
+            # default is 60 s since invalidation reaches other nodes).
+            "KEYGATE_AUTH_CACHE_TTL_MS": "1000",
             "RUST_LOG": os.environ.get("KEYGATE_RELIABILITY_RUST_LOG", "warn"),
         })
         self.env.update(env or {})
