@@ -303,9 +303,15 @@ fn listener_url(settings: &DatabaseSettings) -> String {
 fn listen(url: &str, status: &ListenerStatus, wake: &dyn Fn()) {
     let mut backoff = BACKOFF.0;
     let mut probed = false;
+    // One line per outage, not one per attempt.
+    let mut failing = false;
     while !status.stop.load(Ordering::Acquire) {
         match connect_and_listen(url) {
             Ok(mut conn) => {
+                if failing {
+                    log::info!("invalidation listener connected again");
+                    failing = false;
+                }
                 status.connected.store(true, Ordering::Release);
                 crate::metrics::metrics().listener_up.set(1);
                 // Catch up on whatever was written while away.
@@ -324,13 +330,15 @@ fn listen(url: &str, status: &ListenerStatus, wake: &dyn Fn()) {
                     backoff = BACKOFF.0;
                 }
             }
-            Err(err) => {
+            Err(err) if !failing => {
+                failing = true;
                 log::warn!(
-                    "invalidation listener cannot connect ({err}); retrying in {} ms, \
+                    "invalidation listener cannot connect ({err}); retrying with a backoff up to {} ms; \
                      the poll carries revocation meanwhile",
-                    backoff.as_millis()
+                    BACKOFF.1.as_millis()
                 );
             }
+            Err(_) => {}
         }
         std::thread::sleep(jittered(backoff));
         backoff = (backoff * 2).min(BACKOFF.1);
