@@ -253,7 +253,12 @@ impl From<diesel::result::Error> for ApiError {
                 code: "still_referenced",
                 detail: "the resource is referenced by another resource".to_owned(),
             },
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::Unavailable,
+            // The connection was closed or reset under the query (it is
+            // then closed, see `db::Lent`): the database is unavailable.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => ApiError::Unavailable,
             // SQLite's SQLITE_BUSY after busy_timeout: diesel has no kind for
             // it, and the message is SQLite's fixed text for that code. The
             // writer is busy, so the answer is "retry", not an opaque 500.
