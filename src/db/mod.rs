@@ -253,6 +253,30 @@ pub fn time_from_micros(micros: i64) -> Option<chrono::NaiveDateTime> {
         .filter(|t| (1..=9999).contains(&t.year()))
 }
 
+/// Runs `work` atomically: in a transaction of its own when none is open,
+/// else as part of the open one, without diesel's savepoint (two more round
+/// trips). Every [`Db::write`] is one transaction, rolled back whole when
+/// its work fails, so a savepoint inside it matters only to a caller that
+/// catches an error and goes on; such a caller keeps `conn.transaction`.
+pub fn atomic<T, E>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    let open = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(E::from)?
+        .is_some();
+    if open {
+        work(conn)
+    } else {
+        conn.transaction(work)
+    }
+}
+
 /// A new time-ordered id with a type prefix: `aky_`, `org_`, `evt_`...
 /// (a UUIDv7 in hex, so ids sort in creation order).
 pub fn new_id(prefix: &str) -> String {

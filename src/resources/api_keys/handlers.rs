@@ -165,8 +165,9 @@ pub async fn update_api_key(
     let (row, pending) = state
         .db
         .write(move |conn| {
-            repo::update_within(conn, &org, &id, &if_match, &caller.rights, patch, audit)?;
-            repo::get_with_pending(conn, &org, &id)
+            let row =
+                repo::update_within(conn, &org, &id, &if_match, &caller.rights, patch, audit)?;
+            repo::with_pending(conn, row)
         })
         .await?;
     respond(row, pending)
