@@ -131,6 +131,7 @@ pub struct Application {
     state: web::Data<AppState>,
     flush_every: Duration,
     audit_retention: Option<chrono::Duration>,
+    shutdown_timeout: Duration,
     // Held while the server runs: one server an SQLite file.
     _sqlite_lock: Option<setup::SqliteLock>,
 }
@@ -139,9 +140,6 @@ pub struct Application {
 const REFUSALS_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// How often audit events past the retention are purged (and once at start).
 const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// How long a stopping server lets requests in flight finish.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// How long a forced stop (a second signal) waits for `last_used_at`.
 const FORCED_FLUSH: Duration = Duration::from_secs(2);
@@ -233,7 +231,7 @@ impl Application {
         .workers(workers)
         // Stopping is `run_until_signal`'s, so SIGINT drains as SIGTERM does.
         .disable_signals()
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: settings.bind,
@@ -247,6 +245,7 @@ impl Application {
                 state,
                 flush_every: settings.last_used_flush,
                 audit_retention: settings.audit_retention,
+                shutdown_timeout: settings.shutdown_timeout,
                 _sqlite_lock: sqlite_lock,
             },
             printable,
@@ -313,17 +312,18 @@ impl Application {
 
     /// [`Application::run`] until SIGINT or SIGTERM, then stops gracefully:
     /// no new connections, requests in flight finish (up to
-    /// [`SHUTDOWN_GRACE`]; a second signal ends them at once), pending
+    /// `KEYGATE_SHUTDOWN_TIMEOUT_SECONDS`; a second signal ends them at once), pending
     /// `last_used_at` values are written, and the result is `Ok`. For the
     /// binary; tests use `run` and stop with [`Application::handle`].
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let state = self.state.clone();
+        let grace = self.shutdown_timeout.as_secs();
         actix_web::rt::spawn(async move {
             let signal = stop_signal().await;
             log::info!(
                 "{signal}: stopping; requests in flight may finish within {} s (a second signal stops at once)",
-                SHUTDOWN_GRACE.as_secs()
+                grace
             );
             tokio::select! {
                 () = handle.stop(true) => {}
