@@ -12,12 +12,13 @@ use ipnet::IpNet;
 use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
-use crate::db::schema::api_keys;
+use crate::db::schema::{api_keys, key_secrets};
 use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::keys::dto::PendingKey;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
+use crate::keys::model::KeySecretRow;
 use crate::keys::repo::{self as rotation, Owner};
 use crate::keys::rights::{ApiPolicy, Rights, Role};
 use crate::keys::OWNER_API_KEY;
@@ -172,8 +173,32 @@ pub fn get_with_pending(
     organization_id: &str,
     id: &str,
 ) -> Result<(ApiKeyRow, Vec<PendingKey>), ApiError> {
-    let row = get(conn, organization_id, id)?;
-    with_pending(conn, row)
+    // One round trip: the key joined to each of its pending secrets (one
+    // row without any when it has none).
+    let rows: Vec<(ApiKeyRow, Option<KeySecretRow>)> = api_keys::table
+        .left_join(
+            key_secrets::table.on(key_secrets::owner_id
+                .eq(api_keys::id)
+                .and(rotation::still_pending(OWNER_API_KEY))),
+        )
+        .filter(api_keys::organization_id.eq(organization_id))
+        .filter(api_keys::id.eq(id))
+        .order((
+            rotation::PENDING_ORDER.0.asc(),
+            rotation::PENDING_ORDER.1.asc(),
+        ))
+        .select((ApiKeyRow::as_select(), Option::<KeySecretRow>::as_select()))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let (row, first) = rows
+        .next()
+        .ok_or_else(|| ApiError::not_found("api key", id))?;
+    let pending = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, secret)| secret))
+        .map(|secret| PendingKey::from(&secret))
+        .collect();
+    Ok((row, pending))
 }
 
 /// A key and its still-working pending keys.
