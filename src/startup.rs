@@ -216,6 +216,7 @@ impl Application {
             app.default_service(web::to(no_route))
                 .into_app()
                 .service(swagger_ui(&surfaces))
+                .configure(|cfg| api_docs(cfg, &surfaces))
                 .configure(|cfg| redirects(cfg, &surfaces))
                 .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
@@ -395,25 +396,30 @@ fn redirects(cfg: &mut web::ServiceConfig, surfaces: &Surfaces) {
 /// persisted (a reload forgets it): the key would sit in the browser's
 /// localStorage in clear text.
 fn swagger_ui(surfaces: &Surfaces) -> SwaggerUi {
-    let documents: Vec<(String, &serde_json::Value)> = surfaces
-        .all()
-        .map(|s| {
-            (
-                format!("/api-docs/{}.json", s.document_stem()),
-                s.document(),
-            )
-        })
-        .collect();
-    let config = match documents.as_slice() {
-        [(url, _)] => Config::from(url.clone()),
-        many => Config::new(many.iter().map(|(url, _)| url.clone())),
+    let urls: Vec<String> = surfaces.all().map(api_doc_url).collect();
+    let config = match urls.as_slice() {
+        [url] => Config::from(url.clone()),
+        many => Config::new(many.iter().cloned()),
     };
-    documents
-        .into_iter()
-        .fold(SwaggerUi::new("/swagger-ui/{_:.*}"), |ui, (url, doc)| {
-            ui.external_url_unchecked(url, doc.clone())
-        })
-        .config(config)
+    SwaggerUi::new("/swagger-ui/{_:.*}").config(config)
+}
+
+fn api_doc_url(surface: &Arc<dyn crate::surface::Surface>) -> String {
+    format!("/api-docs/{}.json", surface.document_stem())
+}
+
+/// Each surface's document at `/api-docs/<stem>.json`, served from the
+/// one copy the surface holds: Swagger UI's own `external_url` would keep
+/// a copy of every document in every worker (megabytes of idle memory).
+fn api_docs(cfg: &mut web::ServiceConfig, surfaces: &Surfaces) {
+    for surface in surfaces.all() {
+        let document = surface.document();
+        cfg.service(
+            web::resource(api_doc_url(surface))
+                .guard(guard::Get())
+                .to(move || async move { HttpResponse::Ok().json(document) }),
+        );
+    }
 }
 
 #[cfg(test)]
