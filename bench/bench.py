@@ -869,7 +869,8 @@ def report(m):
     for b in BACKENDS:
         row(f"graceful stop (SIGTERM to exit), {b}: idle / after the load",
             f"{median(startup[b]['stop']):.0f} / {m['stop_after'][b]:.0f} ms", f"{m['stop_after']['anchor']:.0f} ms",
-            None, "bounded, configurable drain", "no (no drain setting)")
+            None, "bounded, configurable drain",
+            "yes (KEYGATE_SHUTDOWN_TIMEOUT_SECONDS, 20 s by default)")
     table = ["| what | keygate | anchor | ratio | target | met? |", "|---|---:|---:|---:|---|---|"]
     table += [f"| {' | '.join(r)} |" for r in rows]
 

@@ -114,7 +114,7 @@ pub async fn authenticate(
         .ok_or_else(|| ApiError::internal("the route table is not registered"))?
         .clone();
     // Unknown paths and methods pass on to the 404/405 answers.
-    let Some(route) = routes.find_for_path(req.method(), req.path()).cloned() else {
+    let Some(route) = routes.find_for_path(req.method(), req.path()) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // For the request metrics (`http::observe`), whatever the answer.
@@ -136,7 +136,7 @@ pub async fn authenticate(
     let surface = surfaces.for_path(req.path());
     let outcome = match identify(&state, surface.presented_key(req.headers())).await {
         Err(refused) => Err(refused),
-        Ok(record) => permit(&req, &route, &record, &request_id).map_err(|err| (err, Some(record))),
+        Ok(record) => permit(&req, route, &record, &request_id).map_err(|err| (err, Some(record))),
     };
     match outcome {
         Ok(caller) => {
@@ -151,7 +151,7 @@ pub async fn authenticate(
             if matches!(err, ApiError::Unauthorized(_) | ApiError::Forbidden { .. }) {
                 match who {
                     Some(who) => {
-                        record_denied(&state, &route, &who, req.path(), &request_id).await;
+                        record_denied(&state, route, &who, req.path(), &request_id).await;
                     }
                     None => {
                         state.refusals.note();

@@ -17,6 +17,7 @@
 //! | `KEYGATE_INVALIDATION_POLL_MS` | `1000` | PostgreSQL: how often a node reads the invalidations of other nodes' changes, whatever `LISTEN/NOTIFY` says (50 to 60000) |
 //! | `KEYGATE_LAST_USED_FLUSH_MS` | `5000` | how often `last_used_at` values are written (100 to 600000) |
 //! | `KEYGATE_REQUEST_DEADLINE_MS` | `5000` | keygate's bound on every request (100 to 600000); a longer `Request-Timeout` is cut to it; running out is 503 |
+//! | `KEYGATE_SHUTDOWN_TIMEOUT_SECONDS` | `20` | how long a stopping server lets requests in flight finish (0 to 3600) |
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
@@ -92,6 +93,9 @@ pub struct ServeArgs {
     /// keygate's bound on every request, in ms (100 to 600000).
     #[arg(long, env = "KEYGATE_REQUEST_DEADLINE_MS", default_value = "5000")]
     pub request_deadline_ms: String,
+    /// How long a stopping server lets requests in flight finish, in s (0 to 3600).
+    #[arg(long, env = "KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", default_value = "20")]
+    pub shutdown_timeout_seconds: String,
     /// Days an audit event is kept (0 to 36500; 0: forever).
     #[arg(long, env = "KEYGATE_AUDIT_RETENTION_DAYS", default_value = "400")]
     pub audit_retention_days: String,
@@ -228,6 +232,8 @@ pub struct Settings {
     pub last_used_flush: Duration,
     /// keygate's bound on every request.
     pub request_deadline: Duration,
+    /// How long a stopping server lets requests in flight finish.
+    pub shutdown_timeout: Duration,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<chrono::Duration>,
     /// Where the master key comes from.
@@ -252,6 +258,7 @@ impl Settings {
             trusted_proxies: crate::net::TrustedProxies::default(),
             last_used_flush: Duration::from_secs(5),
             request_deadline: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(20),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
         }
     }
@@ -274,6 +281,7 @@ impl fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("last_used_flush", &self.last_used_flush)
             .field("request_deadline", &self.request_deadline)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("audit_retention", &self.audit_retention)
             .field("master_key", &self.master_key)
             .finish()
@@ -435,6 +443,12 @@ impl ServeArgs {
             100,
             600_000,
         )?;
+        let shutdown_timeout = parse_number(
+            "KEYGATE_SHUTDOWN_TIMEOUT_SECONDS",
+            &self.shutdown_timeout_seconds,
+            0,
+            3600,
+        )?;
         let audit_retention = match parse_number(
             "KEYGATE_AUDIT_RETENTION_DAYS",
             &self.audit_retention_days,
@@ -493,6 +507,7 @@ impl ServeArgs {
             trusted_proxies,
             last_used_flush: Duration::from_millis(last_used_flush),
             request_deadline: Duration::from_millis(request_deadline),
+            shutdown_timeout: Duration::from_secs(shutdown_timeout),
             audit_retention,
         })
     }

@@ -284,7 +284,12 @@ impl From<diesel::result::Error> for ApiError {
                 code: "still_referenced",
                 detail: "the resource is referenced by another resource".to_owned(),
             },
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            // The connection was closed or reset under the query (it is
+            // then closed, see `db::Lent`): the database is unavailable.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => {
                 metrics().db_error("unavailable");
                 ApiError::Unavailable
             }

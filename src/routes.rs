@@ -5,6 +5,8 @@
 //! operation a request addresses here, and the default service answers
 //! 404 or 405 from it.
 
+use std::collections::HashMap;
+
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
@@ -150,6 +152,10 @@ impl Route {
 #[derive(Debug, Default)]
 pub struct Routes {
     routes: Vec<Route>,
+    /// The routes of each template without parameters, by path, in
+    /// order: a request to such a path (`/v1/verify`) finds its operation
+    /// without a pass over every template ([`Routes::find_for_path`]).
+    literal: HashMap<String, Vec<usize>>,
 }
 
 impl Routes {
@@ -164,7 +170,13 @@ impl Routes {
         for (surface, doc) in docs {
             routes.extend(Routes::read(surface, doc));
         }
-        Routes { routes }
+        let mut literal: HashMap<String, Vec<usize>> = HashMap::new();
+        for (at, route) in routes.iter().enumerate() {
+            if route.path_params.is_empty() {
+                literal.entry(route.path.clone()).or_default().push(at);
+            }
+        }
+        Routes { routes, literal }
     }
 
     fn read(surface: &'static str, doc: &Value) -> Vec<Route> {
@@ -232,8 +244,34 @@ impl Routes {
     /// The operation a concrete request path and method address (see
     /// [`Routes::addressed`]); `None` when the path's operations have other
     /// methods.
-    pub fn find_for_path<'a>(&'a self, method: &Method, path: &'a str) -> Option<&'a Route> {
-        self.addressed(path).find(|r| r.method == *method)
+    pub fn find_for_path(&self, method: &Method, path: &str) -> Option<&Route> {
+        // A template without parameters that is the path itself has the
+        // fewest parameters there can be: the answer is among its routes.
+        if let Some(at) = self.literal.get(path) {
+            return at
+                .iter()
+                .map(|&i| &self.routes[i])
+                .find(|r| r.method == *method);
+        }
+        // One pass: the first route with the method among those with the
+        // fewest parameters so far (a route with fewer starts over).
+        let mut fewest = usize::MAX;
+        let mut found = None;
+        for route in self
+            .routes
+            .iter()
+            .filter(|r| template_matches(&r.path, path))
+        {
+            let params = route.path_params.len();
+            if params < fewest {
+                fewest = params;
+                found = None;
+            }
+            if params == fewest && found.is_none() && route.method == *method {
+                found = Some(route);
+            }
+        }
+        found
     }
 
     /// The operation with this operationId.

@@ -139,6 +139,7 @@ pub struct Application {
     /// PostgreSQL: where this node starts following the other nodes'
     /// changes, and how.
     peers: Option<Peers>,
+    shutdown_timeout: Duration,
     // Held while the server runs: one server an SQLite file.
     _sqlite_lock: Option<setup::SqliteLock>,
 }
@@ -155,9 +156,6 @@ struct Peers {
 const REFUSALS_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// How often audit events past the retention are purged (and once at start).
 const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// How long a stopping server lets requests in flight finish.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// How long a forced stop (a second signal) waits for `last_used_at`.
 const FORCED_FLUSH: Duration = Duration::from_secs(2);
@@ -249,6 +247,7 @@ impl Application {
             app.default_service(web::to(no_route))
                 .into_app()
                 .service(swagger_ui(&surfaces))
+                .configure(|cfg| api_docs(cfg, &surfaces))
                 .configure(|cfg| redirects(cfg, &surfaces))
                 .wrap(from_fn(check_request_target))
                 .wrap(from_fn(request_timeout))
@@ -269,7 +268,7 @@ impl Application {
         .workers(workers)
         // Stopping is `run_until_signal`'s, so SIGINT drains as SIGTERM does.
         .disable_signals()
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: settings.bind,
@@ -284,6 +283,7 @@ impl Application {
                 flush_every: settings.last_used_flush,
                 audit_retention: settings.audit_retention,
                 peers,
+                shutdown_timeout: settings.shutdown_timeout,
                 _sqlite_lock: sqlite_lock,
             },
             printable,
@@ -382,17 +382,18 @@ impl Application {
 
     /// [`Application::run`] until SIGINT or SIGTERM, then stops gracefully:
     /// no new connections, requests in flight finish (up to
-    /// [`SHUTDOWN_GRACE`]; a second signal ends them at once), pending
+    /// `KEYGATE_SHUTDOWN_TIMEOUT_SECONDS`; a second signal ends them at once), pending
     /// `last_used_at` values are written, and the result is `Ok`. For the
     /// binary; tests use `run` and stop with [`Application::handle`].
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let state = self.state.clone();
+        let grace = self.shutdown_timeout.as_secs();
         actix_web::rt::spawn(async move {
             let signal = stop_signal().await;
             log::info!(
                 "{signal}: stopping; requests in flight may finish within {} s (a second signal stops at once)",
-                SHUTDOWN_GRACE.as_secs()
+                grace
             );
             tokio::select! {
                 () = handle.stop(true) => {}
@@ -464,25 +465,30 @@ fn redirects(cfg: &mut web::ServiceConfig, surfaces: &Surfaces) {
 /// persisted (a reload forgets it): the key would sit in the browser's
 /// localStorage in clear text.
 fn swagger_ui(surfaces: &Surfaces) -> SwaggerUi {
-    let documents: Vec<(String, &serde_json::Value)> = surfaces
-        .all()
-        .map(|s| {
-            (
-                format!("/api-docs/{}.json", s.document_stem()),
-                s.document(),
-            )
-        })
-        .collect();
-    let config = match documents.as_slice() {
-        [(url, _)] => Config::from(url.clone()),
-        many => Config::new(many.iter().map(|(url, _)| url.clone())),
+    let urls: Vec<String> = surfaces.all().map(api_doc_url).collect();
+    let config = match urls.as_slice() {
+        [url] => Config::from(url.clone()),
+        many => Config::new(many.iter().cloned()),
     };
-    documents
-        .into_iter()
-        .fold(SwaggerUi::new("/swagger-ui/{_:.*}"), |ui, (url, doc)| {
-            ui.external_url_unchecked(url, doc.clone())
-        })
-        .config(config)
+    SwaggerUi::new("/swagger-ui/{_:.*}").config(config)
+}
+
+fn api_doc_url(surface: &Arc<dyn crate::surface::Surface>) -> String {
+    format!("/api-docs/{}.json", surface.document_stem())
+}
+
+/// Each surface's document at `/api-docs/<stem>.json`, served from the
+/// one copy the surface holds: Swagger UI's own `external_url` would keep
+/// a copy of every document in every worker (megabytes of idle memory).
+fn api_docs(cfg: &mut web::ServiceConfig, surfaces: &Surfaces) {
+    for surface in surfaces.all() {
+        let document = surface.document();
+        cfg.service(
+            web::resource(api_doc_url(surface))
+                .guard(guard::Get())
+                .to(move || async move { HttpResponse::Ok().json(document) }),
+        );
+    }
 }
 
 #[cfg(test)]

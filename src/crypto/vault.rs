@@ -9,6 +9,7 @@
 //! the ring opens what it sealed (an envelope names its key id). Today the
 //! ring holds the one configured key; rekeying adds retired keys to it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -40,6 +41,12 @@ struct Keyring {
     active: MasterKey,
     /// Open what they sealed before a rekeying (none yet).
     retired: Vec<MasterKey>,
+    /// Whether the start found the active key recorded in
+    /// `encryption_keys` ([`check`]): a committed row, and nothing deletes
+    /// them, so seals need not look again (one query less per write that
+    /// seals). A read inside a write cannot tell its own uncommitted insert
+    /// from a committed row, so only the start sets it.
+    active_recorded: AtomicBool,
 }
 
 /// The sealing service, cheap to clone. Reached by handlers through
@@ -66,6 +73,7 @@ impl Vault {
             ring: Arc::new(Keyring {
                 active,
                 retired: Vec::new(),
+                active_recorded: AtomicBool::new(false),
             }),
         }
     }
@@ -125,6 +133,9 @@ impl Vault {
     }
 
     fn record(&self, conn: &mut AnyConnection) -> Result<(), ApiError> {
+        if self.ring.active_recorded.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let id = self.active_key_id();
         let known: i64 = encryption_keys::table
             .filter(encryption_keys::key_id.eq(&id))
@@ -223,6 +234,9 @@ pub fn check(db: &Db, vault: Option<&Vault>) -> Result<(), VaultError> {
     let known = db
         .write_blocking(|conn| Ok(key_ids(conn)?))
         .map_err(VaultError::Database)?;
+    if let Some(vault) = vault.filter(|v| known.contains(&v.active_key_id())) {
+        vault.ring.active_recorded.store(true, Ordering::Relaxed);
+    }
     match vault.map(Vault::active_key_id) {
         None if !known.is_empty() => Err(VaultError::Key {
             variable: "KEYGATE_MASTER_KEY",

@@ -16,7 +16,7 @@ pub mod version;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -61,11 +61,49 @@ pub struct Manager {
     settings: DatabaseSettings,
 }
 
+/// A pooled connection and what the pool needs to know of it: since when
+/// it has sat idle (a connection back within [`ALIVE_BYPASS`] is lent
+/// without a ping) and whether its last use failed in a way that leaves
+/// it unusable (it is then closed instead of going back to the pool).
+pub struct PoolConn {
+    conn: AnyConnection,
+    idle_since: Instant,
+    discard: bool,
+}
+
+/// A connection used this recently is lent without a ping: the ping is one
+/// more round trip per request under load (r2d2's `test_on_check_out`
+/// sends it on every checkout), while a connection that broke while busy
+/// fails its query, answers 503 and is closed ([`Lent::discard`]). One
+/// that sat idle longer (through a database restart, say) is pinged first,
+/// as before. HikariCP's `aliveBypassWindowMs` (500 ms) is the same idea.
+const ALIVE_BYPASS: Duration = Duration::from_secs(1);
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PoolConn;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        self.open().map(|conn| PoolConn {
+            conn,
+            idle_since: Instant::now(),
+            discard: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), r2d2::Error> {
+        conn.conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        // Called as the connection comes back: from now on it is idle.
+        conn.idle_since = Instant::now();
+        conn.discard || conn.conn.is_broken()
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<AnyConnection, r2d2::Error> {
         match self.settings.backend {
             Backend::Postgres => {
                 let timeouts = &self.settings.timeouts;
@@ -99,14 +137,6 @@ impl ManageConnection for Manager {
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
     }
 }
 
@@ -246,6 +276,30 @@ pub fn time_from_micros(micros: i64) -> Option<chrono::NaiveDateTime> {
         .filter(|t| (1..=9999).contains(&t.year()))
 }
 
+/// Runs `work` atomically: in a transaction of its own when none is open,
+/// else as part of the open one, without diesel's savepoint (two more round
+/// trips). Every [`Db::write`] is one transaction, rolled back whole when
+/// its work fails, so a savepoint inside it matters only to a caller that
+/// catches an error and goes on; such a caller keeps `conn.transaction`.
+pub fn atomic<T, E>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    let open = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(E::from)?
+        .is_some();
+    if open {
+        work(conn)
+    } else {
+        conn.transaction(work)
+    }
+}
+
 /// A new time-ordered id with a type prefix: `aky_`, `org_`, `evt_`...
 /// (a UUIDv7 in hex, so ids sort in creation order).
 pub fn new_id(prefix: &str) -> String {
@@ -271,7 +325,10 @@ enum Source {
     Single(Arc<Mutex<AnyConnection>>),
 }
 
-/// A connection lent by a [`Source`].
+/// A connection lent by a [`Source`]. It lives on one blocking thread's
+/// stack for one piece of work; boxing the pooled one would cost an
+/// allocation per checkout to save stack space nobody needs.
+#[expect(clippy::large_enum_variant)]
 enum Lent<'a> {
     Pooled(r2d2::PooledConnection<Manager>),
     Single(std::sync::MutexGuard<'a, AnyConnection>),
@@ -281,7 +338,7 @@ impl std::ops::Deref for Lent<'_> {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         match self {
-            Lent::Pooled(c) => c,
+            Lent::Pooled(c) => &c.conn,
             Lent::Single(c) => c,
         }
     }
@@ -290,27 +347,59 @@ impl std::ops::Deref for Lent<'_> {
 impl std::ops::DerefMut for Lent<'_> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
-            Lent::Pooled(c) => c,
+            Lent::Pooled(c) => &mut c.conn,
             Lent::Single(c) => c,
+        }
+    }
+}
+
+impl Lent<'_> {
+    /// Closes a pooled PostgreSQL connection when it comes back if `result`
+    /// says the database was unavailable: a connection reset or refused
+    /// under it (its next query would fail too), or a session the server
+    /// ended; a statement timeout costs a reconnect at worst.
+    fn discard_if_unavailable<T>(&mut self, result: &Result<T, ApiError>) {
+        if let (Lent::Pooled(c), Err(ApiError::Unavailable)) = (self, result) {
+            if matches!(c.conn, AnyConnection::Postgresql(_)) {
+                c.discard = true;
+            }
         }
     }
 }
 
 impl Source {
     /// A connection within `wait` (a pooled one; the command line's single
-    /// connection is always there).
+    /// connection is always there). A pooled connection idle for longer
+    /// than [`ALIVE_BYPASS`] is pinged first; one that fails is closed and
+    /// the next one taken.
     fn get(&self, wait: Duration) -> Result<Lent<'_>, ApiError> {
-        Ok(match self {
-            Source::Pool(pool) => {
-                let started = std::time::Instant::now();
-                let conn = pool.get_timeout(wait);
+        let pool = match self {
+            Source::Pool(pool) => pool,
+            Source::Single(conn) => {
+                return Ok(Lent::Single(conn.lock().unwrap_or_else(|p| p.into_inner())))
+            }
+        };
+        let started = Instant::now();
+        let until = started + wait;
+        loop {
+            let conn = pool.get_timeout(until.saturating_duration_since(Instant::now()));
+            let mut conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    crate::metrics::metrics()
+                        .pool_wait
+                        .observe(started.elapsed().as_secs_f64());
+                    return Err(e.into());
+                }
+            };
+            if conn.idle_since.elapsed() < ALIVE_BYPASS || conn.conn.ping().is_ok() {
                 crate::metrics::metrics()
                     .pool_wait
                     .observe(started.elapsed().as_secs_f64());
-                Lent::Pooled(conn?)
+                return Ok(Lent::Pooled(conn));
             }
-            Source::Single(conn) => Lent::Single(conn.lock().unwrap_or_else(|p| p.into_inner())),
-        })
+            conn.discard = true;
+        }
     }
 }
 
@@ -342,6 +431,8 @@ impl Db {
             .max_size(settings.pool_size)
             .min_idle(Some(1))
             .connection_timeout(RECONNECT_BACKOFF_CAP_TWICE)
+            // `Source::get` pings only connections that sat idle.
+            .test_on_check_out(false)
             .build_unchecked(Manager {
                 settings: settings.clone(),
             });
@@ -365,7 +456,7 @@ impl Db {
         let conn = Manager {
             settings: settings.clone(),
         }
-        .connect()
+        .open()
         .map_err(
             |e| match (settings.backend, setup::describe(settings, &e)) {
                 (Backend::Sqlite, failure) => SetupError::File(failure.line),
@@ -450,7 +541,9 @@ impl Db {
                     return Err(d.ran_out());
                 }
                 let mut conn = this.checkout(deadline)?;
-                work(&mut conn)
+                let result = work(&mut conn);
+                conn.discard_if_unavailable(&result);
+                result
             }),
         )
         .await
@@ -569,7 +662,23 @@ impl Db {
             ),
             Backend::Postgres => None,
         };
-        let conn = &mut *conn;
+        let result = self.transaction(&mut conn, deadline, gate, work);
+        conn.discard_if_unavailable(&result);
+        result
+    }
+
+    /// `work` in one transaction on `conn`, committed unless the deadline
+    /// passed or the request gave up first (see [`Db::write`]).
+    fn transaction<T, F>(
+        &self,
+        conn: &mut AnyConnection,
+        deadline: Option<Deadline>,
+        gate: Option<&CommitGate>,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+    {
         type Manager = <AnyConnection as Connection>::TransactionManager;
         match conn {
             // A deferred BEGIN that reads and then writes fails at once with

@@ -36,10 +36,19 @@ where
     if let AnyConnection::Sqlite(_) = conn {
         return Ok(());
     }
-    rows.with_lock(ForWrite)
-        .modify_lock(Plain)
-        .execute(conn)
-        .map(drop)
+    locked(rows).execute(conn).map(drop)
+}
+
+/// The query `rows` taking the rows it selects for the transaction, as
+/// [`lock`] does, for a write that loads the row it locks: one round trip
+/// where [`lock`] and a load take two (PostgreSQL returns the version a
+/// waited-for writer committed). The lock clause is empty on SQLite.
+pub fn locked<Q>(rows: Q) -> <Q::Output as ModifyLockDsl<Plain>>::Output
+where
+    Q: LockingDsl<ForWrite>,
+    Q::Output: ModifyLockDsl<Plain>,
+{
+    rows.with_lock(ForWrite).modify_lock(Plain)
 }
 
 /// The lock mode of [`lock`]: `FOR UPDATE` on PostgreSQL, nothing on

@@ -129,6 +129,28 @@ pub fn delete_all(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult<usi
     Ok(deleted)
 }
 
+/// The condition of a still-working pending secret of an owner of
+/// `owner_kind`: rotated away, its grace not yet over.
+pub type StillPending = diesel::dsl::And<
+    diesel::dsl::And<
+        diesel::dsl::Eq<key_secrets::owner_kind, String>,
+        diesel::dsl::Eq<key_secrets::state, &'static str>,
+    >,
+    diesel::dsl::Gt<key_secrets::pending_expires_at, chrono::NaiveDateTime>,
+>;
+
+/// See [`StillPending`].
+pub fn still_pending(owner_kind: &str) -> StillPending {
+    key_secrets::owner_kind
+        .eq(owner_kind.to_owned())
+        .and(key_secrets::state.eq(STATE_PENDING))
+        .and(key_secrets::pending_expires_at.gt(now().naive_utc()))
+}
+
+/// The order pending secrets are shown in: oldest first.
+pub const PENDING_ORDER: (key_secrets::created_at, key_secrets::key_hash) =
+    (key_secrets::created_at, key_secrets::key_hash);
+
 /// The still-working pending secrets of the given owners, oldest first.
 pub fn pending_of(
     conn: &mut AnyConnection,
@@ -139,11 +161,9 @@ pub fn pending_of(
         return Ok(Vec::new());
     }
     key_secrets::table
-        .filter(key_secrets::owner_kind.eq(owner_kind))
+        .filter(still_pending(owner_kind))
         .filter(key_secrets::owner_id.eq_any(owner_ids))
-        .filter(key_secrets::state.eq(STATE_PENDING))
-        .filter(key_secrets::pending_expires_at.gt(now().naive_utc()))
-        .order((key_secrets::created_at.asc(), key_secrets::key_hash.asc()))
+        .order((PENDING_ORDER.0.asc(), PENDING_ORDER.1.asc()))
         .select(KeySecretRow::as_select())
         .load(conn)
 }

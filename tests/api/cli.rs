@@ -20,7 +20,7 @@ const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
 /// Every variable keygate reads; removed before each run so the tests do not
 /// depend on the environment they run in.
-const KEYGATE_VARS: [&str; 16] = [
+const KEYGATE_VARS: [&str; 17] = [
     "DATABASE_URL",
     "KEYGATE_BIND",
     "KEYGATE_POOL_SIZE",
@@ -31,6 +31,7 @@ const KEYGATE_VARS: [&str; 16] = [
     "KEYGATE_DB_STATEMENT_TIMEOUT_MS",
     "KEYGATE_REQUEST_DEADLINE_MS",
     "KEYGATE_AUDIT_RETENTION_DAYS",
+    "KEYGATE_SHUTDOWN_TIMEOUT_SECONDS",
     "KEYGATE_AUTH_CACHE_TTL_MS",
     "KEYGATE_LAST_USED_FLUSH_MS",
     "KEYGATE_MASTER_KEY",
@@ -935,6 +936,8 @@ fn bad_configuration_fails_at_start_naming_the_variable() {
         ("KEYGATE_REQUEST_DEADLINE_MS", "0"),
         ("KEYGATE_AUDIT_RETENTION_DAYS", "-1"),
         ("KEYGATE_AUDIT_RETENTION_DAYS", "36501"),
+        ("KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", "3601"),
+        ("KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", "soon"),
     ];
     for (variable, value) in cases {
         for args in [&[][..], &["serve"][..]] {
@@ -1583,4 +1586,40 @@ async fn postgres_in_libpq_keyword_form_tries_the_hosts_in_turn_and_listens_for_
         "the probe's notification came back:\n{}",
         out.stderr
     );
+}
+
+#[actix_web::test]
+async fn the_drain_ends_at_the_shutdown_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("DATABASE_URL", &url),
+            ("KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let key = server.printed_key();
+    // A body that never arrives keeps the request in flight, past the
+    // 1 s drain (the body timeout is 10 s).
+    let _conn = server.post_in_flight(&key, 100, "{");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.send_signal("TERM");
+    let (status, out) = server.wait_exit("TERM");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}:\n{}",
+        out.stderr
+    );
+    assert!(status.success(), "exit {status}:\n{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("requests in flight may finish within 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("keygate stopped"), "{}", out.stderr);
 }

@@ -165,7 +165,7 @@ pub async fn update_api_key(
     let (row, pending) = state
         .db
         .write(move |conn| {
-            repo::update_within(
+            let row = repo::update_within(
                 conn,
                 &org,
                 &id,
@@ -174,7 +174,7 @@ pub async fn update_api_key(
                 patch.clone(),
                 audit.clone(),
             )?;
-            repo::get_with_pending(conn, &org, &id)
+            repo::with_pending(conn, row)
         })
         .await?;
     respond(row, pending)

@@ -12,12 +12,13 @@ use ipnet::IpNet;
 use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
-use crate::db::schema::api_keys;
+use crate::db::schema::{api_keys, key_secrets};
 use crate::db::version::{self, IfMatch};
-use crate::db::{new_id, now, AnyConnection};
+use crate::db::{atomic, new_id, now, AnyConnection};
 use crate::error::ApiError;
 use crate::keys::dto::PendingKey;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
+use crate::keys::model::KeySecretRow;
 use crate::keys::repo::{self as rotation, Owner};
 use crate::keys::rights::{ApiPolicy, Rights, Role};
 use crate::keys::OWNER_API_KEY;
@@ -172,7 +173,39 @@ pub fn get_with_pending(
     organization_id: &str,
     id: &str,
 ) -> Result<(ApiKeyRow, Vec<PendingKey>), ApiError> {
-    let row = get(conn, organization_id, id)?;
+    // One round trip: the key joined to each of its pending secrets (one
+    // row without any when it has none).
+    let rows: Vec<(ApiKeyRow, Option<KeySecretRow>)> = api_keys::table
+        .left_join(
+            key_secrets::table.on(key_secrets::owner_id
+                .eq(api_keys::id)
+                .and(rotation::still_pending(OWNER_API_KEY))),
+        )
+        .filter(api_keys::organization_id.eq(organization_id))
+        .filter(api_keys::id.eq(id))
+        .order((
+            rotation::PENDING_ORDER.0.asc(),
+            rotation::PENDING_ORDER.1.asc(),
+        ))
+        .select((ApiKeyRow::as_select(), Option::<KeySecretRow>::as_select()))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let (row, first) = rows
+        .next()
+        .ok_or_else(|| ApiError::not_found("api key", id))?;
+    let pending = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, secret)| secret))
+        .map(|secret| PendingKey::from(&secret))
+        .collect();
+    Ok((row, pending))
+}
+
+/// A key and its still-working pending keys.
+pub fn with_pending(
+    conn: &mut AnyConnection,
+    row: ApiKeyRow,
+) -> Result<(ApiKeyRow, Vec<PendingKey>), ApiError> {
     let mut pending = pending_keys(conn, std::slice::from_ref(&row.id))?;
     let of_row = pending.remove(&row.id).unwrap_or_default();
     Ok((row, of_row))
@@ -201,8 +234,15 @@ fn get_for_write(
     id: &str,
     if_match: &IfMatch,
 ) -> Result<ApiKeyRow, ApiError> {
-    version::lock(conn, api_keys::table.filter(api_keys::id.eq(id)))?;
-    let current = get(conn, organization_id, id)?;
+    let current = version::locked(
+        api_keys::table
+            .filter(api_keys::organization_id.eq(organization_id))
+            .filter(api_keys::id.eq(id))
+            .select(ApiKeyRow::as_select()),
+    )
+    .first(conn)
+    .optional()?
+    .ok_or_else(|| ApiError::not_found("api key", id))?;
     if_match.check(&current.etag())?;
     Ok(current)
 }
@@ -288,7 +328,7 @@ pub fn update(
     change: impl FnOnce(&ApiKeyRow) -> Result<ApiKeyChanges, ApiError>,
     audit: AuditEvent,
 ) -> Result<ApiKeyRow, ApiError> {
-    conn.transaction(|conn| {
+    atomic(conn, |conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         let mut changes = change(&current)?;
         changes.updated_at = Some(now().naive_utc());
@@ -318,7 +358,7 @@ pub fn delete(
     check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
-    conn.transaction(|conn| {
+    atomic(conn, |conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
         rotation::delete_all(conn, owner(organization_id, id))?;
@@ -345,7 +385,7 @@ pub fn rotate(
     check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
     audit: AuditEvent,
 ) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
-    conn.transaction(|conn| {
+    atomic(conn, |conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
         let key = rotation::rotate(

@@ -11,7 +11,7 @@ use crate::crypto::vault::Vault;
 use crate::db::page::Page;
 use crate::db::schema::secrets;
 use crate::db::version::{self, IfMatch};
-use crate::db::{now, AnyConnection};
+use crate::db::{atomic, now, AnyConnection};
 use crate::error::ApiError;
 
 fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
@@ -74,7 +74,7 @@ pub fn create(
     description: Option<String>,
     audit: AuditEvent,
 ) -> Result<SecretRow, ApiError> {
-    conn.transaction(|conn| {
+    atomic(conn, |conn| {
         let at = now().naive_utc();
         let sealed = vault.seal(conn, place(organization_id, id), value.as_bytes())?;
         let row = SecretRow {
