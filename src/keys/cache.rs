@@ -227,19 +227,12 @@ impl<R: CachedRecord> KeyCache<R> {
         }
     }
 
-    /// How many entries the cache holds, fresh or not yet removed.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How many entries are held (fresh or not yet removed).
+    pub fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).by_hash.len())
             .sum()
-    }
-
-    /// How many entries are held (fresh or not yet pruned).
-    pub fn len(&self) -> usize {
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.by_hash.len()
     }
 
     /// Whether no entry is held.
@@ -249,9 +242,14 @@ impl<R: CachedRecord> KeyCache<R> {
 
     /// Drops every entry (this node may have missed other nodes' changes).
     pub fn clear(&self) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.dropped = Some(Instant::now());
-        entries.by_hash.clear();
+        let now = Instant::now();
+        for shard in self.shards.iter() {
+            let mut shard = Self::write(shard);
+            shard.dropped = Some(now);
+            shard.by_hash.clear();
+            shard.stored.clear();
+            shard.by_owner.clear();
+        }
     }
 
     /// Finds a well-formed presented key's record by its hash: from the
