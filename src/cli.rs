@@ -27,6 +27,10 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; the size does not matter"
+)]
 enum Command {
     /// Serve the API (the default when no command is given).
     Serve(ServeArgs),

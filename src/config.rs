@@ -17,6 +17,8 @@
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
+//! | `KEYGATE_SECRET_SCANNING_KEYS` | — | JSON of the public keys GitHub signs secret scanning alerts with, in GitHub's published shape `{"public_keys": [{"key_identifier", "key"}]}`; without it (or the file) every alert is refused with 401 |
+//! | `KEYGATE_SECRET_SCANNING_KEYS_FILE` | — | a file holding that JSON (e.g. GitHub's list, saved) |
 //! | `RUST_LOG` | `info` | log filter for env_logger; one that does not parse stops the start ([`log_filter`]) |
 
 use std::fmt;
@@ -89,9 +91,54 @@ pub struct ServeArgs {
     /// File holding the master key's base64 text.
     #[arg(long, env = "KEYGATE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// JSON of the public keys secret scanning alerts are signed with.
+    #[arg(long, env = "KEYGATE_SECRET_SCANNING_KEYS")]
+    pub secret_scanning_keys: Option<String>,
+    /// File holding that JSON.
+    #[arg(long, env = "KEYGATE_SECRET_SCANNING_KEYS_FILE")]
+    pub secret_scanning_keys_file: Option<PathBuf>,
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub database: DatabaseArgs,
+}
+
+/// Where the public keys of secret scanning alerts come from; they are
+/// parsed at start (`startup`), so a bad list stops it in one line.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ScanningKeysSource {
+    /// None configured: every alert is refused.
+    #[default]
+    None,
+    /// `KEYGATE_SECRET_SCANNING_KEYS`.
+    Inline(String),
+    /// `KEYGATE_SECRET_SCANNING_KEYS_FILE`.
+    File(PathBuf),
+}
+
+impl ScanningKeysSource {
+    /// The variable a problem with this source is reported under.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            ScanningKeysSource::File(_) => "KEYGATE_SECRET_SCANNING_KEYS_FILE",
+            _ => "KEYGATE_SECRET_SCANNING_KEYS",
+        }
+    }
+
+    /// The JSON text, `None` when no source is configured.
+    pub fn read(&self) -> Result<Option<String>, ConfigError> {
+        match self {
+            ScanningKeysSource::None => Ok(None),
+            ScanningKeysSource::Inline(text) => Ok(Some(text.clone())),
+            ScanningKeysSource::File(path) => {
+                std::fs::read_to_string(path).map(Some).map_err(|e| {
+                    config_error(
+                        self.variable(),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })
+            }
+        }
+    }
 }
 
 /// The backend a database URL names.
@@ -214,6 +261,8 @@ pub struct Settings {
     pub audit_retention: Option<chrono::Duration>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
+    /// Where the public keys of secret scanning alerts come from.
+    pub secret_scanning_keys: ScanningKeysSource,
 }
 
 impl Settings {
@@ -232,6 +281,7 @@ impl Settings {
             last_used_flush: Duration::from_secs(5),
             request_deadline: Duration::from_secs(5),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
+            secret_scanning_keys: ScanningKeysSource::None,
         }
     }
 }
@@ -252,6 +302,7 @@ impl fmt::Debug for Settings {
             .field("request_deadline", &self.request_deadline)
             .field("audit_retention", &self.audit_retention)
             .field("master_key", &self.master_key)
+            .field("secret_scanning_keys", &self.secret_scanning_keys)
             .finish()
     }
 }
@@ -423,7 +474,20 @@ impl ServeArgs {
             (None, Some(path)) => MasterKeySource::File(path.clone()),
             (None, None) => MasterKeySource::default_for(&database),
         };
+        let secret_scanning_keys = match (
+            &self.secret_scanning_keys,
+            &self.secret_scanning_keys_file,
+        ) {
+            (Some(_), Some(_)) => return Err(config_error(
+                "KEYGATE_SECRET_SCANNING_KEYS",
+                "set KEYGATE_SECRET_SCANNING_KEYS or KEYGATE_SECRET_SCANNING_KEYS_FILE, not both",
+            )),
+            (Some(text), None) => ScanningKeysSource::Inline(text.clone()),
+            (None, Some(path)) => ScanningKeysSource::File(path.clone()),
+            (None, None) => ScanningKeysSource::None,
+        };
         Ok(Settings {
+            secret_scanning_keys,
             bind,
             master_key,
             database,

@@ -16,7 +16,8 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::audit::Refusals;
-use crate::config::{ConfigError, MasterKeySource, Settings};
+use crate::config::{ConfigError, MasterKeySource, ScanningKeysSource, Settings};
+use crate::crypto::signature::ScanningKeys;
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{setup, Db, SetupError};
 use crate::dialects::cloud_connect::CloudConnect;
@@ -137,6 +138,24 @@ pub struct Application {
 
 /// How often unstored refusals are reported in the log.
 const REFUSALS_REPORT_EVERY: Duration = Duration::from_secs(60);
+/// The public keys of secret scanning alerts, read and parsed before
+/// anything else starts: a list that cannot be used stops the start with
+/// one line naming its variable.
+fn load_scanning_keys(source: &ScanningKeysSource) -> Result<ScanningKeys, ConfigError> {
+    let Some(text) = source.read()? else {
+        return Ok(ScanningKeys::default());
+    };
+    let keys = ScanningKeys::parse(&text).map_err(|reason| ConfigError {
+        variable: source.variable(),
+        reason,
+    })?;
+    log::info!(
+        "secret scanning alerts are checked against {} public keys",
+        keys.len()
+    );
+    Ok(keys)
+}
+
 /// How often audit events past the retention are purged (and once at start).
 const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -155,6 +174,7 @@ impl Application {
         workers: usize,
     ) -> Result<(Application, Option<GeneratedKey>), StartError> {
         check_bootstrap_key(settings)?;
+        let scanning_keys = load_scanning_keys(&settings.secret_scanning_keys)?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,
             source,
@@ -194,6 +214,7 @@ impl Application {
             vault,
             policy_names: Arc::new(routes.policy_names()),
             refusals: Arc::new(Refusals::default()),
+            scanning_keys: Arc::new(scanning_keys),
         });
         let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();

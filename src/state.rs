@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::audit::{self, Refusals};
+use crate::crypto::signature::ScanningKeys;
 use crate::crypto::vault::Vault;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub policy_names: Arc<PolicyNames>,
     /// Refusals of callers without a usable key: counted, not stored.
     pub refusals: Arc<Refusals>,
+    /// The public keys GitHub's secret scanning alerts are checked against.
+    pub scanning_keys: Arc<ScanningKeys>,
 }
 
 impl AppState {

@@ -92,6 +92,9 @@ diesel::table! {
         request_id -> Text,
         /// `success` or `denied`.
         outcome -> Text,
+        /// What else the event records: for a leak report, the URL where
+        /// the key was found.
+        detail -> Nullable<Text>,
     }
 }
 
@@ -298,6 +301,23 @@ diesel::table! {
         active_credential_id -> Nullable<Text>,
         /// When the row was first written.
         created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Key safety settings of organizations that changed them (the others
+    /// have the defaults and no row).
+    key_policies (organization_id) {
+        /// The organization.
+        organization_id -> Text,
+        /// What a leak report does to a reported key: `disable` or `revoke`.
+        leak_response -> Text,
+        /// The longest lifetime an API key may be given, if limited.
+        max_key_lifetime_seconds -> Nullable<BigInt>,
+        /// Whether every API key must have an `expires_at`.
+        require_expiry -> Bool,
         /// Last change.
         updated_at -> Timestamp,
     }

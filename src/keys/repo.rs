@@ -120,6 +120,35 @@ pub fn revoke_pending(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult
     Ok(revoked)
 }
 
+/// Deletes the one secret with this hash (a leaked key revoked); its
+/// owner's other secrets stay. Returns whether it existed.
+pub fn revoke_secret(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    key_hash: &str,
+) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        key_secrets::table
+            .filter(owned_by(owner))
+            .filter(key_secrets::key_hash.eq(key_hash)),
+    )
+    .execute(conn)?;
+    if deleted > 0 {
+        changes::record(owner.kind, owner.id);
+    }
+    Ok(deleted > 0)
+}
+
+/// The secret a hash belongs to, of any owner kind (a leak report's
+/// look-up).
+pub fn find_secret(conn: &mut AnyConnection, key_hash: &str) -> QueryResult<Option<KeySecretRow>> {
+    key_secrets::table
+        .filter(key_secrets::key_hash.eq(key_hash))
+        .select(KeySecretRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Removes every secret of an owner (when the owner is deleted).
 pub fn delete_all(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult<usize> {
     let deleted = diesel::delete(key_secrets::table.filter(owned_by(owner))).execute(conn)?;
