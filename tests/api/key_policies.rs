@@ -96,3 +96,99 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::OK);
     }
 }
+
+fn days_from_now(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn set_policy(app: &TestApp, body: Value) {
+    let org = organization_of(app, &app.bootstrap_key).await;
+    let res = app
+        .patch(
+            &format!("/v1/organizations/{org}/key_policy"),
+            &app.bootstrap_key,
+            &body,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+}
+
+async fn listed(app: &TestApp, query: &str) -> Vec<String> {
+    let res = app
+        .get(
+            &format!("/v1/api_keys?limit=100&{query}"),
+            &app.bootstrap_key,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{query}");
+    let page: Value = res.json().await.unwrap();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+backend_test! {
+    async fn a_ninety_day_policy_refuses_a_hundred_day_key(app) {
+        // Made before the policy: one without expiry, one for 200 days.
+        let old = app.create_key(&app.bootstrap_key, json!({"name": "old forever", "api_key_role": "serving"})).await;
+        app.create_key(&app.bootstrap_key, json!({"name": "old 200 days", "api_key_role": "serving", "expires_at": days_from_now(200)})).await;
+        set_policy(&app, json!({"max_key_lifetime_seconds": 90 * 86_400})).await;
+        let res = app
+            .post("/v1/api_keys", &app.bootstrap_key, &json!({"name": "new", "api_key_role": "serving", "expires_at": days_from_now(100)}))
+            .await;
+        let problem = assert_invalid(res, "key_policy_violation", "expires_at").await;
+        assert!(problem["message"].as_str().unwrap().contains("max_key_lifetime_seconds"), "{problem}");
+        let res = app
+            .post("/v1/api_keys", &app.bootstrap_key, &json!({"name": "new", "api_key_role": "serving"}))
+            .await;
+        assert_invalid(res, "key_policy_violation", "expires_at").await;
+        app.create_key(&app.bootstrap_key, json!({"name": "new 30 days", "api_key_role": "serving", "expires_at": days_from_now(30)})).await;
+        // Old keys keep working and are reported; the bootstrap key never expires either.
+        let violating = listed(&app, "violates_policy=true").await;
+        assert!(violating.contains(&"old forever".to_owned()) && violating.contains(&"old 200 days".to_owned()), "{violating:?}");
+        assert!(!violating.contains(&"new 30 days".to_owned()), "{violating:?}");
+        assert_eq!(listed(&app, "violates_policy=false").await, ["new 30 days"]);
+        assert_eq!(listed(&app, &format!("expires_before={}", days_from_now(60))).await, ["new 30 days"]);
+        assert_eq!(listed(&app, &format!("expires_before={}", days_from_now(365))).await, ["old 200 days", "new 30 days"]);
+        let old_id = old["id"].as_str().unwrap();
+        let old_key = old["key"].as_str().unwrap();
+        let me = app.get("/v1/me", old_key).await;
+        assert_eq!(me.status(), StatusCode::OK, "an old key is not broken");
+        // Update: renaming is fine; a new expiry must keep the rule.
+        let path = format!("/v1/api_keys/{old_id}");
+        let res = app.patch(&path, &app.bootstrap_key, &json!({"name": "renamed"})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.patch(&path, &app.bootstrap_key, &json!({"expires_at": days_from_now(100)})).await;
+        assert_invalid(res, "key_policy_violation", "expires_at").await;
+        let res = app.patch(&path, &app.bootstrap_key, &json!({"expires_at": null})).await;
+        assert_invalid(res, "key_policy_violation", "expires_at").await;
+        // Rotate: refused until the key's expiry keeps the rule.
+        let rotate = format!("/v1/api_keys/{old_id}/rotate");
+        let res = app.post(&rotate, &app.bootstrap_key, &json!({})).await;
+        assert_invalid(res, "key_policy_violation", "expires_at").await;
+        let res = app.patch(&path, &app.bootstrap_key, &json!({"expires_at": days_from_now(80)})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.post(&rotate, &app.bootstrap_key, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+backend_test! {
+    async fn require_expiry_alone_accepts_any_expiry(app) {
+        set_policy(&app, json!({"require_expiry": true})).await;
+        let res = app
+            .post("/v1/api_keys", &app.bootstrap_key, &json!({"name": "forever", "api_key_role": "serving"}))
+            .await;
+        let problem = assert_invalid(res, "key_policy_violation", "expires_at").await;
+        assert!(problem["message"].as_str().unwrap().contains("require_expiry"), "{problem}");
+        app.create_key(&app.bootstrap_key, json!({"name": "ten years", "api_key_role": "serving", "expires_at": days_from_now(3650)})).await;
+        let violating = listed(&app, "violates_policy=true").await;
+        assert_eq!(violating.len(), 1, "only the bootstrap key: {violating:?}");
+        set_policy(&app, json!({"require_expiry": false})).await;
+        assert!(listed(&app, "violates_policy=true").await.is_empty());
+    }
+}

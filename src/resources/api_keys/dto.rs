@@ -161,6 +161,15 @@ pub struct ApiKeyFilter {
     pub api_key_role: Option<Role>,
     /// Only enabled (`true`) or disabled (`false`) keys.
     pub enabled: Option<bool>,
+    /// Only keys that break (`true`) or keep (`false`) the organization's
+    /// key policy now: no `expires_at` where one is required, or one further
+    /// ahead than `max_key_lifetime_seconds`. Keys made before a stricter
+    /// policy keep working; this finds them.
+    pub violates_policy: Option<bool>,
+    /// Only keys whose `expires_at` is before this time (RFC 3339); keys
+    /// that never expire are not listed.
+    #[param(value_type = Option<String>, format = DateTime, example = "2027-01-01T00:00:00Z")]
+    pub expires_before: Option<DateTime<Utc>>,
 }
 
 impl From<ApiKeyFilter> for ListFilter {
@@ -168,6 +177,8 @@ impl From<ApiKeyFilter> for ListFilter {
         ListFilter {
             role: f.api_key_role,
             enabled: f.enabled,
+            violates_policy: f.violates_policy,
+            expires_before: f.expires_before,
         }
     }
 }

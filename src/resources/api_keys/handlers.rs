@@ -35,7 +35,10 @@ fn respond(
 /// Creates a key in the caller's organization and returns it with its secret
 /// `key`, which is shown only in this response. The new key's rights (role,
 /// `api_policy`, `allowed_cidrs`, `expires_at`) can never exceed the
-/// caller's: a wider key is refused with 403 `exceeds_caller_rights`.
+/// caller's: a wider key is refused with 403 `exceeds_caller_rights`. Its
+/// `expires_at` must keep the organization's key policy
+/// (`max_key_lifetime_seconds`, `require_expiry`): otherwise 400
+/// `key_policy_violation` naming the rule.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -74,6 +77,9 @@ pub async fn create_api_key(
 /// List API keys
 ///
 /// The organization's keys, oldest first, a page at a time.
+/// `violates_policy=true` lists the keys that break the organization's key
+/// policy now (made before a stricter one), and `expires_before` the keys
+/// that expire before a time.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal))),
@@ -140,8 +146,10 @@ pub async fn get_api_key(
 /// Changes only the fields present: `enabled` (a disabled key is refused at
 /// once), `name`, and `api_policy`, `allowed_cidrs` and `expires_at`, which
 /// `null` clears. The caller must hold at least the key's rights, before and
-/// after the change. With `If-Match`, a key changed since that `ETag` is
-/// not touched (412).
+/// after the change. A new `expires_at` must keep the organization's key
+/// policy (400 `key_policy_violation` naming the rule); a change that leaves
+/// it alone is allowed on a key made before a stricter policy. With
+/// `If-Match`, a key changed since that `ETag` is not touched (412).
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -220,7 +228,9 @@ pub async fn delete_api_key(
 /// `grace_period_seconds` (default 604,800: seven days; 0 ends it at once)
 /// and is listed in `pending_keys`; rotating again adds another pending key.
 /// `POST /v1/verify` reports a pending key as `status: pending`, so callers
-/// still using it can be found. The body is optional.
+/// still using it can be found. The body is optional. The key's
+/// `expires_at` must keep the organization's key policy, as a new key's
+/// must (400 `key_policy_violation`; set a nearer `expires_at` first).
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),

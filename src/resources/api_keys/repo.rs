@@ -21,6 +21,7 @@ use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::repo::{self as rotation, Owner};
 use crate::keys::rights::{ApiPolicy, Rights, Role};
 use crate::keys::OWNER_API_KEY;
+use crate::resources::key_policies::repo as key_policies;
 
 /// What a new key is made of.
 #[derive(Debug, Clone)]
@@ -103,8 +104,28 @@ pub fn insert_with_secret(
     Ok((row, key))
 }
 
-/// Creates a key with its audit event in one transaction.
+/// Creates a key with its audit event in one transaction; its `expires_at`
+/// must keep the organization's key policy (400 `key_policy_violation`).
 pub fn create(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    input: &NewApiKey,
+    audit: AuditEvent,
+) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
+    conn.transaction(|conn| {
+        key_policies::policy(conn, organization_id)?.check_expiry(
+            input.expires_at,
+            now(),
+            "expires_at",
+        )?;
+        create_unchecked(conn, organization_id, input, audit)
+    })
+}
+
+/// Creates a key with its audit event, whatever the organization's key
+/// policy says: the recovery command's (`keygate keys create`), for an
+/// operator locked out at the database.
+pub fn create_unchecked(
     conn: &mut AnyConnection,
     organization_id: &str,
     input: &NewApiKey,
@@ -124,6 +145,11 @@ pub struct ListFilter {
     pub role: Option<Role>,
     /// Only enabled or only disabled keys.
     pub enabled: Option<bool>,
+    /// Only keys that break (`true`) or keep (`false`) the organization's
+    /// key policy now.
+    pub violates_policy: Option<bool>,
+    /// Only keys that expire before this time.
+    pub expires_before: Option<DateTime<Utc>>,
 }
 
 /// One page of an organization's keys, oldest first; fetches one extra row
@@ -145,6 +171,32 @@ pub fn list(
     }
     if let Some(enabled) = filter.enabled {
         query = query.filter(api_keys::enabled.eq(enabled));
+    }
+    if let Some(before) = filter.expires_before {
+        query = query.filter(api_keys::expires_at.lt(before.naive_utc()));
+    }
+    if let Some(violates) = filter.violates_policy {
+        // The rule of `KeyPolicy::check_expiry`, as SQL: no expiry where
+        // one is required, or one further than the limit from now.
+        let policy = key_policies::policy(conn, organization_id)?;
+        let latest = policy
+            .max_key_lifetime_seconds
+            .map(|max| (now() + chrono::Duration::seconds(max)).naive_utc());
+        let required = policy.require_expiry || latest.is_some();
+        match (violates, required, latest) {
+            (true, false, _) => return Ok(Vec::new()),
+            (false, false, _) => {}
+            (true, true, None) => query = query.filter(api_keys::expires_at.is_null()),
+            (false, true, None) => query = query.filter(api_keys::expires_at.is_not_null()),
+            (true, true, Some(latest)) => {
+                query = query.filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(latest)),
+                )
+            }
+            (false, true, Some(latest)) => query = query.filter(api_keys::expires_at.le(latest)),
+        }
     }
     if let Some(after) = &page.after {
         query = query.filter(api_keys::id.gt(after.clone()));
@@ -262,6 +314,15 @@ pub fn update_within(
     patch: ApiKeyPatch,
     audit: AuditEvent,
 ) -> Result<ApiKeyRow, ApiError> {
+    // A new `expires_at` must keep the key policy; a change that leaves it
+    // alone never breaks a key made before a stricter policy.
+    if let Some(expires_at) = patch.expires_at {
+        key_policies::policy(conn, organization_id)?.check_expiry(
+            expires_at,
+            now(),
+            "expires_at",
+        )?;
+    }
     update(
         conn,
         organization_id,
@@ -348,6 +409,13 @@ pub fn rotate(
     conn.transaction(|conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
+        // A new secret is a new lifetime: the key's `expires_at` must keep
+        // the policy (set it with an update first).
+        key_policies::policy(conn, organization_id)?.check_expiry(
+            current.expires_at.map(|t| t.and_utc()),
+            now(),
+            "expires_at",
+        )?;
         let key = rotation::rotate(
             conn,
             owner(organization_id, id),
