@@ -17,6 +17,7 @@
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
+//! | `KEYGATE_RECOVERY_WINDOW_DAYS` | `30` | how long a deleted API key stays restorable (`undelete`) before it is purged (0 to 3650; 0 deletes at once) |
 //! | `KEYGATE_SECRET_SCANNING_KEYS` | — | JSON of the public keys GitHub signs secret scanning alerts with, in GitHub's published shape `{"public_keys": [{"key_identifier", "key"}]}`; without it (or the file) every alert is refused with 401 |
 //! | `KEYGATE_SECRET_SCANNING_KEYS_FILE` | — | a file holding that JSON (e.g. GitHub's list, saved) |
 //! | `RUST_LOG` | `info` | log filter for env_logger; one that does not parse stops the start ([`log_filter`]) |
@@ -33,6 +34,10 @@ use clap::Args;
 /// Days an audit event is kept by default: a little over a year, so a
 /// yearly review still finds last year's events.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+
+/// Days a deleted API key stays restorable by default, as Google Cloud
+/// keeps deleted API keys.
+pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
 
 /// Default database: an SQLite file under `data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
@@ -91,6 +96,9 @@ pub struct ServeArgs {
     /// File holding the master key's base64 text.
     #[arg(long, env = "KEYGATE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Days a deleted API key stays restorable (0 to 3650; 0: deleted at once).
+    #[arg(long, env = "KEYGATE_RECOVERY_WINDOW_DAYS", default_value = "30")]
+    pub recovery_window_days: String,
     /// JSON of the public keys secret scanning alerts are signed with.
     #[arg(long, env = "KEYGATE_SECRET_SCANNING_KEYS")]
     pub secret_scanning_keys: Option<String>,
@@ -263,6 +271,8 @@ pub struct Settings {
     pub master_key: MasterKeySource,
     /// Where the public keys of secret scanning alerts come from.
     pub secret_scanning_keys: ScanningKeysSource,
+    /// How long a deleted API key stays restorable; `None`: deleted at once.
+    pub recovery_window: Option<chrono::Duration>,
 }
 
 impl Settings {
@@ -282,6 +292,7 @@ impl Settings {
             request_deadline: Duration::from_secs(5),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
             secret_scanning_keys: ScanningKeysSource::None,
+            recovery_window: Some(chrono::Duration::days(DEFAULT_RECOVERY_WINDOW_DAYS)),
         }
     }
 }
@@ -303,6 +314,7 @@ impl fmt::Debug for Settings {
             .field("audit_retention", &self.audit_retention)
             .field("master_key", &self.master_key)
             .field("secret_scanning_keys", &self.secret_scanning_keys)
+            .field("recovery_window", &self.recovery_window)
             .finish()
     }
 }
@@ -451,6 +463,15 @@ impl ServeArgs {
             0 => None,
             days => Some(chrono::Duration::days(days)),
         };
+        let recovery_window = match parse_number(
+            "KEYGATE_RECOVERY_WINDOW_DAYS",
+            &self.recovery_window_days,
+            0,
+            3_650,
+        )? {
+            0 => None,
+            days => Some(chrono::Duration::days(days)),
+        };
         let database = self.database.settings()?;
         let master_key = match (&self.master_key, &self.master_key_file) {
             (Some(_), Some(_)) => {
@@ -487,6 +508,7 @@ impl ServeArgs {
             (None, None) => ScanningKeysSource::None,
         };
         Ok(Settings {
+            recovery_window,
             secret_scanning_keys,
             bind,
             master_key,

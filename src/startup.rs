@@ -215,6 +215,7 @@ impl Application {
             policy_names: Arc::new(routes.policy_names()),
             refusals: Arc::new(Refusals::default()),
             scanning_keys: Arc::new(scanning_keys),
+            recovery_window: settings.recovery_window,
         });
         let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();
@@ -310,10 +311,15 @@ impl Application {
         let state = self.state.clone();
         let retention = self.audit_retention;
         let purger = actix_web::rt::spawn(async move {
-            let Some(retention) = retention else { return };
             let mut tick = actix_web::rt::time::interval(AUDIT_PURGE_EVERY);
             loop {
                 tick.tick().await;
+                match state.purge_deleted_keys().await {
+                    Ok(0) => {}
+                    Ok(n) => log::info!("purged {n} API keys deleted before the recovery window"),
+                    Err(err) => log::warn!("could not purge deleted API keys: {err}"),
+                }
+                let Some(retention) = retention else { continue };
                 match state.purge_audit(retention).await {
                     Ok(0) => {}
                     Ok(n) => log::info!(

@@ -32,6 +32,8 @@ pub struct AppState {
     pub refusals: Arc<Refusals>,
     /// The public keys GitHub's secret scanning alerts are checked against.
     pub scanning_keys: Arc<ScanningKeys>,
+    /// How long a deleted API key stays restorable; `None`: deleted at once.
+    pub recovery_window: Option<chrono::Duration>,
 }
 
 impl AppState {
@@ -52,6 +54,26 @@ impl AppState {
                 .await?;
             purged += deleted;
             if deleted < audit::PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+    }
+
+    /// Removes the API keys deleted longer ago than the recovery window, a
+    /// batch a transaction; returns how many.
+    pub async fn purge_deleted_keys(&self) -> Result<usize, ApiError> {
+        let Some(window) = self.recovery_window else {
+            return Ok(0);
+        };
+        let cutoff = chrono::Utc::now() - window;
+        let mut purged = 0;
+        loop {
+            let removed = self
+                .db
+                .write(move |conn| crate::resources::api_keys::repo::purge_deleted(conn, cutoff))
+                .await?;
+            purged += removed;
+            if (removed as i64) < crate::resources::api_keys::repo::PURGE_BATCH {
                 return Ok(purged);
             }
         }

@@ -44,6 +44,9 @@ diesel::table! {
         updated_at -> Timestamp,
         /// Last authentication with the key.
         last_used_at -> Nullable<Timestamp>,
+        /// When the key was deleted, while it is kept for the recovery
+        /// window; `NULL` for a live key.
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -200,6 +200,8 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
         .filter(key_secrets::key_hash.eq(hash))
         .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
+        // A key deleted into the recovery window never authenticates.
+        .filter(api_keys::deleted_at.is_null())
         .select((
             (
                 api_keys::id,

@@ -24,4 +24,5 @@ mod openapi;
 mod organizations;
 mod projects;
 mod providers;
+mod recovery;
 mod secrets;

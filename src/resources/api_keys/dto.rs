@@ -170,15 +170,24 @@ pub struct ApiKeyFilter {
     /// that never expire are not listed.
     #[param(value_type = Option<String>, format = DateTime, example = "2027-01-01T00:00:00Z")]
     pub expires_before: Option<DateTime<Utc>>,
+    /// Also list keys deleted within the recovery window (30 days by
+    /// default), with their `deleted_at`; `undelete_api_key` brings one back.
+    pub include_deleted: Option<bool>,
 }
 
-impl From<ApiKeyFilter> for ListFilter {
-    fn from(f: ApiKeyFilter) -> Self {
+impl ApiKeyFilter {
+    /// The repo's filter; `recovery_window` bounds `include_deleted`.
+    pub fn into_filter(self, recovery_window: Option<chrono::Duration>) -> ListFilter {
+        let deleted_since = match (self.include_deleted, recovery_window) {
+            (Some(true), Some(window)) => Some(chrono::Utc::now() - window),
+            _ => None,
+        };
         ListFilter {
-            role: f.api_key_role,
-            enabled: f.enabled,
-            violates_policy: f.violates_policy,
-            expires_before: f.expires_before,
+            role: self.api_key_role,
+            enabled: self.enabled,
+            violates_policy: self.violates_policy,
+            expires_before: self.expires_before,
+            deleted_since,
         }
     }
 }
@@ -229,6 +238,12 @@ pub struct ApiKey {
     /// Previous keys that still work until their grace period ends (after a
     /// rotation), oldest first.
     pub pending_keys: Vec<PendingKey>,
+    /// When the key was deleted; present only on a deleted key, which only
+    /// a list with `include_deleted=true` shows. It can be brought back with
+    /// `undelete_api_key` until the recovery window ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "2026-12-01T12:00:00Z")]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl ApiKey {
@@ -252,6 +267,7 @@ impl ApiKey {
             updated_at: row.updated_at.and_utc(),
             last_used_at: row.last_used_at.map(|t| t.and_utc()),
             pending_keys,
+            deleted_at: row.deleted_at.map(|t| t.and_utc()),
         })
     }
 }

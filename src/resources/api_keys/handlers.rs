@@ -94,7 +94,7 @@ pub async fn list_api_keys(
     filter: Query<ApiKeyFilter>,
 ) -> Result<web::Json<ApiKeyList>, ApiError> {
     let page = page.page()?;
-    let filter = filter.into_inner().into();
+    let filter = filter.into_inner().into_filter(state.recovery_window);
     let org = caller.organization_id;
     let query_page = page.clone();
     let (rows, mut pending) = state
@@ -182,9 +182,13 @@ pub async fn update_api_key(
 
 /// Delete an API key
 ///
-/// Deletes the key and every secret of it; it stops working at once. The
-/// caller must hold at least the key's rights. A key a connector uses cannot
-/// be deleted (409): point the connector elsewhere first.
+/// The key stops working at once and is gone for every operation (404).
+/// It stays restorable with `undelete_api_key` for the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default; a list with
+/// `include_deleted=true` shows it), then it and its secrets are purged;
+/// with a window of 0 it is removed at once. The caller must hold at least
+/// the key's rights. A key a connector uses cannot be deleted (409): point
+/// the connector elsewhere first.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -205,6 +209,7 @@ pub async fn delete_api_key(
     let id = path.into_inner().api_key_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
+    let keep = state.recovery_window.is_some();
     state
         .db
         .write(move |conn| {
@@ -213,6 +218,7 @@ pub async fn delete_api_key(
                 &org,
                 &id,
                 &if_match,
+                keep,
                 repo::within(&caller.rights),
                 audit,
             )
@@ -269,6 +275,44 @@ pub async fn rotate_api_key(
         key: key.value,
     };
     Ok(json_with_etag(&etag, &body))
+}
+
+/// Undelete an API key
+///
+/// Brings back a key deleted within the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default) exactly as it was:
+/// its settings, its current secret and any pending secret still in its
+/// grace period work again. A key that is not deleted is answered as it
+/// is. A key deleted longer ago (purged) or never there is 404. The caller
+/// must hold at least the key's rights.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    params(ApiKeyPath),
+    responses((status = 200, description = "The key, working again.", body = ApiKey,
+        headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
+)]
+#[post("/api_keys/{api_key_id}/undelete")]
+pub async fn undelete_api_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<ApiKeyPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().api_key_id.0;
+    let Some(window) = state.recovery_window else {
+        return Err(ApiError::not_found("api key", &id));
+    };
+    let since = crate::db::now() - window;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let (row, pending) = state
+        .db
+        .write(move |conn| {
+            repo::undelete(conn, &org, &id, since, repo::within(&caller.rights), audit)?;
+            repo::get_with_pending(conn, &org, &id)
+        })
+        .await?;
+    respond(row, pending)
 }
 
 /// Revoke an API key's pending keys

@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(handlers::get_api_key)
         .service(handlers::update_api_key)
         .service(handlers::delete_api_key)
+        .service(handlers::undelete_api_key)
         .service(handlers::rotate_api_key)
         .service(handlers::revoke_pending_api_key)
         .service(handlers::get_me);

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
-use crate::db::schema::api_keys;
+use crate::db::schema::{api_keys, connectors};
 use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::ApiError;
@@ -96,6 +96,7 @@ pub fn insert_with_secret(
         created_at: at,
         updated_at: at,
         last_used_at: None,
+        deleted_at: None,
     };
     diesel::insert_into(api_keys::table)
         .values(&row)
@@ -150,6 +151,8 @@ pub struct ListFilter {
     pub violates_policy: Option<bool>,
     /// Only keys that expire before this time.
     pub expires_before: Option<DateTime<Utc>>,
+    /// Also the keys deleted since this time (within the recovery window).
+    pub deleted_since: Option<DateTime<Utc>>,
 }
 
 /// One page of an organization's keys, oldest first; fetches one extra row
@@ -166,6 +169,14 @@ pub fn list(
         .order(api_keys::id.asc())
         .limit(page.limit + 1)
         .into_boxed();
+    query = match filter.deleted_since {
+        None => query.filter(api_keys::deleted_at.is_null()),
+        Some(since) => query.filter(
+            api_keys::deleted_at
+                .is_null()
+                .or(api_keys::deleted_at.gt(since.naive_utc())),
+        ),
+    };
     if let Some(role) = filter.role {
         query = query.filter(api_keys::api_key_role.eq(role.as_str()));
     }
@@ -239,6 +250,7 @@ pub fn get(
     api_keys::table
         .filter(api_keys::organization_id.eq(organization_id))
         .filter(api_keys::id.eq(id))
+        .filter(api_keys::deleted_at.is_null())
         .select(ApiKeyRow::as_select())
         .first(conn)
         .optional()?
@@ -369,29 +381,114 @@ pub fn within(caller: &Rights) -> impl Fn(&ApiKeyRow) -> Result<(), ApiError> + 
     move |current| current.rights()?.ensure_within(caller)
 }
 
-/// Deletes a key and all its secrets after `check` approves, with the audit
-/// event, in one transaction.
+/// Deletes a key after `check` approves, with the audit event, in one
+/// transaction. With a recovery window the key is only marked deleted
+/// (`deleted_at`): from then on it is gone for every operation (404, never
+/// authenticates) except a list with `include_deleted` and [`undelete`],
+/// until [`purge_deleted`] removes it; without one it is removed at once
+/// with all its secrets. Either way the caches drop it after commit.
 pub fn delete(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
     if_match: &IfMatch,
+    keep_for_recovery: bool,
     check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
-        rotation::delete_all(conn, owner(organization_id, id))?;
-        diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
-            .execute(conn)
-            .map_err(|e| {
-                ApiError::from_db_with_conflict(e, || {
-                    format!("api key {id} is used by a connector")
-                })
-            })?;
+        let used = || format!("api key {id} is used by a connector");
+        if keep_for_recovery {
+            // The connector's foreign key cannot see a mark: ask.
+            let users: i64 = connectors::table
+                .filter(connectors::api_key_id.eq(id))
+                .count()
+                .get_result(conn)?;
+            if users > 0 {
+                return Err(ApiError::Conflict {
+                    code: "still_referenced",
+                    detail: used(),
+                });
+            }
+            let at = now().naive_utc();
+            diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+                .set((
+                    api_keys::deleted_at.eq(Some(at)),
+                    api_keys::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            rotation::changed(owner(organization_id, id));
+        } else {
+            rotation::delete_all(conn, owner(organization_id, id))?;
+            diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
+                .execute(conn)
+                .map_err(|e| ApiError::from_db_with_conflict(e, used))?;
+        }
         audit.record(conn)?;
         Ok(())
+    })
+}
+
+/// Brings back a key deleted since `since` (within the recovery window),
+/// as it was, secrets included; `check` may refuse first. A key that is not
+/// deleted is answered as it is, and nothing is written. 404 for a key
+/// deleted before `since` or never there. One transaction with the audit
+/// event.
+pub fn undelete(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    since: DateTime<Utc>,
+    check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
+    audit: AuditEvent,
+) -> Result<ApiKeyRow, ApiError> {
+    conn.transaction(|conn| {
+        version::lock(conn, api_keys::table.filter(api_keys::id.eq(id)))?;
+        let found: ApiKeyRow = api_keys::table
+            .filter(api_keys::organization_id.eq(organization_id))
+            .filter(api_keys::id.eq(id))
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("api key", id))?;
+        match found.deleted_at {
+            None => return Ok(found),
+            Some(at) if at <= since.naive_utc() => return Err(ApiError::not_found("api key", id)),
+            Some(_) => {}
+        }
+        check(&found)?;
+        diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+            .set((
+                api_keys::deleted_at.eq(None::<chrono::NaiveDateTime>),
+                api_keys::updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
+        rotation::changed(owner(organization_id, id));
+        audit.record(conn)?;
+        get(conn, organization_id, id)
+    })
+}
+
+/// Keys one purge transaction removes at most.
+pub const PURGE_BATCH: i64 = 1_000;
+
+/// Removes for good up to [`PURGE_BATCH`] keys deleted before `cutoff`
+/// (past the recovery window), with their secrets; returns how many.
+pub fn purge_deleted(conn: &mut AnyConnection, cutoff: DateTime<Utc>) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let batch: Vec<(String, String)> = api_keys::table
+            .filter(api_keys::deleted_at.lt(cutoff.naive_utc()))
+            .select((api_keys::id, api_keys::organization_id))
+            .order(api_keys::id.asc())
+            .limit(PURGE_BATCH)
+            .load(conn)?;
+        for (id, organization_id) in &batch {
+            rotation::delete_all(conn, owner(organization_id, id))?;
+            diesel::delete(api_keys::table.filter(api_keys::id.eq(id))).execute(conn)?;
+        }
+        Ok(batch.len())
     })
 }
 

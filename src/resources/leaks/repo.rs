@@ -69,6 +69,14 @@ fn act_on(
         return Ok(false);
     };
     let org = secret.organization_id.as_str();
+    if secret.owner_kind == OWNER_API_KEY {
+        match api_keys::get(conn, org, &secret.owner_id) {
+            // Deleted into the recovery window: gone, as for every operation.
+            Err(ApiError::NotFound(_)) => return Ok(false),
+            Err(other) => return Err(other),
+            Ok(_) => {}
+        }
+    }
     let response = key_policies::policy(conn, org)?.leak_response;
     // Cluster keys are audited under their cluster; a service key's owner
     // id is `<cluster id>:<service>`.
