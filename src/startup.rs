@@ -29,6 +29,7 @@ use crate::http::timeout::{request_timeout, DefaultDeadline};
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
+use crate::resources::api_keys::repo as api_keys;
 use crate::resources::organizations::repo::{self as organizations, DEFAULT_ORGANIZATION};
 use crate::resources::Native;
 use crate::routes::{no_route, Routes};
@@ -154,6 +155,26 @@ fn load_scanning_keys(source: &ScanningKeysSource) -> Result<ScanningKeys, Confi
         keys.len()
     );
     Ok(keys)
+}
+
+/// Removes the API keys deleted longer ago than the recovery window, a
+/// batch a transaction; returns how many.
+async fn purge_deleted_keys(state: &AppState) -> Result<usize, ApiError> {
+    let Some(window) = state.recovery_window else {
+        return Ok(0);
+    };
+    let cutoff = chrono::Utc::now() - window;
+    let mut purged = 0;
+    loop {
+        let removed = state
+            .db
+            .write(move |conn| api_keys::purge_deleted(conn, cutoff))
+            .await?;
+        purged += removed;
+        if (removed as i64) < api_keys::PURGE_BATCH {
+            return Ok(purged);
+        }
+    }
 }
 
 /// How often audit events past the retention are purged (and once at start).
@@ -314,7 +335,7 @@ impl Application {
             let mut tick = actix_web::rt::time::interval(AUDIT_PURGE_EVERY);
             loop {
                 tick.tick().await;
-                match state.purge_deleted_keys().await {
+                match purge_deleted_keys(&state).await {
                     Ok(0) => {}
                     Ok(n) => log::info!("purged {n} API keys deleted before the recovery window"),
                     Err(err) => log::warn!("could not purge deleted API keys: {err}"),

@@ -59,26 +59,6 @@ impl AppState {
         }
     }
 
-    /// Removes the API keys deleted longer ago than the recovery window, a
-    /// batch a transaction; returns how many.
-    pub async fn purge_deleted_keys(&self) -> Result<usize, ApiError> {
-        let Some(window) = self.recovery_window else {
-            return Ok(0);
-        };
-        let cutoff = chrono::Utc::now() - window;
-        let mut purged = 0;
-        loop {
-            let removed = self
-                .db
-                .write(move |conn| crate::resources::api_keys::repo::purge_deleted(conn, cutoff))
-                .await?;
-            purged += removed;
-            if (removed as i64) < crate::resources::api_keys::repo::PURGE_BATCH {
-                return Ok(purged);
-            }
-        }
-    }
-
     /// Logs how many requests of callers without a usable key were refused
     /// since the last report (they are not in the audit trail).
     pub fn report_refusals(&self, every: std::time::Duration) {

@@ -47,20 +47,39 @@ pub fn issue_given(
     owner: Owner<'_>,
     key: GeneratedKey,
 ) -> QueryResult<GeneratedKey> {
+    issue_hashed(
+        conn,
+        owner,
+        &hash_key(&key.value),
+        &key.display_prefix(),
+        &key.last4(),
+    )?;
+    Ok(key)
+}
+
+/// Inserts the owner's current secret by its hex SHA-256 alone (a key
+/// imported from elsewhere, whose text keygate never sees).
+pub fn issue_hashed(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    key_hash: &str,
+    key_prefix: &str,
+    key_last4: &str,
+) -> QueryResult<()> {
     diesel::insert_into(key_secrets::table)
         .values(KeySecretRow {
-            key_hash: hash_key(&key.value),
+            key_hash: key_hash.to_owned(),
             organization_id: owner.organization_id.to_owned(),
             owner_kind: owner.kind.to_owned(),
             owner_id: owner.id.to_owned(),
-            key_prefix: key.display_prefix(),
-            key_last4: key.last4(),
+            key_prefix: key_prefix.to_owned(),
+            key_last4: key_last4.to_owned(),
             state: STATE_CURRENT.to_owned(),
             pending_expires_at: None,
             created_at: now().naive_utc(),
         })
-        .execute(conn)?;
-    Ok(key)
+        .execute(conn)
+        .map(drop)
 }
 
 fn owned_by(

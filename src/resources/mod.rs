@@ -51,7 +51,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .configure(api_proxies::configure)
                 .configure(providers::configure)
                 .configure(organizations::configure)
-                .configure(key_policies::configure)
                 .configure(clusters::configure),
         );
 }

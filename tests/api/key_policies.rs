@@ -32,6 +32,9 @@ backend_test! {
         // The old ETag no longer matches.
         let res = send(&app, Method::PATCH, &path, &app.bootstrap_key, Some(&etag), Some(&json!({"require_expiry": true}))).await;
         assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        let res = app.patch(&path, &app.bootstrap_key, &json!({"max_key_lifetime_seconds": 86400.0})).await;
+        let changed: Value = res.json().await.unwrap();
+        assert_eq!(changed["max_key_lifetime_seconds"], 86_400, "a zero fraction is a whole number");
         let res = app.patch(&path, &app.bootstrap_key, &json!({"max_key_lifetime_seconds": null, "leak_response": "revoke"})).await;
         let changed: Value = res.json().await.unwrap();
         assert_eq!(changed["max_key_lifetime_seconds"], Value::Null);
@@ -42,7 +45,7 @@ backend_test! {
             .json()
             .await
             .unwrap();
-        assert_eq!(events["data"].as_array().unwrap().len(), 2, "{events}");
+        assert_eq!(events["data"].as_array().unwrap().len(), 3, "{events}");
         assert_eq!(events["data"][0]["resource_type"], "key_policy");
         assert_eq!(events["data"][0]["resource_id"], org.as_str());
     }
@@ -55,6 +58,7 @@ backend_test! {
         let cases = [
             ("too short", json!({"max_key_lifetime_seconds": 59}), "max_key_lifetime_seconds"),
             ("too long", json!({"max_key_lifetime_seconds": 315_360_001}), "max_key_lifetime_seconds"),
+            ("a fraction", json!({"max_key_lifetime_seconds": 86400.5}), "max_key_lifetime_seconds"),
             ("unknown response", json!({"leak_response": "delete"}), "leak_response"),
             ("null flag", json!({"require_expiry": null}), "require_expiry"),
             ("unknown field", json!({"max_lifetime": 60}), "*"),

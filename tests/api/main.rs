@@ -14,6 +14,7 @@ mod connectors;
 mod dialects;
 mod document_rules;
 mod errors;
+mod import;
 mod input_errors;
 mod key_policies;
 mod layers;

@@ -5,14 +5,15 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use validator::Validate;
 
 use super::dto::{
-    ApiKey, ApiKeyFilter, ApiKeyList, ApiKeyPath, ApiKeyWithSecret, CreateApiKey, UpdateApiKey,
+    ApiKey, ApiKeyFilter, ApiKeyList, ApiKeyPath, ApiKeyWithSecret, CreateApiKey, ImportApiKeys,
+    ImportedApiKeys, UpdateApiKey,
 };
 use super::model::ApiKeyRow;
 use super::repo;
 use super::TAG;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::body::{JsonBody, OptionalJson};
+use crate::http::body::{JsonBody, OptionalJson, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
@@ -72,6 +73,52 @@ pub async fn create_api_key(
         .insert_header((header::LOCATION, location))
         .insert_header((header::ETAG, etag))
         .json(created))
+}
+
+/// Import API keys by hash
+///
+/// Moves up to 1,000 keys issued elsewhere into the caller's organization
+/// without anyone handling their text: each is given by its SHA-256
+/// (`key_sha256`: 64 hex digits or base64 of the 32 bytes) with what to
+/// display (`key_prefix`, `key_last4`), a name, a role and the usual
+/// options. Callers keep presenting their old keys: an imported key need
+/// not look like keygate's (`kg_ak_...`); it authenticates and verifies by
+/// its hash. Each key is held to the caller's rights (403
+/// `exceeds_caller_rights`) and the organization's key policy (400
+/// `key_policy_violation`); a hash keygate already holds refuses the whole
+/// import (409 `already_exists`). Rotating an imported key replaces it with
+/// a keygate key. One audit event per key.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    request_body(content = ImportApiKeys, example = json!({"keys": [{"key_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "key_prefix": "sk_live_", "key_last4": "x9Q2", "name": "billing (imported)", "api_key_role": "serving"}]})),
+    responses(
+        (status = 201, description = "The imported keys, in the order given.", body = ImportedApiKeys),
+        (status = 409, description = "keygate already holds a key with one of these hashes; nothing was imported.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "keys[0]: keygate already holds a key with this hash", "/v1/api_keys/import"))),
+    )
+)]
+#[post("/api_keys/import")]
+pub async fn import_api_keys(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<ImportApiKeys, LARGEST_BODY>,
+) -> Result<HttpResponse, ApiError> {
+    let keys = body.into_inner().into_input(&state.policy_names)?;
+    for key in &keys {
+        key.input.rights().ensure_within(&caller.rights)?;
+    }
+    let audit = caller.audit("");
+    let org = caller.organization_id.clone();
+    let rows = state
+        .db
+        .write(move |conn| repo::import(conn, &org, &keys, audit))
+        .await?;
+    let data = rows
+        .into_iter()
+        .map(|row| ApiKey::from_row(row, Vec::new()))
+        .collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Created().json(ImportedApiKeys { data }))
 }
 
 /// List API keys

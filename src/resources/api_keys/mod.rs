@@ -13,6 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Registers the API key operations under the `/v1` scope.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(handlers::create_api_key)
+        .service(handlers::import_api_keys)
         .service(handlers::list_api_keys)
         .service(handlers::get_api_key)
         .service(handlers::update_api_key)

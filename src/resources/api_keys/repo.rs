@@ -139,6 +139,75 @@ pub fn create_unchecked(
     })
 }
 
+/// A key issued elsewhere, to be imported by its hash.
+#[derive(Debug, Clone)]
+pub struct ImportedKey {
+    /// Its settings.
+    pub input: NewApiKey,
+    /// Hex SHA-256 of the key.
+    pub key_hash: String,
+    /// What to show as its first characters.
+    pub key_prefix: String,
+    /// What to show as its last characters.
+    pub key_last4: String,
+}
+
+/// Imports keys by their hashes, each held to the key policy, with one
+/// audit event each, all in one transaction: a hash keygate already holds
+/// (a key imported twice) refuses the whole import with 409.
+pub fn import(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    keys: &[ImportedKey],
+    audit: AuditEvent,
+) -> Result<Vec<ApiKeyRow>, ApiError> {
+    conn.transaction(|conn| {
+        let policy = key_policies::policy(conn, organization_id)?;
+        let at = now();
+        let mut rows = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            policy.check_expiry(key.input.expires_at, at, &format!("keys[{i}].expires_at"))?;
+            let input = &key.input;
+            let row = ApiKeyRow {
+                id: new_id("aky_"),
+                organization_id: organization_id.to_owned(),
+                name: input.name.clone(),
+                api_key_role: input.role.as_str().to_owned(),
+                api_policy: input.policy.as_ref().map(policy_json),
+                enabled: input.enabled,
+                allowed_cidrs: input.allowed_cidrs.as_deref().map(cidrs_json),
+                expires_at: input.expires_at.map(|t| t.naive_utc()),
+                key_prefix: key.key_prefix.clone(),
+                key_last4: key.key_last4.clone(),
+                created_at: at.naive_utc(),
+                updated_at: at.naive_utc(),
+                last_used_at: None,
+                deleted_at: None,
+            };
+            diesel::insert_into(api_keys::table)
+                .values(&row)
+                .execute(conn)?;
+            rotation::issue_hashed(
+                conn,
+                owner(organization_id, &row.id),
+                &key.key_hash,
+                &key.key_prefix,
+                &key.key_last4,
+            )
+            .map_err(|e| {
+                ApiError::from_db_with_conflict(e, || {
+                    format!("keys[{i}]: keygate already holds a key with this hash")
+                })
+            })?;
+            let mut event = audit.clone().for_resource(&row.id);
+            event.id = new_id("evt_");
+            event.record(conn)?;
+            rows.push(row);
+        }
+        Ok(rows)
+    })
+}
+
 /// Filters of the list operation.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {

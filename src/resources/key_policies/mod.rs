@@ -2,19 +2,14 @@
 //! reported key (`leak_response`), and the lifetime policy its API keys are
 //! held to (`max_key_lifetime_seconds`, `require_expiry`).
 
+//!
+//! The domain room only: API keys and leak reports read the policy here,
+//! and its operations (`get_key_policy`, `update_key_policy`) are the
+//! organizations' (`resources::organizations`), so this room needs none.
+
 pub mod domain;
-pub mod dto;
-pub mod handlers;
 pub mod model;
 pub mod repo;
 
 /// The tag of its operations in the document.
 pub const TAG: &str = "key_policies";
-
-use utoipa_actix_web::service_config::ServiceConfig;
-
-/// Registers the key policy operations under the `/v1` scope.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(handlers::get_key_policy)
-        .service(handlers::update_key_policy);
-}

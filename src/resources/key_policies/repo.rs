@@ -10,7 +10,6 @@ use crate::db::schema::{key_policies, organizations};
 use crate::db::version::{self, IfMatch};
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
-use crate::resources::organizations::repo as organizations_repo;
 
 /// The stored policy of an organization, or the defaults (dated by the
 /// organization's creation) when it never changed it.
@@ -23,13 +22,18 @@ pub fn row(conn: &mut AnyConnection, organization_id: &str) -> Result<KeyPolicyR
     match found {
         Some(row) => Ok(row),
         None => {
-            let organization = organizations_repo::get(conn, organization_id)?;
+            let created_at = organizations::table
+                .filter(organizations::id.eq(organization_id))
+                .select(organizations::created_at)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| ApiError::not_found("organization", organization_id))?;
             Ok(KeyPolicyRow {
-                organization_id: organization.id,
+                organization_id: organization_id.to_owned(),
                 leak_response: LeakResponse::default().as_str().to_owned(),
                 max_key_lifetime_seconds: None,
                 require_expiry: false,
-                updated_at: organization.created_at,
+                updated_at: created_at,
             })
         }
     }
