@@ -127,8 +127,15 @@ pub async fn authenticate(
         .app_data::<web::Data<Routes>>()
         .ok_or_else(|| ApiError::internal("the route table is not registered"))?
         .clone();
-    // Unknown paths and methods pass on to the 404/405 answers.
+    // Unknown paths pass on to the 404 answer. A documented path with
+    // another method is 405 here: the router could otherwise hand a
+    // concrete path (`/v1/api_keys/import`) to a templated route's handler
+    // (`PATCH /v1/api_keys/{api_key_id}`) that no contract covers.
     let Some(route) = routes.find_for_path(req.method(), req.path()).cloned() else {
+        let allow = routes.methods_for(req.path());
+        if !allow.is_empty() {
+            return Ok(req.error_response(ApiError::MethodNotAllowed { allow }));
+        }
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let state = req

@@ -86,6 +86,12 @@ backend_test! {
         }).collect();
         let res = app.post("/v1/api_keys/import", &app.bootstrap_key, &json!({"keys": many})).await;
         assert_invalid(res, "validation_failed", "keys").await;
+        // Other methods on the import path are 405, never another route's.
+        let res = app.patch("/v1/api_keys/import", &app.bootstrap_key, &json!({"name": "x"})).await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()["allow"], "POST");
+        let res = app.get("/v1/api_keys/import", &app.bootstrap_key).await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         let (_, serving) = app.key_with_role("serving").await;
         let res = app.post("/v1/api_keys/import", &serving, &json!({"keys": [good()]})).await;
         assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;

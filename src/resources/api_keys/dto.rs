@@ -372,16 +372,29 @@ pub struct ImportApiKeys {
 /// The hex SHA-256 a given hash stands for: 64 hex digits, or base64 of 32
 /// bytes (either alphabet, padding optional).
 fn hex_sha256(text: &str) -> Option<String> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
     use base64::Engine;
+    // Either alphabet, with or without padding, and any last-character
+    // bits: every text the document's pattern allows decodes.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Some(text.to_ascii_lowercase());
     }
-    let unpadded = text.strip_suffix('=').unwrap_or(text);
-    let bytes = STANDARD_NO_PAD
-        .decode(unpadded)
-        .or_else(|_| URL_SAFE_NO_PAD.decode(unpadded))
-        .ok()?;
+    let standard: String = text
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let bytes = LENIENT.decode(standard).ok()?;
     (bytes.len() == 32).then(|| hex::encode(bytes))
 }
 
@@ -451,4 +464,28 @@ impl ImportApiKeys {
 pub struct ImportedApiKeys {
     /// The imported keys, in the order given.
     pub data: Vec<ApiKey>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_sha256;
+
+    #[test]
+    fn every_hash_the_pattern_allows_decodes() {
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(hex_sha256(hex).as_deref(), Some(hex));
+        assert_eq!(hex_sha256(&hex.to_uppercase()).as_deref(), Some(hex));
+        // Standard base64 of those bytes, padded and not, and URL-safe.
+        let b64 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+        assert_eq!(hex_sha256(b64).as_deref(), Some(hex));
+        assert_eq!(hex_sha256(&b64[..43]).as_deref(), Some(hex));
+        assert_eq!(
+            hex_sha256(&b64.replace('+', "-").replace('/', "_")).as_deref(),
+            Some(hex)
+        );
+        // Mixed alphabets and nonzero last bits, as a generator may send.
+        assert!(hex_sha256("A-+_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz").is_some());
+        assert!(hex_sha256("abc").is_none());
+        assert!(hex_sha256(&"a".repeat(63)).is_none());
+    }
 }
