@@ -36,6 +36,9 @@ pub struct AuditEvent {
     pub request_id: String,
     /// `success` or `denied`.
     pub outcome: String,
+    /// What else the event records (for a leak report, the URL where the
+    /// key was found); never a secret.
+    pub detail: Option<String>,
 }
 
 impl AuditEvent {
@@ -58,6 +61,7 @@ impl AuditEvent {
             resource_id: Some(resource_id.to_owned()),
             request_id: request_id.to_owned(),
             outcome: "success".to_owned(),
+            detail: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl AuditEvent {
             resource_id: resource_id.map(str::to_owned),
             request_id: request_id.to_owned(),
             outcome: "denied".to_owned(),
+            detail: None,
         }
     }
 
@@ -91,18 +96,22 @@ impl AuditEvent {
         self
     }
 
+    /// The same event with a detail, cut to [`DETAIL_MAX_CHARS`].
+    pub fn with_detail(mut self, detail: &str) -> AuditEvent {
+        self.detail = Some(detail.chars().take(DETAIL_MAX_CHARS).collect());
+        self
+    }
+
     /// Writes the event on the caller's connection, inside its transaction.
     /// A NUL (from a path's `%00`) is written as `%00`, as it was sent:
     /// PostgreSQL text cannot hold it, and the event must not be lost.
     pub fn record(&self, conn: &mut AnyConnection) -> QueryResult<()> {
         let escape = |text: &str| text.replace('\0', "%00");
-        let event = if self
-            .resource_id
-            .as_deref()
-            .is_some_and(|id| id.contains('\0'))
-        {
+        let has_nul = |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains('\0'));
+        let event = if has_nul(&self.resource_id) || has_nul(&self.detail) {
             &AuditEvent {
                 resource_id: self.resource_id.as_deref().map(escape),
+                detail: self.detail.as_deref().map(escape),
                 ..self.clone()
             }
         } else {
@@ -114,6 +123,9 @@ impl AuditEvent {
             .map(drop)
     }
 }
+
+/// The longest `detail` an event keeps, in characters.
+pub const DETAIL_MAX_CHARS: usize = 2048;
 
 /// Refused requests that are not stored: those of callers who presented no
 /// usable key (none, malformed, unknown). Counted here and reported in the

@@ -81,18 +81,32 @@ pub enum Lookup {
     Found(Arc<KeyRecord>),
 }
 
+/// The longest text that can be an imported key (`import_api_keys`).
+pub const IMPORTED_KEY_MAX_LEN: usize = 512;
+
 /// Looks a presented API key up: shape and checksum first, then the cache,
-/// then the database (whose answer, found or not, is cached).
+/// then the database (whose answer, found or not, is cached). Text that
+/// starts `kg_` but is not a keygate API key is refused without a look-up;
+/// other text (8 to 512 characters) can only be an imported key, found by
+/// its hash, and is malformed when there is none.
 pub async fn lookup(state: &AppState, key: &str) -> Result<Lookup, ApiError> {
-    if format::parse(key) != Ok(format::KeyKind::ApiKey) {
-        return Ok(Lookup::Malformed);
-    }
+    let imported = match format::parse(key) {
+        Ok(format::KeyKind::ApiKey) => false,
+        Ok(_) => return Ok(Lookup::Malformed),
+        Err(_) if key.starts_with("kg_") => return Ok(Lookup::Malformed),
+        Err(_) if !(8..=IMPORTED_KEY_MAX_LEN).contains(&key.len()) => return Ok(Lookup::Malformed),
+        Err(_) => true,
+    };
     let record = state
         .caches
         .api_keys
         .lookup(&state.db, key, find_api_key)
         .await?;
-    Ok(record.map_or(Lookup::Unknown, Lookup::Found))
+    Ok(match record {
+        Some(record) => Lookup::Found(record),
+        None if imported => Lookup::Malformed,
+        None => Lookup::Unknown,
+    })
 }
 
 /// The middleware of every authenticated scope (`from_fn(authenticate)`):
@@ -113,8 +127,15 @@ pub async fn authenticate(
         .app_data::<web::Data<Routes>>()
         .ok_or_else(|| ApiError::internal("the route table is not registered"))?
         .clone();
-    // Unknown paths and methods pass on to the 404/405 answers.
+    // Unknown paths pass on to the 404 answer. A documented path with
+    // another method is 405 here: the router could otherwise hand a
+    // concrete path (`/v1/api_keys/import`) to a templated route's handler
+    // (`PATCH /v1/api_keys/{api_key_id}`) that no contract covers.
     let Some(route) = routes.find_for_path(req.method(), req.path()) else {
+        let allow = routes.methods_for(req.path());
+        if !allow.is_empty() {
+            return Ok(req.error_response(ApiError::MethodNotAllowed { allow }));
+        }
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // For the request metrics (`http::observe`), whatever the answer.

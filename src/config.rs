@@ -21,6 +21,9 @@
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
+//! | `KEYGATE_RECOVERY_WINDOW_DAYS` | `30` | how long a deleted API key stays restorable (`undelete`) before it is purged (0 to 3650; 0 deletes at once) |
+//! | `KEYGATE_SECRET_SCANNING_KEYS` | — | JSON of the public keys GitHub signs secret scanning alerts with, in GitHub's published shape `{"public_keys": [{"key_identifier", "key"}]}`; without it (or the file) every alert is refused with 401 |
+//! | `KEYGATE_SECRET_SCANNING_KEYS_FILE` | — | a file holding that JSON (e.g. GitHub's list, saved) |
 //! | `RUST_LOG` | `info` | log filter for env_logger; one that does not parse stops the start ([`log_filter`]) |
 
 use std::fmt;
@@ -35,6 +38,10 @@ use clap::Args;
 /// Days an audit event is kept by default: a little over a year, so a
 /// yearly review still finds last year's events.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+
+/// Days a deleted API key stays restorable by default, as Google Cloud
+/// keeps deleted API keys.
+pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
 
 /// Default database: an SQLite file under `data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
@@ -105,9 +112,57 @@ pub struct ServeArgs {
     /// File holding the master key's base64 text.
     #[arg(long, env = "KEYGATE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Days a deleted API key stays restorable (0 to 3650; 0: deleted at once).
+    #[arg(long, env = "KEYGATE_RECOVERY_WINDOW_DAYS", default_value = "30")]
+    pub recovery_window_days: String,
+    /// JSON of the public keys secret scanning alerts are signed with.
+    #[arg(long, env = "KEYGATE_SECRET_SCANNING_KEYS")]
+    pub secret_scanning_keys: Option<String>,
+    /// File holding that JSON.
+    #[arg(long, env = "KEYGATE_SECRET_SCANNING_KEYS_FILE")]
+    pub secret_scanning_keys_file: Option<PathBuf>,
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub database: DatabaseArgs,
+}
+
+/// Where the public keys of secret scanning alerts come from; they are
+/// parsed at start (`startup`), so a bad list stops it in one line.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ScanningKeysSource {
+    /// None configured: every alert is refused.
+    #[default]
+    None,
+    /// `KEYGATE_SECRET_SCANNING_KEYS`.
+    Inline(String),
+    /// `KEYGATE_SECRET_SCANNING_KEYS_FILE`.
+    File(PathBuf),
+}
+
+impl ScanningKeysSource {
+    /// The variable a problem with this source is reported under.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            ScanningKeysSource::File(_) => "KEYGATE_SECRET_SCANNING_KEYS_FILE",
+            _ => "KEYGATE_SECRET_SCANNING_KEYS",
+        }
+    }
+
+    /// The JSON text, `None` when no source is configured.
+    pub fn read(&self) -> Result<Option<String>, ConfigError> {
+        match self {
+            ScanningKeysSource::None => Ok(None),
+            ScanningKeysSource::Inline(text) => Ok(Some(text.clone())),
+            ScanningKeysSource::File(path) => {
+                std::fs::read_to_string(path).map(Some).map_err(|e| {
+                    config_error(
+                        self.variable(),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })
+            }
+        }
+    }
 }
 
 /// The backend a database URL names.
@@ -238,6 +293,10 @@ pub struct Settings {
     pub audit_retention: Option<chrono::Duration>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
+    /// Where the public keys of secret scanning alerts come from.
+    pub secret_scanning_keys: ScanningKeysSource,
+    /// How long a deleted API key stays restorable; `None`: deleted at once.
+    pub recovery_window: Option<chrono::Duration>,
 }
 
 impl Settings {
@@ -260,6 +319,8 @@ impl Settings {
             request_deadline: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(20),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
+            secret_scanning_keys: ScanningKeysSource::None,
+            recovery_window: Some(chrono::Duration::days(DEFAULT_RECOVERY_WINDOW_DAYS)),
         }
     }
 }
@@ -284,6 +345,8 @@ impl fmt::Debug for Settings {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("audit_retention", &self.audit_retention)
             .field("master_key", &self.master_key)
+            .field("secret_scanning_keys", &self.secret_scanning_keys)
+            .field("recovery_window", &self.recovery_window)
             .finish()
     }
 }
@@ -471,6 +534,15 @@ impl ServeArgs {
         let trusted_proxies =
             crate::net::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|why| config_error("KEYGATE_TRUSTED_PROXIES", why))?;
+        let recovery_window = match parse_number(
+            "KEYGATE_RECOVERY_WINDOW_DAYS",
+            &self.recovery_window_days,
+            0,
+            3_650,
+        )? {
+            0 => None,
+            days => Some(chrono::Duration::days(days)),
+        };
         let database = self.database.settings()?;
         let master_key = match (&self.master_key, &self.master_key_file) {
             (Some(_), Some(_)) => {
@@ -494,7 +566,21 @@ impl ServeArgs {
             (None, Some(path)) => MasterKeySource::File(path.clone()),
             (None, None) => MasterKeySource::default_for(&database),
         };
+        let secret_scanning_keys = match (
+            &self.secret_scanning_keys,
+            &self.secret_scanning_keys_file,
+        ) {
+            (Some(_), Some(_)) => return Err(config_error(
+                "KEYGATE_SECRET_SCANNING_KEYS",
+                "set KEYGATE_SECRET_SCANNING_KEYS or KEYGATE_SECRET_SCANNING_KEYS_FILE, not both",
+            )),
+            (Some(text), None) => ScanningKeysSource::Inline(text.clone()),
+            (None, Some(path)) => ScanningKeysSource::File(path.clone()),
+            (None, None) => ScanningKeysSource::None,
+        };
         Ok(Settings {
+            recovery_window,
+            secret_scanning_keys,
             bind,
             master_key,
             database,

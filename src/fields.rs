@@ -35,6 +35,20 @@ where
         .ok_or_else(|| serde::de::Error::custom("must be a whole number"))
 }
 
+/// Like [`present_whole`] for a field whose `null` means "none" (use with
+/// `#[serde(default)]`): absent is `None`, `null` is `Some(None)`.
+pub fn nullable_whole<'de, D>(deserializer: D) -> Result<Option<Option<i64>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<serde_json::Number>::deserialize(deserializer)? {
+        None => Ok(Some(None)),
+        Some(number) => present_whole(number)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 /// The document's pattern for a text that must not be blank: no NUL, and at
 /// least one character that is not whitespace. "Whitespace" is the union of
 /// what Rust, ECMAScript and Python call whitespace, spelled out instead of

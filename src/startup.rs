@@ -16,7 +16,10 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::audit::Refusals;
-use crate::config::{Backend, ConfigError, DatabaseSettings, MasterKeySource, Settings};
+use crate::config::{
+    Backend, ConfigError, DatabaseSettings, MasterKeySource, ScanningKeysSource, Settings,
+};
+use crate::crypto::signature::ScanningKeys;
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{peers, setup, Db, SetupError};
 use crate::dialects::cloud_connect::CloudConnect;
@@ -30,6 +33,7 @@ use crate::http::timeout::{request_timeout, DefaultDeadline};
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
+use crate::resources::api_keys::repo as api_keys;
 use crate::resources::organizations::repo::{self as organizations, DEFAULT_ORGANIZATION};
 use crate::resources::Native;
 use crate::routes::{no_route, Routes};
@@ -154,6 +158,44 @@ struct Peers {
 
 /// How often unstored refusals are reported in the log.
 const REFUSALS_REPORT_EVERY: Duration = Duration::from_secs(60);
+/// The public keys of secret scanning alerts, read and parsed before
+/// anything else starts: a list that cannot be used stops the start with
+/// one line naming its variable.
+fn load_scanning_keys(source: &ScanningKeysSource) -> Result<ScanningKeys, ConfigError> {
+    let Some(text) = source.read()? else {
+        return Ok(ScanningKeys::default());
+    };
+    let keys = ScanningKeys::parse(&text).map_err(|reason| ConfigError {
+        variable: source.variable(),
+        reason,
+    })?;
+    log::info!(
+        "secret scanning alerts are checked against {} public keys",
+        keys.len()
+    );
+    Ok(keys)
+}
+
+/// Removes the API keys deleted longer ago than the recovery window, a
+/// batch a transaction; returns how many.
+async fn purge_deleted_keys(state: &AppState) -> Result<usize, ApiError> {
+    let Some(window) = state.recovery_window else {
+        return Ok(0);
+    };
+    let cutoff = chrono::Utc::now() - window;
+    let mut purged = 0;
+    loop {
+        let removed = state
+            .db
+            .write(move |conn| api_keys::purge_deleted(conn, cutoff))
+            .await?;
+        purged += removed;
+        if (removed as i64) < api_keys::PURGE_BATCH {
+            return Ok(purged);
+        }
+    }
+}
+
 /// How often audit events past the retention are purged (and once at start).
 const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -169,6 +211,7 @@ impl Application {
         workers: usize,
     ) -> Result<(Application, Option<GeneratedKey>), StartError> {
         check_bootstrap_key(settings)?;
+        let scanning_keys = load_scanning_keys(&settings.secret_scanning_keys)?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,
             source,
@@ -221,6 +264,8 @@ impl Application {
             policy_names: Arc::new(routes.policy_names()),
             refusals: Arc::new(Refusals::default()),
             metrics_token: settings.metrics_token.clone(),
+            scanning_keys: Arc::new(scanning_keys),
+            recovery_window: settings.recovery_window,
         });
         let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();
@@ -326,10 +371,15 @@ impl Application {
         let state = self.state.clone();
         let retention = self.audit_retention;
         let purger = actix_web::rt::spawn(async move {
-            let Some(retention) = retention else { return };
             let mut tick = actix_web::rt::time::interval(AUDIT_PURGE_EVERY);
             loop {
                 tick.tick().await;
+                match purge_deleted_keys(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => log::info!("purged {n} API keys deleted before the recovery window"),
+                    Err(err) => log::warn!("could not purge deleted API keys: {err}"),
+                }
+                let Some(retention) = retention else { continue };
                 match state.purge_audit(retention).await {
                     Ok(0) => {}
                     Ok(n) => log::info!(

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::audit::{self, Refusals};
+use crate::crypto::signature::ScanningKeys;
 use crate::crypto::vault::Vault;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -32,6 +33,10 @@ pub struct AppState {
     pub refusals: Arc<Refusals>,
     /// What `GET /metrics` wants, if anything.
     pub metrics_token: Option<MetricsToken>,
+    /// The public keys GitHub's secret scanning alerts are checked against.
+    pub scanning_keys: Arc<ScanningKeys>,
+    /// How long a deleted API key stays restorable; `None`: deleted at once.
+    pub recovery_window: Option<chrono::Duration>,
 }
 
 impl AppState {

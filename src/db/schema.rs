@@ -44,6 +44,9 @@ diesel::table! {
         updated_at -> Timestamp,
         /// Last authentication with the key.
         last_used_at -> Nullable<Timestamp>,
+        /// When the key was deleted, while it is kept for the recovery
+        /// window; `NULL` for a live key.
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -92,6 +95,9 @@ diesel::table! {
         request_id -> Text,
         /// `success` or `denied`.
         outcome -> Text,
+        /// What else the event records: for a leak report, the URL where
+        /// the key was found.
+        detail -> Nullable<Text>,
     }
 }
 
@@ -316,6 +322,23 @@ diesel::table! {
         owner_id -> Text,
         /// When it was written (for pruning).
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Key safety settings of organizations that changed them (the others
+    /// have the defaults and no row).
+    key_policies (organization_id) {
+        /// The organization.
+        organization_id -> Text,
+        /// What a leak report does to a reported key: `disable` or `revoke`.
+        leak_response -> Text,
+        /// The longest lifetime an API key may be given, if limited.
+        max_key_lifetime_seconds -> Nullable<BigInt>,
+        /// Whether every API key must have an `expires_at`.
+        require_expiry -> Bool,
+        /// Last change.
+        updated_at -> Timestamp,
     }
 }
 

@@ -151,13 +151,14 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, act
         .map_err(|e| body_error(field_path(e.path()), e.inner()).into())
 }
 
-/// Reads the body and parses it as `T` when present: `Ok(None)` for no body.
-fn read_body<T: serde::de::DeserializeOwned + 'static>(
+/// Reads the body within the operation's size limit and time: `Ok(None)`
+/// for an empty optional body; otherwise JSON only (415).
+fn read_bytes(
     req: &actix_web::HttpRequest,
     payload: &mut actix_web::dev::Payload,
     optional: bool,
     min_limit: usize,
-) -> BodyFuture<Option<T>> {
+) -> BodyFuture<Option<actix_web::web::Bytes>> {
     use actix_web::{FromRequest, HttpMessage};
     let bytes = actix_web::web::Bytes::from_request(req, payload);
     let is_json = req
@@ -198,8 +199,68 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
         if !is_json {
             return Err(ApiError::UnsupportedMediaType.into());
         }
-        parse_body(&bytes).map(Some)
+        Ok(Some(bytes))
     })
+}
+
+/// Reads the body and parses it as `T` when present: `Ok(None)` for no body.
+fn read_body<T: serde::de::DeserializeOwned + 'static>(
+    req: &actix_web::HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    optional: bool,
+    min_limit: usize,
+) -> BodyFuture<Option<T>> {
+    let bytes = read_bytes(req, payload, optional, min_limit);
+    Box::pin(async move {
+        match bytes.await? {
+            Some(bytes) => parse_body(&bytes).map(Some),
+            None => Ok(None),
+        }
+    })
+}
+
+/// A required JSON body kept as its bytes, for an operation that checks a
+/// signature over them before it parses them ([`parse_array_body`]); the
+/// size, time and media type rules of [`JsonBody`].
+#[derive(Debug)]
+pub struct RawJsonBody<const LIMIT: usize = 0>(pub actix_web::web::Bytes);
+
+impl<const LIMIT: usize> actix_web::FromRequest for RawJsonBody<LIMIT> {
+    type Error = actix_web::Error;
+    type Future = BodyFuture<Self>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let bytes = read_bytes(req, payload, false, LIMIT);
+        Box::pin(async move {
+            let bytes = bytes
+                .await?
+                .ok_or_else(|| ApiError::internal("a required body was None"))?;
+            Ok(RawJsonBody(bytes))
+        })
+    }
+}
+
+/// Parses a body whose top level is a JSON array of `T` (a webhook's
+/// batch): its [`Shape`] first, then the type, each fault a 400 naming its
+/// field (`[3].token`).
+pub fn parse_array_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ApiError> {
+    let shape = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, Shape>(&mut *shape)
+        .map_err(|e| body_error(field_path(e.path()), e.inner()))?;
+    shape.end().map_err(|e| body_error(String::new(), &e))?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return Err(ApiError::invalid_input(
+            "invalid_body",
+            WHOLE_BODY,
+            "invalid_type",
+            "must be a JSON array",
+        ));
+    }
+    let typed = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(typed).map_err(|e| body_error(field_path(e.path()), e.inner()))
 }
 
 impl<T: serde::de::DeserializeOwned + 'static, const LIMIT: usize> actix_web::FromRequest

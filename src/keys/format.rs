@@ -10,6 +10,12 @@ const RANDOM_LEN: usize = 32;
 const CHECKSUM_LEN: usize = 6;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// The regular expression every keygate-issued key matches, as registered
+/// with GitHub's secret scanning partner program (docs/OPERATIONS.md): the
+/// kind, then 32 random and 6 checksum base62 characters. A match is only a
+/// candidate: [`parse`] checks the checksum.
+pub const KEY_PATTERN: &str = r"\bkg_(?:ak|ck|cs)_[0-9A-Za-z]{38}\b";
+
 /// What a key is for; the kind is part of the key's text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
@@ -155,6 +161,22 @@ mod tests {
         ];
         for (what, case) in cases {
             assert_eq!(parse(&case), Err(MalformedKey::Shape), "{what}");
+        }
+    }
+
+    #[test]
+    fn the_registered_pattern_matches_every_kind_and_nothing_longer() {
+        let pattern = regex::Regex::new(KEY_PATTERN).unwrap();
+        for kind in [
+            KeyKind::ApiKey,
+            KeyKind::ClusterKey,
+            KeyKind::ClusterServiceKey,
+        ] {
+            let key = generate(kind).value;
+            let text = format!("token: \"{key}\"\n");
+            assert_eq!(pattern.find(&text).unwrap().as_str(), key);
+            assert!(!pattern.is_match(&format!("{key}x")), "a longer word");
+            assert!(!pattern.is_match(&key[..key.len() - 1]), "a shorter one");
         }
     }
 

@@ -47,20 +47,39 @@ pub fn issue_given(
     owner: Owner<'_>,
     key: GeneratedKey,
 ) -> QueryResult<GeneratedKey> {
+    issue_hashed(
+        conn,
+        owner,
+        &hash_key(&key.value),
+        &key.display_prefix(),
+        &key.last4(),
+    )?;
+    Ok(key)
+}
+
+/// Inserts the owner's current secret by its hex SHA-256 alone (a key
+/// imported from elsewhere, whose text keygate never sees).
+pub fn issue_hashed(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    key_hash: &str,
+    key_prefix: &str,
+    key_last4: &str,
+) -> QueryResult<()> {
     diesel::insert_into(key_secrets::table)
         .values(KeySecretRow {
-            key_hash: hash_key(&key.value),
+            key_hash: key_hash.to_owned(),
             organization_id: owner.organization_id.to_owned(),
             owner_kind: owner.kind.to_owned(),
             owner_id: owner.id.to_owned(),
-            key_prefix: key.display_prefix(),
-            key_last4: key.last4(),
+            key_prefix: key_prefix.to_owned(),
+            key_last4: key_last4.to_owned(),
             state: STATE_CURRENT.to_owned(),
             pending_expires_at: None,
             created_at: now().naive_utc(),
         })
-        .execute(conn)?;
-    Ok(key)
+        .execute(conn)
+        .map(drop)
 }
 
 fn owned_by(
@@ -118,6 +137,35 @@ pub fn revoke_pending(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult
         changes::record(owner.kind, owner.id);
     }
     Ok(revoked)
+}
+
+/// Deletes the one secret with this hash (a leaked key revoked); its
+/// owner's other secrets stay. Returns whether it existed.
+pub fn revoke_secret(
+    conn: &mut AnyConnection,
+    owner: Owner<'_>,
+    key_hash: &str,
+) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        key_secrets::table
+            .filter(owned_by(owner))
+            .filter(key_secrets::key_hash.eq(key_hash)),
+    )
+    .execute(conn)?;
+    if deleted > 0 {
+        changes::record(owner.kind, owner.id);
+    }
+    Ok(deleted > 0)
+}
+
+/// The secret a hash belongs to, of any owner kind (a leak report's
+/// look-up).
+pub fn find_secret(conn: &mut AnyConnection, key_hash: &str) -> QueryResult<Option<KeySecretRow>> {
+    key_secrets::table
+        .filter(key_secrets::key_hash.eq(key_hash))
+        .select(KeySecretRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Removes every secret of an owner (when the owner is deleted).
@@ -191,6 +239,8 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
         .filter(key_secrets::key_hash.eq(hash))
         .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
+        // A key deleted into the recovery window never authenticates.
+        .filter(api_keys::deleted_at.is_null())
         .select((
             (
                 api_keys::id,

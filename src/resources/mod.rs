@@ -10,6 +10,8 @@ pub mod audit_events;
 pub mod clusters;
 pub mod connectors;
 pub mod document;
+pub mod key_policies;
+pub mod leaks;
 pub mod organizations;
 pub mod projects;
 pub mod providers;
@@ -35,20 +37,22 @@ pub const API_PREFIX: &str = "/v1";
 /// `/readyz`) and the authenticated `/v1` scope. The server and
 /// [`document`] both call it, so they cannot disagree.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.configure(system::configure).service(
-        scope::scope(API_PREFIX)
-            .wrap(from_fn(crate::auth::authenticate))
-            .configure(api_keys::configure)
-            .configure(verify::configure)
-            .configure(audit_events::configure)
-            .configure(secrets::configure)
-            .configure(connectors::configure)
-            .configure(projects::configure)
-            .configure(api_proxies::configure)
-            .configure(providers::configure)
-            .configure(organizations::configure)
-            .configure(clusters::configure),
-    );
+    cfg.configure(system::configure)
+        .configure(leaks::configure)
+        .service(
+            scope::scope(API_PREFIX)
+                .wrap(from_fn(crate::auth::authenticate))
+                .configure(api_keys::configure)
+                .configure(verify::configure)
+                .configure(audit_events::configure)
+                .configure(secrets::configure)
+                .configure(connectors::configure)
+                .configure(projects::configure)
+                .configure(api_proxies::configure)
+                .configure(providers::configure)
+                .configure(organizations::configure)
+                .configure(clusters::configure),
+        );
 }
 
 /// The native `/v1` API as a surface: keys as `Bearer`, `ApiKey` or

@@ -424,6 +424,15 @@ fn pg_connection(app: &TestApp) -> diesel::PgConnection {
     diesel::PgConnection::establish(&app.database_target).expect("postgres")
 }
 
+/// A direct connection to the test database as keygate's repos take it,
+/// for calling a repo function beside the server.
+pub fn any_connection(app: &TestApp) -> keygate::db::AnyConnection {
+    match app.backend {
+        Backend::Sqlite => keygate::db::AnyConnection::Sqlite(sqlite_connection(app)),
+        Backend::Postgres => keygate::db::AnyConnection::Postgresql(pg_connection(app)),
+    }
+}
+
 /// Runs one statement on the test database, beside the server; returns the
 /// rows changed.
 pub fn execute(app: &TestApp, sql: &str) -> usize {

@@ -258,6 +258,8 @@ fn tags_are_ordered_by_family() {
         [
             "api_keys",
             "verify",
+            "key_policies",
+            "secret_scanning",
             "connectors",
             "secrets",
             "projects",

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::model::ApiKeyRow;
-use super::repo::{ApiKeyPatch, ListFilter, NewApiKey};
+use super::repo::{ApiKeyPatch, ImportedKey, ListFilter, NewApiKey};
 use crate::error::{field_errors, ApiError, FieldError};
 use crate::fields::present;
 use crate::keys::dto::PendingKey;
@@ -161,13 +161,33 @@ pub struct ApiKeyFilter {
     pub api_key_role: Option<Role>,
     /// Only enabled (`true`) or disabled (`false`) keys.
     pub enabled: Option<bool>,
+    /// Only keys that break (`true`) or keep (`false`) the organization's
+    /// key policy now: no `expires_at` where one is required, or one further
+    /// ahead than `max_key_lifetime_seconds`. Keys made before a stricter
+    /// policy keep working; this finds them.
+    pub violates_policy: Option<bool>,
+    /// Only keys whose `expires_at` is before this time (RFC 3339); keys
+    /// that never expire are not listed.
+    #[param(value_type = Option<String>, format = DateTime, example = "2027-01-01T00:00:00Z")]
+    pub expires_before: Option<DateTime<Utc>>,
+    /// Also list keys deleted within the recovery window (30 days by
+    /// default), with their `deleted_at`; `undelete_api_key` brings one back.
+    pub include_deleted: Option<bool>,
 }
 
-impl From<ApiKeyFilter> for ListFilter {
-    fn from(f: ApiKeyFilter) -> Self {
+impl ApiKeyFilter {
+    /// The repo's filter; `recovery_window` bounds `include_deleted`.
+    pub fn into_filter(self, recovery_window: Option<chrono::Duration>) -> ListFilter {
+        let deleted_since = match (self.include_deleted, recovery_window) {
+            (Some(true), Some(window)) => Some(chrono::Utc::now() - window),
+            _ => None,
+        };
         ListFilter {
-            role: f.api_key_role,
-            enabled: f.enabled,
+            role: self.api_key_role,
+            enabled: self.enabled,
+            violates_policy: self.violates_policy,
+            expires_before: self.expires_before,
+            deleted_since,
         }
     }
 }
@@ -218,6 +238,12 @@ pub struct ApiKey {
     /// Previous keys that still work until their grace period ends (after a
     /// rotation), oldest first.
     pub pending_keys: Vec<PendingKey>,
+    /// When the key was deleted; present only on a deleted key, which only
+    /// a list with `include_deleted=true` shows. It can be brought back with
+    /// `undelete_api_key` until the recovery window ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "2026-12-01T12:00:00Z")]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl ApiKey {
@@ -241,6 +267,7 @@ impl ApiKey {
             updated_at: row.updated_at.and_utc(),
             last_used_at: row.last_used_at.map(|t| t.and_utc()),
             pending_keys,
+            deleted_at: row.deleted_at.map(|t| t.and_utc()),
         })
     }
 }
@@ -274,4 +301,191 @@ pub struct ApiKeyList {
     /// Pass as `cursor` for the next page; `null` on the last page.
     #[schema(required = true, nullable = true, example = "YWt5XzAxOTBhMGIx")]
     pub next_cursor: Option<String>,
+}
+
+/// The most keys one `import_api_keys` call takes.
+pub const MAX_IMPORT: usize = 1_000;
+
+/// One key issued elsewhere, given by its SHA-256 only. `Debug` shows no
+/// hash.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportApiKey {
+    /// SHA-256 of the key as callers present it: 64 hex digits, or base64
+    /// (standard or URL-safe, padded or not) of the 32 bytes.
+    #[schema(
+        min_length = 43,
+        max_length = 64,
+        pattern = "^([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$",
+        example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )]
+    pub key_sha256: String,
+    /// What to show as the key's first characters (1 to 10), e.g. its
+    /// old prefix.
+    #[validate(length(min = 1, max = 10, message = "must be 1 to 10 characters"))]
+    #[schema(min_length = 1, max_length = 10, example = "sk_live_")]
+    pub key_prefix: String,
+    /// What to show as the key's last characters (1 to 4).
+    #[validate(length(min = 1, max = 4, message = "must be 1 to 4 characters"))]
+    #[schema(min_length = 1, max_length = 4, example = "x9Q2")]
+    pub key_last4: String,
+    /// A name for people, 1 to 255 characters.
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
+    #[schema(min_length = 1, max_length = 255, example = "billing (imported)")]
+    pub name: String,
+    /// The key's role.
+    pub api_key_role: Role,
+    /// Narrows the key to listed operations; absent or `null`: no narrowing.
+    #[schema(nullable = true)]
+    pub api_policy: Option<ApiPolicy>,
+    /// Networks the key may be used from (1 to 100); absent or `null`: anywhere.
+    #[validate(length(min = 1, max = 100, message = "must list 1 to 100 networks"))]
+    #[schema(min_items = 1, max_items = 100, nullable = true)]
+    pub allowed_cidrs: Option<Vec<Cidr>>,
+    /// When the key stops working (RFC 3339); absent or `null`: never.
+    #[schema(nullable = true, example = "2030-01-01T00:00:00Z")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the key works from the start (default true).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, default = true)]
+    pub enabled: Option<bool>,
+}
+
+impl std::fmt::Debug for ImportApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportApiKey")
+            .field("key_sha256", &"<redacted>")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Body of `import_api_keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportApiKeys {
+    /// The keys, 1 to 1,000.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub keys: Vec<ImportApiKey>,
+}
+
+/// The hex SHA-256 a given hash stands for: 64 hex digits, or base64 of 32
+/// bytes (either alphabet, padding optional).
+fn hex_sha256(text: &str) -> Option<String> {
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine;
+    // Either alphabet, with or without padding, and any last-character
+    // bits: every text the document's pattern allows decodes.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(text.to_ascii_lowercase());
+    }
+    let standard: String = text
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let bytes = LENIENT.decode(standard).ok()?;
+    (bytes.len() == 32).then(|| hex::encode(bytes))
+}
+
+impl ImportApiKeys {
+    /// Validates every key (errors name `keys[i].field`) and returns the
+    /// repo's input: each key with its hex hash and display parts.
+    pub fn into_input(self, names: &PolicyNames) -> Result<Vec<ImportedKey>, ApiError> {
+        if self.keys.is_empty() || self.keys.len() > MAX_IMPORT {
+            return Err(ApiError::invalid_field(
+                "keys",
+                "length",
+                "must list 1 to 1000 keys",
+            ));
+        }
+        let mut errors = Vec::new();
+        let mut out = Vec::with_capacity(self.keys.len());
+        for (i, key) in self.keys.into_iter().enumerate() {
+            let mut own = field_errors(&key);
+            let hash = hex_sha256(&key.key_sha256);
+            if hash.is_none() {
+                own.push(FieldError::new(
+                    "key_sha256",
+                    "invalid_value",
+                    "must be 64 hex digits or base64 of 32 bytes",
+                ));
+            }
+            let create = CreateApiKey {
+                name: key.name,
+                api_key_role: key.api_key_role,
+                api_policy: key.api_policy,
+                allowed_cidrs: key.allowed_cidrs,
+                expires_at: key.expires_at,
+                enabled: key.enabled,
+            };
+            let input = match create.into_input(names) {
+                Ok(input) => Some(input),
+                Err(ApiError::BadRequest { errors, .. }) => {
+                    let fresh: Vec<FieldError> = errors
+                        .into_iter()
+                        .filter(|e| !own.iter().any(|o| o.field == e.field))
+                        .collect();
+                    own.extend(fresh);
+                    None
+                }
+                Err(other) => return Err(other),
+            };
+            errors.extend(own.into_iter().map(|mut e| {
+                e.field = format!("keys[{i}].{}", e.field);
+                e
+            }));
+            if let (Some(input), Some(key_hash)) = (input, hash) {
+                out.push(ImportedKey {
+                    input,
+                    key_hash,
+                    key_prefix: key.key_prefix,
+                    key_last4: key.key_last4,
+                });
+            }
+        }
+        ApiError::check_fields(errors)?;
+        Ok(out)
+    }
+}
+
+/// The answer of `import_api_keys`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedApiKeys {
+    /// The imported keys, in the order given.
+    pub data: Vec<ApiKey>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_sha256;
+
+    #[test]
+    fn every_hash_the_pattern_allows_decodes() {
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(hex_sha256(hex).as_deref(), Some(hex));
+        assert_eq!(hex_sha256(&hex.to_uppercase()).as_deref(), Some(hex));
+        // Standard base64 of those bytes, padded and not, and URL-safe.
+        let b64 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+        assert_eq!(hex_sha256(b64).as_deref(), Some(hex));
+        assert_eq!(hex_sha256(&b64[..43]).as_deref(), Some(hex));
+        assert_eq!(
+            hex_sha256(&b64.replace('+', "-").replace('/', "_")).as_deref(),
+            Some(hex)
+        );
+        // Mixed alphabets and nonzero last bits, as a generator may send.
+        assert!(hex_sha256("A-+_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz").is_some());
+        assert!(hex_sha256("abc").is_none());
+        assert!(hex_sha256(&"a".repeat(63)).is_none());
+    }
 }

@@ -5,14 +5,15 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use validator::Validate;
 
 use super::dto::{
-    ApiKey, ApiKeyFilter, ApiKeyList, ApiKeyPath, ApiKeyWithSecret, CreateApiKey, UpdateApiKey,
+    ApiKey, ApiKeyFilter, ApiKeyList, ApiKeyPath, ApiKeyWithSecret, CreateApiKey, ImportApiKeys,
+    ImportedApiKeys, UpdateApiKey,
 };
 use super::model::ApiKeyRow;
 use super::repo;
 use super::TAG;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::body::{JsonBody, OptionalJson};
+use crate::http::body::{JsonBody, OptionalJson, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
@@ -35,7 +36,10 @@ fn respond(
 /// Creates a key in the caller's organization and returns it with its secret
 /// `key`, which is shown only in this response. The new key's rights (role,
 /// `api_policy`, `allowed_cidrs`, `expires_at`) can never exceed the
-/// caller's: a wider key is refused with 403 `exceeds_caller_rights`.
+/// caller's: a wider key is refused with 403 `exceeds_caller_rights`. Its
+/// `expires_at` must keep the organization's key policy
+/// (`max_key_lifetime_seconds`, `require_expiry`): otherwise 400
+/// `key_policy_violation` naming the rule.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -71,9 +75,58 @@ pub async fn create_api_key(
         .json(created))
 }
 
+/// Import API keys by hash
+///
+/// Moves up to 1,000 keys issued elsewhere into the caller's organization
+/// without anyone handling their text: each is given by its SHA-256
+/// (`key_sha256`: 64 hex digits or base64 of the 32 bytes) with what to
+/// display (`key_prefix`, `key_last4`), a name, a role and the usual
+/// options. Callers keep presenting their old keys: an imported key need
+/// not look like keygate's (`kg_ak_...`); it authenticates and verifies by
+/// its hash. Each key is held to the caller's rights (403
+/// `exceeds_caller_rights`) and the organization's key policy (400
+/// `key_policy_violation`); a hash keygate already holds refuses the whole
+/// import (409 `already_exists`). Rotating an imported key replaces it with
+/// a keygate key. One audit event per key.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    request_body(content = ImportApiKeys, example = json!({"keys": [{"key_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "key_prefix": "sk_live_", "key_last4": "x9Q2", "name": "billing (imported)", "api_key_role": "serving"}]})),
+    responses(
+        (status = 201, description = "The imported keys, in the order given.", body = ImportedApiKeys),
+        (status = 409, description = "keygate already holds a key with one of these hashes; nothing was imported.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "already_exists", "keys[0]: keygate already holds a key with this hash", "/v1/api_keys/import"))),
+    )
+)]
+#[post("/api_keys/import")]
+pub async fn import_api_keys(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<ImportApiKeys, LARGEST_BODY>,
+) -> Result<HttpResponse, ApiError> {
+    let keys = body.into_inner().into_input(&state.policy_names)?;
+    for key in &keys {
+        key.input.rights().ensure_within(&caller.rights)?;
+    }
+    let audit = caller.audit("");
+    let org = caller.organization_id.clone();
+    let rows = state
+        .db
+        .write(move |conn| repo::import(conn, &org, &keys, audit))
+        .await?;
+    let data = rows
+        .into_iter()
+        .map(|row| ApiKey::from_row(row, Vec::new()))
+        .collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Created().json(ImportedApiKeys { data }))
+}
+
 /// List API keys
 ///
 /// The organization's keys, oldest first, a page at a time.
+/// `violates_policy=true` lists the keys that break the organization's key
+/// policy now (made before a stricter one), and `expires_before` the keys
+/// that expire before a time.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal))),
@@ -88,7 +141,7 @@ pub async fn list_api_keys(
     filter: Query<ApiKeyFilter>,
 ) -> Result<web::Json<ApiKeyList>, ApiError> {
     let page = page.page()?;
-    let filter = filter.into_inner().into();
+    let filter = filter.into_inner().into_filter(state.recovery_window);
     let org = caller.organization_id;
     let query_page = page.clone();
     let (rows, mut pending) = state
@@ -140,8 +193,10 @@ pub async fn get_api_key(
 /// Changes only the fields present: `enabled` (a disabled key is refused at
 /// once), `name`, and `api_policy`, `allowed_cidrs` and `expires_at`, which
 /// `null` clears. The caller must hold at least the key's rights, before and
-/// after the change. With `If-Match`, a key changed since that `ETag` is
-/// not touched (412).
+/// after the change. A new `expires_at` must keep the organization's key
+/// policy (400 `key_policy_violation` naming the rule); a change that leaves
+/// it alone is allowed on a key made before a stricter policy. With
+/// `If-Match`, a key changed since that `ETag` is not touched (412).
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -182,9 +237,13 @@ pub async fn update_api_key(
 
 /// Delete an API key
 ///
-/// Deletes the key and every secret of it; it stops working at once. The
-/// caller must hold at least the key's rights. A key a connector uses cannot
-/// be deleted (409): point the connector elsewhere first.
+/// The key stops working at once and is gone for every operation (404).
+/// It stays restorable with `undelete_api_key` for the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default; a list with
+/// `include_deleted=true` shows it), then it and its secrets are purged;
+/// with a window of 0 it is removed at once. The caller must hold at least
+/// the key's rights. A key a connector uses cannot be deleted (409): point
+/// the connector elsewhere first.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -205,6 +264,7 @@ pub async fn delete_api_key(
     let id = path.into_inner().api_key_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
+    let keep = state.recovery_window.is_some();
     state
         .db
         .write(move |conn| {
@@ -213,6 +273,7 @@ pub async fn delete_api_key(
                 &org,
                 &id,
                 &if_match,
+                keep,
                 repo::within(&caller.rights),
                 audit.clone(),
             )
@@ -228,7 +289,9 @@ pub async fn delete_api_key(
 /// `grace_period_seconds` (default 604,800: seven days; 0 ends it at once)
 /// and is listed in `pending_keys`; rotating again adds another pending key.
 /// `POST /v1/verify` reports a pending key as `status: pending`, so callers
-/// still using it can be found. The body is optional.
+/// still using it can be found. The body is optional. The key's
+/// `expires_at` must keep the organization's key policy, as a new key's
+/// must (400 `key_policy_violation`; set a nearer `expires_at` first).
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
@@ -267,6 +330,44 @@ pub async fn rotate_api_key(
         key: key.value,
     };
     Ok(json_with_etag(&etag, &body))
+}
+
+/// Undelete an API key
+///
+/// Brings back a key deleted within the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default) exactly as it was:
+/// its settings, its current secret and any pending secret still in its
+/// grace period work again. A key that is not deleted is answered as it
+/// is. A key deleted longer ago (purged) or never there is 404. The caller
+/// must hold at least the key's rights.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    params(ApiKeyPath),
+    responses((status = 200, description = "The key, working again.", body = ApiKey,
+        headers(("ETag" = String, description = "Version of the key, for `If-Match`."))))
+)]
+#[post("/api_keys/{api_key_id}/undelete")]
+pub async fn undelete_api_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<ApiKeyPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().api_key_id.0;
+    let Some(window) = state.recovery_window else {
+        return Err(ApiError::not_found("api key", &id));
+    };
+    let since = crate::db::now() - window;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let (row, pending) = state
+        .db
+        .write(move |conn| {
+            repo::undelete(conn, &org, &id, since, repo::within(&caller.rights), audit)?;
+            repo::get_with_pending(conn, &org, &id)
+        })
+        .await?;
+    respond(row, pending)
 }
 
 /// Revoke an API key's pending keys

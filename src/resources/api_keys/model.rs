@@ -39,6 +39,8 @@ pub struct ApiKeyRow {
     pub updated_at: NaiveDateTime,
     /// Last use.
     pub last_used_at: Option<NaiveDateTime>,
+    /// When it was deleted (kept for the recovery window); `None` if live.
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 impl ApiKeyRow {

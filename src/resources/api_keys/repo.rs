@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
-use crate::db::schema::{api_keys, key_secrets};
+use crate::db::schema::{api_keys, connectors, key_secrets};
 use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, new_id, now, AnyConnection};
 use crate::error::ApiError;
@@ -22,6 +22,7 @@ use crate::keys::model::KeySecretRow;
 use crate::keys::repo::{self as rotation, Owner};
 use crate::keys::rights::{ApiPolicy, Rights, Role};
 use crate::keys::OWNER_API_KEY;
+use crate::resources::key_policies::repo as key_policies;
 
 /// What a new key is made of.
 #[derive(Debug, Clone)]
@@ -96,6 +97,7 @@ pub fn insert_with_secret(
         created_at: at,
         updated_at: at,
         last_used_at: None,
+        deleted_at: None,
     };
     diesel::insert_into(api_keys::table)
         .values(&row)
@@ -104,8 +106,28 @@ pub fn insert_with_secret(
     Ok((row, key))
 }
 
-/// Creates a key with its audit event in one transaction.
+/// Creates a key with its audit event in one transaction; its `expires_at`
+/// must keep the organization's key policy (400 `key_policy_violation`).
 pub fn create(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    input: &NewApiKey,
+    audit: AuditEvent,
+) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
+    conn.transaction(|conn| {
+        key_policies::policy(conn, organization_id)?.check_expiry(
+            input.expires_at,
+            now(),
+            "expires_at",
+        )?;
+        create_unchecked(conn, organization_id, input, audit)
+    })
+}
+
+/// Creates a key with its audit event, whatever the organization's key
+/// policy says: the recovery command's (`keygate keys create`), for an
+/// operator locked out at the database.
+pub fn create_unchecked(
     conn: &mut AnyConnection,
     organization_id: &str,
     input: &NewApiKey,
@@ -118,6 +140,75 @@ pub fn create(
     })
 }
 
+/// A key issued elsewhere, to be imported by its hash.
+#[derive(Debug, Clone)]
+pub struct ImportedKey {
+    /// Its settings.
+    pub input: NewApiKey,
+    /// Hex SHA-256 of the key.
+    pub key_hash: String,
+    /// What to show as its first characters.
+    pub key_prefix: String,
+    /// What to show as its last characters.
+    pub key_last4: String,
+}
+
+/// Imports keys by their hashes, each held to the key policy, with one
+/// audit event each, all in one transaction: a hash keygate already holds
+/// (a key imported twice) refuses the whole import with 409.
+pub fn import(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    keys: &[ImportedKey],
+    audit: AuditEvent,
+) -> Result<Vec<ApiKeyRow>, ApiError> {
+    conn.transaction(|conn| {
+        let policy = key_policies::policy(conn, organization_id)?;
+        let at = now();
+        let mut rows = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            policy.check_expiry(key.input.expires_at, at, &format!("keys[{i}].expires_at"))?;
+            let input = &key.input;
+            let row = ApiKeyRow {
+                id: new_id("aky_"),
+                organization_id: organization_id.to_owned(),
+                name: input.name.clone(),
+                api_key_role: input.role.as_str().to_owned(),
+                api_policy: input.policy.as_ref().map(policy_json),
+                enabled: input.enabled,
+                allowed_cidrs: input.allowed_cidrs.as_deref().map(cidrs_json),
+                expires_at: input.expires_at.map(|t| t.naive_utc()),
+                key_prefix: key.key_prefix.clone(),
+                key_last4: key.key_last4.clone(),
+                created_at: at.naive_utc(),
+                updated_at: at.naive_utc(),
+                last_used_at: None,
+                deleted_at: None,
+            };
+            diesel::insert_into(api_keys::table)
+                .values(&row)
+                .execute(conn)?;
+            rotation::issue_hashed(
+                conn,
+                owner(organization_id, &row.id),
+                &key.key_hash,
+                &key.key_prefix,
+                &key.key_last4,
+            )
+            .map_err(|e| {
+                ApiError::from_db_with_conflict(e, || {
+                    format!("keys[{i}]: keygate already holds a key with this hash")
+                })
+            })?;
+            let mut event = audit.clone().for_resource(&row.id);
+            event.id = new_id("evt_");
+            event.record(conn)?;
+            rows.push(row);
+        }
+        Ok(rows)
+    })
+}
+
 /// Filters of the list operation.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -125,6 +216,13 @@ pub struct ListFilter {
     pub role: Option<Role>,
     /// Only enabled or only disabled keys.
     pub enabled: Option<bool>,
+    /// Only keys that break (`true`) or keep (`false`) the organization's
+    /// key policy now.
+    pub violates_policy: Option<bool>,
+    /// Only keys that expire before this time.
+    pub expires_before: Option<DateTime<Utc>>,
+    /// Also the keys deleted since this time (within the recovery window).
+    pub deleted_since: Option<DateTime<Utc>>,
 }
 
 /// One page of an organization's keys, oldest first; fetches one extra row
@@ -141,11 +239,45 @@ pub fn list(
         .order(api_keys::id.asc())
         .limit(page.limit + 1)
         .into_boxed();
+    query = match filter.deleted_since {
+        None => query.filter(api_keys::deleted_at.is_null()),
+        Some(since) => query.filter(
+            api_keys::deleted_at
+                .is_null()
+                .or(api_keys::deleted_at.gt(since.naive_utc())),
+        ),
+    };
     if let Some(role) = filter.role {
         query = query.filter(api_keys::api_key_role.eq(role.as_str()));
     }
     if let Some(enabled) = filter.enabled {
         query = query.filter(api_keys::enabled.eq(enabled));
+    }
+    if let Some(before) = filter.expires_before {
+        query = query.filter(api_keys::expires_at.lt(before.naive_utc()));
+    }
+    if let Some(violates) = filter.violates_policy {
+        // The rule of `KeyPolicy::check_expiry`, as SQL: no expiry where
+        // one is required, or one further than the limit from now.
+        let policy = key_policies::policy(conn, organization_id)?;
+        let latest = policy
+            .max_key_lifetime_seconds
+            .map(|max| (now() + chrono::Duration::seconds(max)).naive_utc());
+        let required = policy.require_expiry || latest.is_some();
+        match (violates, required, latest) {
+            (true, false, _) => return Ok(Vec::new()),
+            (false, false, _) => {}
+            (true, true, None) => query = query.filter(api_keys::expires_at.is_null()),
+            (false, true, None) => query = query.filter(api_keys::expires_at.is_not_null()),
+            (true, true, Some(latest)) => {
+                query = query.filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(latest)),
+                )
+            }
+            (false, true, Some(latest)) => query = query.filter(api_keys::expires_at.le(latest)),
+        }
     }
     if let Some(after) = &page.after {
         query = query.filter(api_keys::id.gt(after.clone()));
@@ -220,6 +352,7 @@ pub fn get(
     api_keys::table
         .filter(api_keys::organization_id.eq(organization_id))
         .filter(api_keys::id.eq(id))
+        .filter(api_keys::deleted_at.is_null())
         .select(ApiKeyRow::as_select())
         .first(conn)
         .optional()?
@@ -302,6 +435,15 @@ pub fn update_within(
     patch: ApiKeyPatch,
     audit: AuditEvent,
 ) -> Result<ApiKeyRow, ApiError> {
+    // A new `expires_at` must keep the key policy; a change that leaves it
+    // alone never breaks a key made before a stricter policy.
+    if let Some(expires_at) = patch.expires_at {
+        key_policies::policy(conn, organization_id)?.check_expiry(
+            expires_at,
+            now(),
+            "expires_at",
+        )?;
+    }
     update(
         conn,
         organization_id,
@@ -348,29 +490,114 @@ pub fn within(caller: &Rights) -> impl Fn(&ApiKeyRow) -> Result<(), ApiError> + 
     move |current| current.rights()?.ensure_within(caller)
 }
 
-/// Deletes a key and all its secrets after `check` approves, with the audit
-/// event, in one transaction.
+/// Deletes a key after `check` approves, with the audit event, in one
+/// transaction. With a recovery window the key is only marked deleted
+/// (`deleted_at`): from then on it is gone for every operation (404, never
+/// authenticates) except a list with `include_deleted` and [`undelete`],
+/// until [`purge_deleted`] removes it; without one it is removed at once
+/// with all its secrets. Either way the caches drop it after commit.
 pub fn delete(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
     if_match: &IfMatch,
+    keep_for_recovery: bool,
     check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     atomic(conn, |conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
-        rotation::delete_all(conn, owner(organization_id, id))?;
-        diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
-            .execute(conn)
-            .map_err(|e| {
-                ApiError::from_db_with_conflict(e, || {
-                    format!("api key {id} is used by a connector")
-                })
-            })?;
+        let used = || format!("api key {id} is used by a connector");
+        if keep_for_recovery {
+            // The connector's foreign key cannot see a mark: ask.
+            let users: i64 = connectors::table
+                .filter(connectors::api_key_id.eq(id))
+                .count()
+                .get_result(conn)?;
+            if users > 0 {
+                return Err(ApiError::Conflict {
+                    code: "still_referenced",
+                    detail: used(),
+                });
+            }
+            let at = now().naive_utc();
+            diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+                .set((
+                    api_keys::deleted_at.eq(Some(at)),
+                    api_keys::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            rotation::changed(owner(organization_id, id));
+        } else {
+            rotation::delete_all(conn, owner(organization_id, id))?;
+            diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
+                .execute(conn)
+                .map_err(|e| ApiError::from_db_with_conflict(e, used))?;
+        }
         audit.record(conn)?;
         Ok(())
+    })
+}
+
+/// Brings back a key deleted since `since` (within the recovery window),
+/// as it was, secrets included; `check` may refuse first. A key that is not
+/// deleted is answered as it is, and nothing is written. 404 for a key
+/// deleted before `since` or never there. One transaction with the audit
+/// event.
+pub fn undelete(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    since: DateTime<Utc>,
+    check: impl FnOnce(&ApiKeyRow) -> Result<(), ApiError>,
+    audit: AuditEvent,
+) -> Result<ApiKeyRow, ApiError> {
+    conn.transaction(|conn| {
+        version::lock(conn, api_keys::table.filter(api_keys::id.eq(id)))?;
+        let found: ApiKeyRow = api_keys::table
+            .filter(api_keys::organization_id.eq(organization_id))
+            .filter(api_keys::id.eq(id))
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("api key", id))?;
+        match found.deleted_at {
+            None => return Ok(found),
+            Some(at) if at <= since.naive_utc() => return Err(ApiError::not_found("api key", id)),
+            Some(_) => {}
+        }
+        check(&found)?;
+        diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+            .set((
+                api_keys::deleted_at.eq(None::<chrono::NaiveDateTime>),
+                api_keys::updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
+        rotation::changed(owner(organization_id, id));
+        audit.record(conn)?;
+        get(conn, organization_id, id)
+    })
+}
+
+/// Keys one purge transaction removes at most.
+pub const PURGE_BATCH: i64 = 1_000;
+
+/// Removes for good up to [`PURGE_BATCH`] keys deleted before `cutoff`
+/// (past the recovery window), with their secrets; returns how many.
+pub fn purge_deleted(conn: &mut AnyConnection, cutoff: DateTime<Utc>) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let batch: Vec<(String, String)> = api_keys::table
+            .filter(api_keys::deleted_at.lt(cutoff.naive_utc()))
+            .select((api_keys::id, api_keys::organization_id))
+            .order(api_keys::id.asc())
+            .limit(PURGE_BATCH)
+            .load(conn)?;
+        for (id, organization_id) in &batch {
+            rotation::delete_all(conn, owner(organization_id, id))?;
+            diesel::delete(api_keys::table.filter(api_keys::id.eq(id))).execute(conn)?;
+        }
+        Ok(batch.len())
     })
 }
 
@@ -388,6 +615,13 @@ pub fn rotate(
     atomic(conn, |conn| {
         let current = get_for_write(conn, organization_id, id, if_match)?;
         check(&current)?;
+        // A new secret is a new lifetime: the key's `expires_at` must keep
+        // the policy (set it with an update first).
+        key_policies::policy(conn, organization_id)?.check_expiry(
+            current.expires_at.map(|t| t.and_utc()),
+            now(),
+            "expires_at",
+        )?;
         let key = rotation::rotate(
             conn,
             owner(organization_id, id),

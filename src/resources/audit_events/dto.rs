@@ -107,6 +107,14 @@ pub struct AuditEvent {
     pub request_id: String,
     /// What happened.
     pub outcome: Outcome,
+    /// What else the event records: for `report_leaked_keys`, the URL
+    /// where the key was found, as GitHub reported it; `null` otherwise.
+    #[schema(
+        required = true,
+        nullable = true,
+        example = "https://github.com/octo/app/blob/0123abc/config.yml"
+    )]
+    pub detail: Option<String>,
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -125,6 +133,7 @@ impl From<AuditRow> for AuditEvent {
             } else {
                 Outcome::Success
             },
+            detail: row.detail,
         }
     }
 }

@@ -86,6 +86,7 @@ pub fn check_references(
         let found: i64 = api_keys::table
             .filter(api_keys::organization_id.eq(organization_id))
             .filter(api_keys::id.eq(id))
+            .filter(api_keys::deleted_at.is_null())
             .count()
             .get_result(conn)?;
         if found == 0 {

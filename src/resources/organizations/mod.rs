@@ -18,5 +18,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(handlers::get_organization_subscription)
         .service(handlers::update_organization_subscription)
         .service(handlers::get_organization_terms_and_conditions)
-        .service(handlers::accept_organization_terms_and_conditions);
+        .service(handlers::accept_organization_terms_and_conditions)
+        .service(handlers::get_key_policy)
+        .service(handlers::update_key_policy);
 }

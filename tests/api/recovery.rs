@@ -1,0 +1,130 @@
+//! The recovery window of deleted API keys: a deleted key is gone for every
+//! operation (404, never authenticates) except a list with
+//! `include_deleted` and `undelete`, which brings it back as it was; after
+//! the window it cannot be brought back and the purge removes it.
+
+use chrono::{Duration, Utc};
+use keygate::config::Backend;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::backend_test;
+use crate::helpers::{any_connection, assert_problem, execute, TestApp};
+
+async fn verify_code(app: &TestApp, key: &str) -> String {
+    let res = app
+        .post("/v1/verify", &app.bootstrap_key, &json!({"key": key}))
+        .await;
+    let verdict: Value = res.json().await.unwrap();
+    verdict["code"].as_str().unwrap().to_owned()
+}
+
+async fn listed_ids(app: &TestApp, query: &str) -> Vec<String> {
+    let page: Value = app
+        .get(
+            &format!("/v1/api_keys?limit=100&{query}"),
+            &app.bootstrap_key,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+backend_test! {
+    async fn a_deleted_key_is_gone_until_undeleted(app) {
+        let (id, key) = app.key_with_role("serving").await;
+        let path = format!("/v1/api_keys/{id}");
+        let res = app.delete(&path, &app.bootstrap_key).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_problem(app.get(&path, &app.bootstrap_key).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(app.get("/v1/me", &key).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_eq!(verify_code(&app, &key).await, "NOT_FOUND");
+        let res = app.patch(&path, &app.bootstrap_key, &json!({"name": "x"})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.post(&format!("{path}/rotate"), &app.bootstrap_key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(app.delete(&path, &app.bootstrap_key).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert!(!listed_ids(&app, "").await.contains(&id));
+        let page: Value = app
+            .get("/v1/api_keys?include_deleted=true", &app.bootstrap_key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let shown = page["data"].as_array().unwrap().iter().find(|k| k["id"] == id.as_str()).expect("listed with include_deleted").clone();
+        assert!(shown["deleted_at"].is_string(), "{shown}");
+        let res = app.post(&format!("{path}/undelete"), &app.bootstrap_key, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let back: Value = res.json().await.unwrap();
+        assert!(back.get("deleted_at").is_none(), "{back}");
+        // Presented while deleted, the key's "no such key" answer is cached
+        // for the look-up TTL (1 s), like any answer.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        assert_eq!(app.get("/v1/me", &key).await.status(), StatusCode::OK, "the same secret works again");
+        assert_eq!(verify_code(&app, &key).await, "VALID");
+        // Undeleting a live key changes nothing.
+        let res = app.post(&format!("{path}/undelete"), &app.bootstrap_key, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let events: Value = app
+            .get("/v1/audit_events?action=undelete_api_key", &app.bootstrap_key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(events["data"].as_array().unwrap().len(), 1, "{events}");
+        let (_, serving) = app.key_with_role("serving").await;
+        let res = app.post(&format!("{path}/undelete"), &serving, &json!({})).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;
+    }
+}
+
+backend_test! {
+    async fn after_the_window_a_deleted_key_is_purged(app) {
+        let (id, key) = app.key_with_role("serving").await;
+        let path = format!("/v1/api_keys/{id}");
+        assert_eq!(app.delete(&path, &app.bootstrap_key).await.status(), StatusCode::NO_CONTENT);
+        let past = (Utc::now() - Duration::days(31)).naive_utc().format("%Y-%m-%d %H:%M:%S");
+        assert_eq!(execute(&app, &format!("UPDATE api_keys SET deleted_at = '{past}' WHERE id = '{id}'")), 1);
+        let res = app.post(&format!("{path}/undelete"), &app.bootstrap_key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        assert!(!listed_ids(&app, "include_deleted=true").await.contains(&id));
+        let mut conn = any_connection(&app);
+        let cutoff = Utc::now() - Duration::days(30);
+        let purged = keygate::resources::api_keys::repo::purge_deleted(&mut conn, cutoff).unwrap();
+        assert_eq!(purged, 1);
+        assert_eq!(execute(&app, &format!("UPDATE api_keys SET name = name WHERE id = '{id}'")), 0, "the key is gone");
+        assert_eq!(execute(&app, &format!("UPDATE key_secrets SET state = state WHERE owner_id = '{id}'")), 0, "its secrets too");
+        assert_eq!(verify_code(&app, &key).await, "NOT_FOUND");
+    }
+}
+
+#[actix_web::test]
+async fn a_window_of_zero_deletes_at_once() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.recovery_window = None)
+        .await
+        .unwrap();
+    let (id, _) = app.key_with_role("serving").await;
+    let path = format!("/v1/api_keys/{id}");
+    assert_eq!(
+        app.delete(&path, &app.bootstrap_key).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        execute(
+            &app,
+            &format!("UPDATE api_keys SET name = name WHERE id = '{id}'")
+        ),
+        0
+    );
+    let res = app
+        .post(&format!("{path}/undelete"), &app.bootstrap_key, &json!({}))
+        .await;
+    assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+}
