@@ -112,7 +112,7 @@ pub async fn import_api_keys(
     let org = caller.organization_id.clone();
     let rows = state
         .db
-        .write(move |conn| repo::import(conn, &org, &keys, audit))
+        .write(move |conn| repo::import(conn, &org, &keys, audit.clone()))
         .await?;
     let data = rows
         .into_iter()
@@ -363,7 +363,14 @@ pub async fn undelete_api_key(
     let (row, pending) = state
         .db
         .write(move |conn| {
-            repo::undelete(conn, &org, &id, since, repo::within(&caller.rights), audit)?;
+            repo::undelete(
+                conn,
+                &org,
+                &id,
+                since,
+                repo::within(&caller.rights),
+                audit.clone(),
+            )?;
             repo::get_with_pending(conn, &org, &id)
         })
         .await?;

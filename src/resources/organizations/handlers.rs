@@ -329,7 +329,7 @@ pub async fn update_key_policy(
         .db
         .write(move |conn| {
             ensure_visible(conn, &caller, &id, true)?;
-            key_policies::repo::update(conn, &id, &if_match, patch, audit)
+            key_policies::repo::update(conn, &id, &if_match, patch.clone(), audit.clone())
         })
         .await?;
     Ok(respond_policy(&row))
