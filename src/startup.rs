@@ -21,6 +21,7 @@ use crate::crypto::vault::{self, VaultError};
 use crate::db::{setup, Db, SetupError};
 use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
+use crate::dialects::nylas::Nylas;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
 use crate::http::request_id::check_request_target;
@@ -39,7 +40,11 @@ use crate::surface::{respond, Surfaces};
 pub fn surfaces() -> Surfaces {
     Surfaces::new(
         Arc::new(Native),
-        vec![Arc::new(Elasticsearch), Arc::new(CloudConnect)],
+        vec![
+            Arc::new(Elasticsearch),
+            Arc::new(CloudConnect),
+            Arc::new(Nylas),
+        ],
     )
 }
 

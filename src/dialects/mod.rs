@@ -5,3 +5,4 @@
 
 pub mod cloud_connect;
 pub mod elasticsearch;
+pub mod nylas;

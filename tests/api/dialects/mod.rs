@@ -3,6 +3,7 @@
 
 mod cloud_connect;
 mod elasticsearch;
+mod nylas;
 
 use crate::helpers::TestApp;
 
