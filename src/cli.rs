@@ -144,6 +144,7 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
         allowed_cidrs: None,
         expires_at: None,
         enabled: true,
+        resource_scopes: None,
     };
     let (row, key) = db
         .write_blocking(|conn| {

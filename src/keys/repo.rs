@@ -166,6 +166,7 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         Option<String>,
         Option<String>,
         Option<chrono::NaiveDateTime>,
+        Option<String>,
     );
     let found = key_secrets::table
         .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
@@ -180,6 +181,7 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
                 api_keys::api_policy,
                 api_keys::allowed_cidrs,
                 api_keys::expires_at,
+                api_keys::resource_scopes,
             ),
             KeySecretRow::as_select(),
         ))
@@ -187,12 +189,16 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         .optional()?;
     found
         .map(
-            |((key_id, organization_id, enabled, role, policy, cidrs, expires_at), secret)| {
+            |(
+                (key_id, organization_id, enabled, role, policy, cidrs, expires_at, scopes),
+                secret,
+            )| {
                 let rights = Rights::from_stored(
                     &role,
                     policy.as_deref(),
                     cidrs.as_deref(),
                     expires_at.map(|t| t.and_utc()),
+                    scopes.as_deref(),
                 )
                 .map_err(|what| {
                     ApiError::internal(format!("api key {key_id} has a corrupt {what}"))

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnet::IpNet;
 
-use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
+use super::model::{cidrs_json, policy_json, scopes_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
 use crate::db::schema::api_keys;
@@ -37,6 +37,8 @@ pub struct NewApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether it starts enabled.
     pub enabled: bool,
+    /// Resource scopes, if scoped.
+    pub resource_scopes: Option<Vec<String>>,
 }
 
 impl NewApiKey {
@@ -47,6 +49,7 @@ impl NewApiKey {
             policy: self.policy.clone(),
             allowed_cidrs: self.allowed_cidrs.clone(),
             expires_at: self.expires_at,
+            resource_scopes: self.resource_scopes.clone(),
         }
     }
 }
@@ -90,6 +93,7 @@ pub fn insert_with_secret(
         enabled: input.enabled,
         allowed_cidrs: input.allowed_cidrs.as_deref().map(cidrs_json),
         expires_at: input.expires_at.map(|t| t.naive_utc()),
+        resource_scopes: input.resource_scopes.as_deref().map(scopes_json),
         key_prefix: key.display_prefix(),
         key_last4: key.last4(),
         created_at: at,
