@@ -22,6 +22,7 @@ use crate::db::{setup, Db, SetupError};
 use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::dialects::nylas::Nylas;
+use crate::dialects::vectara::Vectara;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
 use crate::http::request_id::check_request_target;
@@ -44,6 +45,7 @@ pub fn surfaces() -> Surfaces {
             Arc::new(Elasticsearch),
             Arc::new(CloudConnect),
             Arc::new(Nylas),
+            Arc::new(Vectara),
         ],
     )
 }

@@ -6,3 +6,4 @@
 pub mod cloud_connect;
 pub mod elasticsearch;
 pub mod nylas;
+pub mod vectara;

@@ -75,6 +75,17 @@ pub struct CreateApiKey {
 #[schema(value_type = String, pattern = "^[A-Za-z0-9_=-]{1,64}$", example = "docs")]
 pub struct ResourceScope(pub String);
 
+impl ResourceScope {
+    /// Whether it is 1 to 64 letters, digits, `_`, `-` or `=`.
+    pub fn is_valid(&self) -> bool {
+        (1..=64).contains(&self.0.len())
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'='))
+    }
+}
+
 /// The rules of `resource_scopes` for a key of `role`, each problem under
 /// `field`: 1 to 100 distinct well-formed names, and none on a `personal`
 /// key (its rights are the whole organization's).
@@ -95,12 +106,7 @@ pub fn check_resource_scopes(field: &str, role: Role, scopes: &[ResourceScope]) 
         ));
     }
     for (i, scope) in scopes.iter().enumerate() {
-        let well_formed = (1..=64).contains(&scope.0.len())
-            && scope
-                .0
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'='));
-        if !well_formed {
+        if !scope.is_valid() {
             errors.push(FieldError::new(
                 format!("{field}[{i}]"),
                 "pattern",
@@ -233,6 +239,7 @@ impl From<ApiKeyFilter> for ListFilter {
         ListFilter {
             role: f.api_key_role,
             enabled: f.enabled,
+            scope: None,
         }
     }
 }

@@ -128,6 +128,9 @@ pub struct ListFilter {
     pub role: Option<Role>,
     /// Only enabled or only disabled keys.
     pub enabled: Option<bool>,
+    /// Only keys scoped to this resource scope (a well-formed scope, as
+    /// `dto::check_resource_scopes` allows).
+    pub scope: Option<String>,
 }
 
 /// One page of an organization's keys, oldest first; fetches one extra row
@@ -149,6 +152,22 @@ pub fn list(
     }
     if let Some(enabled) = filter.enabled {
         query = query.filter(api_keys::enabled.eq(enabled));
+    }
+    if let Some(scope) = &filter.scope {
+        // The stored JSON array holds the scope as `"scope"` (scopes have no
+        // character JSON escapes). A case-sensitive substring test: SQLite's
+        // LIKE ignores ASCII case, so each backend's own function.
+        let function = match conn {
+            AnyConnection::Sqlite(_) => "instr",
+            AnyConnection::Postgresql(_) => "strpos",
+        };
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "{function}(api_keys.resource_scopes, "
+            ))
+            .bind::<diesel::sql_types::Text, _>(format!("\"{scope}\""))
+            .sql(") > 0"),
+        );
     }
     if let Some(after) = &page.after {
         query = query.filter(api_keys::id.gt(after.clone()));

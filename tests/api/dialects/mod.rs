@@ -4,6 +4,7 @@
 mod cloud_connect;
 mod elasticsearch;
 mod nylas;
+mod vectara;
 
 use crate::helpers::TestApp;
 
