@@ -19,6 +19,7 @@ use crate::audit::Refusals;
 use crate::config::{ConfigError, MasterKeySource, Settings};
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{setup, Db, SetupError};
+use crate::dialects::apinizer::Apinizer;
 use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
 use crate::dialects::nylas::Nylas;
@@ -46,6 +47,7 @@ pub fn surfaces() -> Surfaces {
             Arc::new(CloudConnect),
             Arc::new(Nylas),
             Arc::new(Vectara),
+            Arc::new(Apinizer),
         ],
     )
 }

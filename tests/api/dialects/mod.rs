@@ -1,6 +1,7 @@
 //! The vendor dialects, one file a dialect, and the document checks they
 //! share.
 
+mod apinizer;
 mod cloud_connect;
 mod elasticsearch;
 mod nylas;
