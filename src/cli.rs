@@ -27,10 +27,6 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once at start; the size does not matter"
-)]
 enum Command {
     /// Serve the API (the default when no command is given).
     Serve(Box<ServeArgs>),
@@ -148,6 +144,7 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
         allowed_cidrs: None,
         expires_at: None,
         enabled: true,
+        resource_scopes: None,
     };
     let (row, key) = db
         .write_blocking(|conn| {

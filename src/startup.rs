@@ -22,8 +22,11 @@ use crate::config::{
 use crate::crypto::signature::ScanningKeys;
 use crate::crypto::vault::{self, VaultError};
 use crate::db::{peers, setup, Db, SetupError};
+use crate::dialects::apinizer::Apinizer;
 use crate::dialects::cloud_connect::CloudConnect;
 use crate::dialects::elasticsearch::Elasticsearch;
+use crate::dialects::nylas::Nylas;
+use crate::dialects::vectara::Vectara;
 use crate::error::ApiError;
 use crate::http::body::{BodyLimit, BodyTimeout, LARGEST_BODY};
 use crate::http::client::client_ip;
@@ -45,7 +48,13 @@ use crate::surface::{respond, Surfaces};
 pub fn surfaces() -> Surfaces {
     Surfaces::new(
         Arc::new(Native),
-        vec![Arc::new(Elasticsearch), Arc::new(CloudConnect)],
+        vec![
+            Arc::new(Elasticsearch),
+            Arc::new(CloudConnect),
+            Arc::new(Nylas),
+            Arc::new(Vectara),
+            Arc::new(Apinizer),
+        ],
     )
 }
 

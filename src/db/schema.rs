@@ -34,6 +34,8 @@ diesel::table! {
         allowed_cidrs -> Nullable<Text>,
         /// When the key stops working.
         expires_at -> Nullable<Timestamp>,
+        /// JSON array of opaque resource scopes, if scoped.
+        resource_scopes -> Nullable<Text>,
         /// First ten characters of the current secret.
         key_prefix -> Text,
         /// Last four characters of the current secret.

@@ -3,5 +3,8 @@
 //! surface of its own (docs/ARCHITECTURE.md, "Adding a dialect";
 //! docs/DIALECTS.md records each one's decisions).
 
+pub mod apinizer;
 pub mod cloud_connect;
 pub mod elasticsearch;
+pub mod nylas;
+pub mod vectara;

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use super::records::{ClusterKeyRecord, KeyRecord};
+use super::repo::KEY_APPEARED;
 use super::{OWNER_API_KEY, OWNER_CLUSTER, OWNER_CLUSTER_SERVICE};
 use crate::db::changes::Changed;
 use crate::db::{AnyConnection, Db};
@@ -227,6 +228,15 @@ impl<R: CachedRecord> KeyCache<R> {
         }
     }
 
+    /// Drops what is held for one hash: a key that was not there (deleted,
+    /// or never issued here) has just appeared, and an earlier "no such
+    /// key" must not outlive it.
+    pub fn forget_hash(&self, hash: &str) {
+        let mut shard = Self::write(self.shard(hash));
+        shard.dropped = Some(Instant::now());
+        shard.by_hash.remove(hash);
+    }
+
     /// How many entries are held (fresh or not yet removed).
     pub fn len(&self) -> usize {
         self.shards
@@ -314,6 +324,7 @@ impl KeyCaches {
             match change.kind.as_str() {
                 OWNER_API_KEY => self.api_keys.invalidate_owner(&change.id),
                 OWNER_CLUSTER | OWNER_CLUSTER_SERVICE => self.clusters.invalidate_owner(&change.id),
+                KEY_APPEARED => self.api_keys.forget_hash(&change.id),
                 _ => {}
             }
         }

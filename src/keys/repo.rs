@@ -216,6 +216,30 @@ pub fn pending_of(
         .load(conn)
 }
 
+/// The change kind of an API key secret that starts to authenticate
+/// where it did not (imported, or its key undeleted); its id is the
+/// secret's hash, so the caches drop a cached "no such key" for it.
+pub const KEY_APPEARED: &str = "key_hash";
+
+/// Records that a secret authenticates from now on where it did not (an
+/// imported hash, which may have been presented before) ([`KEY_APPEARED`]).
+/// A key keygate generates needs none: nobody presented it before.
+pub fn appeared(key_hash: &str) {
+    changes::record(KEY_APPEARED, key_hash);
+}
+
+/// Records that every secret of `owner` authenticates again ([`KEY_APPEARED`]).
+pub fn reappeared(conn: &mut AnyConnection, owner: Owner<'_>) -> QueryResult<()> {
+    let hashes: Vec<String> = key_secrets::table
+        .filter(owned_by(owner))
+        .select(key_secrets::key_hash)
+        .load(conn)?;
+    for hash in hashes {
+        appeared(&hash);
+    }
+    Ok(())
+}
+
 /// Records that the key an owner's secrets stand for changed in a way a
 /// cached look-up holds (an API key's rights or `enabled`), so the caches
 /// drop it once the transaction commits.
@@ -234,6 +258,7 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         Option<String>,
         Option<String>,
         Option<chrono::NaiveDateTime>,
+        Option<String>,
     );
     let found = key_secrets::table
         .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
@@ -250,6 +275,7 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
                 api_keys::api_policy,
                 api_keys::allowed_cidrs,
                 api_keys::expires_at,
+                api_keys::resource_scopes,
             ),
             KeySecretRow::as_select(),
         ))
@@ -257,12 +283,16 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         .optional()?;
     found
         .map(
-            |((key_id, organization_id, enabled, role, policy, cidrs, expires_at), secret)| {
+            |(
+                (key_id, organization_id, enabled, role, policy, cidrs, expires_at, scopes),
+                secret,
+            )| {
                 let rights = Rights::from_stored(
                     &role,
                     policy.as_deref(),
                     cidrs.as_deref(),
                     expires_at.map(|t| t.and_utc()),
+                    scopes.as_deref(),
                 )
                 .map_err(|what| {
                     ApiError::internal(format!("api key {key_id} has a corrupt {what}"))

@@ -166,6 +166,10 @@ pub struct Rights {
     pub allowed_cidrs: Option<Vec<IpNet>>,
     /// When it stops working, if ever.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Opaque resource scopes a data plane enforces (the Vectara dialect's
+    /// `corpus_keys`), if scoped; keygate reports them and never widens
+    /// them.
+    pub resource_scopes: Option<Vec<String>>,
 }
 
 impl Rights {
@@ -189,6 +193,12 @@ impl Rights {
                 _ => return Err("allowed_cidrs wider than the caller's own"),
             }
         }
+        if let Some(outer_scopes) = &outer.resource_scopes {
+            match &self.resource_scopes {
+                Some(scopes) if scopes.iter().all(|s| outer_scopes.contains(s)) => {}
+                _ => return Err("resource_scopes wider than the caller's own"),
+            }
+        }
         if let Some(outer_expiry) = outer.expires_at {
             match self.expires_at {
                 Some(e) if e <= outer_expiry => {}
@@ -205,6 +215,7 @@ impl Rights {
         policy: Option<&str>,
         cidrs: Option<&str>,
         expires_at: Option<DateTime<Utc>>,
+        scopes: Option<&str>,
     ) -> Result<Rights, &'static str> {
         Ok(Rights {
             role: Role::parse(role).ok_or("role")?,
@@ -217,6 +228,10 @@ impl Rights {
                 .transpose()
                 .map_err(|_| "allowed_cidrs")?,
             expires_at,
+            resource_scopes: scopes
+                .map(serde_json::from_str::<Vec<String>>)
+                .transpose()
+                .map_err(|_| "resource_scopes")?,
         })
     }
 
@@ -274,14 +289,16 @@ mod tests {
     }
 
     #[test]
-    fn rights_within_checks_role_cidrs_and_expiry() {
+    fn rights_within_checks_role_cidrs_scopes_and_expiry() {
         let caller = Rights {
             role: Role::ServingAndIndexing,
             policy: None,
             allowed_cidrs: Some(vec!["10.0.0.0/8".parse().unwrap()]),
             expires_at: Some(DateTime::from_timestamp(2_000_000_000, 0).unwrap()),
+            resource_scopes: Some(vec!["docs".into(), "faq".into()]),
         };
         let mut ok = caller.clone();
+        ok.resource_scopes = Some(vec!["faq".into()]);
         ok.role = Role::Serving;
         ok.allowed_cidrs = Some(vec!["10.1.0.0/16".parse().unwrap()]);
         assert!(ok.within(&caller).is_ok());
@@ -304,6 +321,20 @@ mod tests {
                 "wider cidr",
                 Rights {
                     allowed_cidrs: Some(vec!["0.0.0.0/0".parse().unwrap()]),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "no scopes",
+                Rights {
+                    resource_scopes: None,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "another scope",
+                Rights {
+                    resource_scopes: Some(vec!["billing".into()]),
                     ..ok.clone()
                 },
             ),

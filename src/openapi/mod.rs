@@ -42,6 +42,18 @@ pub fn build(
     doc
 }
 
+/// For a surface none of whose operations honours `If-Match` (the vendors'
+/// clients send none): drops the shared `If-Match` parameter and its 412,
+/// which would be unused components.
+pub fn drop_if_match(doc: &mut Value) {
+    if let Some(parameters) = doc["components"]["parameters"].as_object_mut() {
+        parameters.remove("IfMatch");
+    }
+    if let Some(responses) = doc["components"]["responses"].as_object_mut() {
+        responses.remove("PreconditionFailed");
+    }
+}
+
 /// A document as committed in `openapi/`: pretty JSON with a trailing
 /// newline.
 pub fn pretty(doc: &Value) -> String {

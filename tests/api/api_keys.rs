@@ -709,3 +709,37 @@ async fn trusted_proxies_decide_whose_address_allowed_cidrs_sees_postgres() {
     trusted_proxies_decide_whose_address_allowed_cidrs_sees(keygate::config::Backend::Postgres)
         .await;
 }
+
+backend_test! {
+    async fn resource_scopes_are_kept_shown_verified_and_never_widened(app) {
+        let key = &app.bootstrap_key;
+        let created = app
+            .create_key(key, json!({"name": "docs search", "api_key_role": "serving", "resource_scopes": ["docs", "faq"]}))
+            .await;
+        assert_eq!(created["resource_scopes"], json!(["docs", "faq"]));
+        let id = created["id"].as_str().unwrap();
+        let res = app.get(&format!("/v1/api_keys/{id}"), key).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["resource_scopes"], json!(["docs", "faq"]));
+        let res = app.post("/v1/verify", key, &json!({"key": created["key"]})).await;
+        let verdict: Value = res.json().await.unwrap();
+        assert_eq!((verdict["valid"].as_bool(), &verdict["resource_scopes"]), (Some(true), &json!(["docs", "faq"])), "{verdict}");
+        let plain = app.create_key(key, json!({"name": "plain", "api_key_role": "serving"})).await;
+        assert!(plain["resource_scopes"].is_null(), "{plain}");
+        let res = app.post("/v1/verify", key, &json!({"key": plain["key"]})).await;
+        assert!(res.json::<Value>().await.unwrap()["resource_scopes"].is_null());
+
+        let cases = [
+            (json!({"name": "p", "api_key_role": "personal", "resource_scopes": ["docs"]}), "resource_scopes", "not_allowed_for_role"),
+            (json!({"name": "e", "api_key_role": "serving", "resource_scopes": []}), "resource_scopes", "length"),
+            (json!({"name": "b", "api_key_role": "serving", "resource_scopes": ["no spaces"]}), "resource_scopes[0]", "pattern"),
+            (json!({"name": "d", "api_key_role": "serving", "resource_scopes": ["a", "a"]}), "resource_scopes[1]", "duplicate"),
+        ];
+        for (body, field, code) in cases {
+            let res = app.post("/v1/api_keys", key, &body).await;
+            let error = assert_invalid(res, "validation_failed", field).await;
+            assert_eq!(error["code"], code, "{body}");
+        }
+        let res = app.post("/v1/api_keys", key, &json!({"name": "b", "api_key_role": "serving", "resource_scopes": ["secret value"]})).await;
+        assert!(!res.text().await.unwrap().contains("secret value"), "no value is echoed");
+    }
+}

@@ -23,6 +23,11 @@ backend_test! {
             {"key_sha256": hex_of(by_hex), "key_prefix": "sk_live_", "key_last4": "wE5n", "name": "billing", "api_key_role": "personal"},
             {"key_sha256": STANDARD.encode(Sha256::digest(by_base64.as_bytes())), "key_prefix": "legacy-", "key_last4": "6789", "name": "reports", "api_key_role": "serving"}
         ]});
+        // Presented before the import: the "no such key" answer it gets is
+        // cached, and the import drops it (the key verifies at once below).
+        let res = app.post("/v1/verify", &app.bootstrap_key, &json!({"key": by_hex})).await;
+        let verdict: Value = res.json().await.unwrap();
+        assert_eq!(verdict["code"], "MALFORMED", "{verdict}");
         let res = app.post("/v1/api_keys/import", &app.bootstrap_key, &body).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         let imported: Value = res.json().await.unwrap();

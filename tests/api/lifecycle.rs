@@ -599,7 +599,9 @@ backend_test! {
         // key_kind, cluster_id and service came with cluster keys.
         assert_eq!(verdict["key_kind"], "api_key", "{verdict}");
         assert!(verdict["cluster_id"].is_null() && verdict["service"].is_null(), "{verdict}");
-        assert_eq!(verdict.as_object().unwrap().len(), 10, "exactly the documented fields: {verdict}");
+        // resource_scopes came with scoped keys (null: not scoped).
+        assert!(verdict["resource_scopes"].is_null(), "{verdict}");
+        assert_eq!(verdict.as_object().unwrap().len(), 11, "exactly the documented fields: {verdict}");
 
         // The verifier itself, with no expiry.
         let verdict = verify(&app, &verifier, json!({"key": verifier})).await;

@@ -111,20 +111,14 @@ impl Modify for SecuritySchemes {
 /// The dialect's complete document, built once (`openapi/elasticsearch.json`).
 pub fn document() -> &'static Value {
     static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-        crate::openapi::build(ApiDoc::openapi(), configure, &render_error, drop_if_match)
+        crate::openapi::build(
+            ApiDoc::openapi(),
+            configure,
+            &render_error,
+            crate::openapi::drop_if_match,
+        )
     });
     &DOCUMENT
-}
-
-// No operation here honours `If-Match` (Elasticsearch's clients send none),
-// so the shared `If-Match` parameter and its 412 would be unused components.
-fn drop_if_match(doc: &mut Value) {
-    if let Some(parameters) = doc["components"]["parameters"].as_object_mut() {
-        parameters.remove("IfMatch");
-    }
-    if let Some(responses) = doc["components"]["responses"].as_object_mut() {
-        responses.remove("PreconditionFailed");
-    }
 }
 
 /// The document as committed in `openapi/elasticsearch.json`.

@@ -60,6 +60,67 @@ pub struct CreateApiKey {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, default = true)]
     pub enabled: Option<bool>,
+    /// Opaque resource scopes (1 to 100 distinct names of 1 to 64 letters,
+    /// digits, `_`, `-` or `=`) for a data plane to enforce, such as the
+    /// corpora a search key may query; absent or `null`: not scoped.
+    /// keygate stores them, reports them in the key and in `POST
+    /// /v1/verify`, and never lets a key create a key outside its own
+    /// scopes. Not for `personal` keys, which manage the organization.
+    #[schema(nullable = true, min_items = 1, max_items = 100, example = json!(["docs", "faq"]))]
+    pub resource_scopes: Option<Vec<ResourceScope>>,
+}
+
+/// One resource scope: 1 to 64 letters, digits, `_`, `-` or `=`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[schema(value_type = String, pattern = "^[A-Za-z0-9_=-]{1,64}$", example = "docs")]
+pub struct ResourceScope(pub String);
+
+impl ResourceScope {
+    /// Whether it is 1 to 64 letters, digits, `_`, `-` or `=`.
+    pub fn is_valid(&self) -> bool {
+        (1..=64).contains(&self.0.len())
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'='))
+    }
+}
+
+/// The rules of `resource_scopes` for a key of `role`, each problem under
+/// `field`: 1 to 100 distinct well-formed names, and none on a `personal`
+/// key (its rights are the whole organization's).
+pub fn check_resource_scopes(field: &str, role: Role, scopes: &[ResourceScope]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if role == Role::Personal {
+        errors.push(FieldError::new(
+            field,
+            "not_allowed_for_role",
+            "must be absent for a personal key, which manages the whole organization",
+        ));
+    }
+    if scopes.is_empty() || scopes.len() > 100 {
+        errors.push(FieldError::new(
+            field,
+            "length",
+            "must list 1 to 100 scopes",
+        ));
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        if !scope.is_valid() {
+            errors.push(FieldError::new(
+                format!("{field}[{i}]"),
+                "pattern",
+                "must be 1 to 64 letters, digits, '_', '-' or '='",
+            ));
+        } else if scopes[..i].contains(scope) {
+            errors.push(FieldError::new(
+                format!("{field}[{i}]"),
+                "duplicate",
+                "must appear only once",
+            ));
+        }
+    }
+    errors
 }
 
 impl CreateApiKey {
@@ -68,6 +129,13 @@ impl CreateApiKey {
     pub fn into_input(self, names: &PolicyNames) -> Result<NewApiKey, ApiError> {
         let mut errors = field_errors(&self);
         check_policy(self.api_policy.as_ref(), names, &mut errors);
+        if let Some(scopes) = &self.resource_scopes {
+            errors.extend(check_resource_scopes(
+                "resource_scopes",
+                self.api_key_role,
+                scopes,
+            ));
+        }
         ApiError::check_fields(errors)?;
         Ok(NewApiKey {
             name: self.name,
@@ -78,6 +146,9 @@ impl CreateApiKey {
                 .map(|c| c.into_iter().map(|c| c.0).collect()),
             expires_at: self.expires_at,
             enabled: self.enabled.unwrap_or(true),
+            resource_scopes: self
+                .resource_scopes
+                .map(|s| s.into_iter().map(|s| s.0).collect()),
         })
     }
 }
@@ -188,6 +259,7 @@ impl ApiKeyFilter {
             violates_policy: self.violates_policy,
             expires_before: self.expires_before,
             deleted_since,
+            scope: None,
         }
     }
 }
@@ -221,6 +293,9 @@ pub struct ApiKey {
     /// When the key stops working, or `null`.
     #[schema(required = true, nullable = true, example = "2030-01-01T00:00:00Z")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The key's resource scopes, or `null` when it is not scoped.
+    #[schema(required = true, nullable = true, example = json!(["docs", "faq"]))]
+    pub resource_scopes: Option<Vec<String>>,
     /// The first ten characters of the key.
     #[schema(example = "kg_ak_Ab3d")]
     pub key_prefix: String,
@@ -261,6 +336,7 @@ impl ApiKey {
                 .allowed_cidrs
                 .map(|c| c.into_iter().map(Cidr).collect()),
             expires_at: rights.expires_at,
+            resource_scopes: rights.resource_scopes,
             key_prefix: row.key_prefix,
             key_last4: row.key_last4,
             created_at: row.created_at.and_utc(),
@@ -428,6 +504,7 @@ impl ImportApiKeys {
                 allowed_cidrs: key.allowed_cidrs,
                 expires_at: key.expires_at,
                 enabled: key.enabled,
+                resource_scopes: None,
             };
             let input = match create.into_input(names) {
                 Ok(input) => Some(input),

@@ -29,6 +29,8 @@ pub struct ApiKeyRow {
     pub allowed_cidrs: Option<String>,
     /// Expiry.
     pub expires_at: Option<NaiveDateTime>,
+    /// Resource scopes JSON.
+    pub resource_scopes: Option<String>,
     /// Display prefix of the current secret.
     pub key_prefix: String,
     /// Last four characters of the current secret.
@@ -56,9 +58,15 @@ impl ApiKeyRow {
             self.api_policy.as_deref(),
             self.allowed_cidrs.as_deref(),
             self.expires_at.map(|t| t.and_utc()),
+            self.resource_scopes.as_deref(),
         )
         .map_err(|what| ApiError::internal(format!("api key {} has a corrupt {what}", self.id)))
     }
+}
+
+/// The stored form of resource scopes.
+pub fn scopes_json(scopes: &[String]) -> String {
+    serde_json::to_string(scopes).expect("a list of strings serializes")
 }
 
 /// The stored form of a policy.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnet::IpNet;
 
-use super::model::{cidrs_json, policy_json, ApiKeyChanges, ApiKeyRow};
+use super::model::{cidrs_json, policy_json, scopes_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
 use crate::db::schema::{api_keys, connectors, key_secrets};
@@ -39,6 +39,8 @@ pub struct NewApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether it starts enabled.
     pub enabled: bool,
+    /// Resource scopes, if scoped.
+    pub resource_scopes: Option<Vec<String>>,
 }
 
 impl NewApiKey {
@@ -49,6 +51,7 @@ impl NewApiKey {
             policy: self.policy.clone(),
             allowed_cidrs: self.allowed_cidrs.clone(),
             expires_at: self.expires_at,
+            resource_scopes: self.resource_scopes.clone(),
         }
     }
 }
@@ -92,6 +95,7 @@ pub fn insert_with_secret(
         enabled: input.enabled,
         allowed_cidrs: input.allowed_cidrs.as_deref().map(cidrs_json),
         expires_at: input.expires_at.map(|t| t.naive_utc()),
+        resource_scopes: input.resource_scopes.as_deref().map(scopes_json),
         key_prefix: key.display_prefix(),
         key_last4: key.last4(),
         created_at: at,
@@ -177,6 +181,7 @@ pub fn import(
                 api_policy: input.policy.as_ref().map(policy_json),
                 enabled: input.enabled,
                 allowed_cidrs: input.allowed_cidrs.as_deref().map(cidrs_json),
+                resource_scopes: input.resource_scopes.as_deref().map(scopes_json),
                 expires_at: input.expires_at.map(|t| t.naive_utc()),
                 key_prefix: key.key_prefix.clone(),
                 key_last4: key.key_last4.clone(),
@@ -200,6 +205,7 @@ pub fn import(
                     format!("keys[{i}]: keygate already holds a key with this hash")
                 })
             })?;
+            rotation::appeared(&key.key_hash);
             let mut event = audit.clone().for_resource(&row.id);
             event.id = new_id("evt_");
             event.record(conn)?;
@@ -223,6 +229,9 @@ pub struct ListFilter {
     pub expires_before: Option<DateTime<Utc>>,
     /// Also the keys deleted since this time (within the recovery window).
     pub deleted_since: Option<DateTime<Utc>>,
+    /// Only keys scoped to this resource scope (a well-formed scope, as
+    /// `dto::check_resource_scopes` allows).
+    pub scope: Option<String>,
 }
 
 /// One page of an organization's keys, oldest first; fetches one extra row
@@ -279,6 +288,22 @@ pub fn list(
             (false, true, Some(latest)) => query = query.filter(api_keys::expires_at.le(latest)),
         }
     }
+    if let Some(scope) = &filter.scope {
+        // The stored JSON array holds the scope as `"scope"` (scopes have no
+        // character JSON escapes). A case-sensitive substring test: SQLite's
+        // LIKE ignores ASCII case, so each backend's own function.
+        let function = match conn {
+            AnyConnection::Sqlite(_) => "instr",
+            AnyConnection::Postgresql(_) => "strpos",
+        };
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "{function}(api_keys.resource_scopes, "
+            ))
+            .bind::<diesel::sql_types::Text, _>(format!("\"{scope}\""))
+            .sql(") > 0"),
+        );
+    }
     if let Some(after) = &page.after {
         query = query.filter(api_keys::id.gt(after.clone()));
     }
@@ -315,6 +340,7 @@ pub fn get_with_pending(
         )
         .filter(api_keys::organization_id.eq(organization_id))
         .filter(api_keys::id.eq(id))
+        .filter(api_keys::deleted_at.is_null())
         .order((
             rotation::PENDING_ORDER.0.asc(),
             rotation::PENDING_ORDER.1.asc(),
@@ -371,6 +397,7 @@ fn get_for_write(
         api_keys::table
             .filter(api_keys::organization_id.eq(organization_id))
             .filter(api_keys::id.eq(id))
+            .filter(api_keys::deleted_at.is_null())
             .select(ApiKeyRow::as_select()),
     )
     .first(conn)
@@ -575,6 +602,7 @@ pub fn undelete(
             ))
             .execute(conn)?;
         rotation::changed(owner(organization_id, id));
+        rotation::reappeared(conn, owner(organization_id, id))?;
         audit.record(conn)?;
         get(conn, organization_id, id)
     })

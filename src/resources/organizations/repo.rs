@@ -40,6 +40,7 @@ fn first_key(name: &str, creator: Option<&Rights>) -> Result<NewApiKey, ApiError
         allowed_cidrs: creator.and_then(|r| r.allowed_cidrs.clone()),
         expires_at: creator.and_then(|r| r.expires_at),
         enabled: true,
+        resource_scopes: None,
     };
     if let Some(creator) = creator {
         key.rights().ensure_within(creator)?;

@@ -9,7 +9,7 @@ use super::dto::{
     UpdateProviderCredential,
 };
 use super::model::CredentialRow;
-use super::repo::{self, Created, ProviderState};
+use super::repo::{self, Created, PageStart, ProviderState};
 use super::TAG;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -208,16 +208,18 @@ pub async fn list_provider_credentials(
     let provider = path.into_inner().provider;
     let page = page.page()?;
     let (sort_by, direction) = order.sort();
-    let after = page
-        .after
-        .as_deref()
-        .map(|text| Cursor::parse(text, sort_by, direction))
-        .transpose()?;
+    let start = match page.after.as_deref() {
+        Some(text) => {
+            let (at, id) = Cursor::parse(text, sort_by, direction)?;
+            PageStart::After(at, id)
+        }
+        None => PageStart::First,
+    };
     let org = caller.organization_id;
     let limit = page.limit;
     let mut rows = state
         .db
-        .read(move |conn| repo::list(conn, &org, provider, sort_by, direction, after, limit))
+        .read(move |conn| repo::list(conn, &org, provider, sort_by, direction, start, limit))
         .await?;
     let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > page_len;

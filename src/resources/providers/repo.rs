@@ -193,16 +193,27 @@ pub fn create(
     }
 }
 
+/// Where a page of [`list`] starts in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// At the first row.
+    First,
+    /// Strictly after a row: its sort value and id (the native cursor).
+    After(NaiveDateTime, String),
+    /// After skipping this many rows (the Nylas dialect's `offset`).
+    Skip(i64),
+}
+
 /// One page of a provider's credentials: `limit + 1` rows (so the caller
 /// can tell whether there is a next page) in `(sort column, id)` order,
-/// strictly after `after` (its sort value and id) when given.
+/// from `start`.
 pub fn list(
     conn: &mut AnyConnection,
     organization_id: &str,
     provider: Provider,
     sort_by: CredentialSortBy,
     order: SortOrder,
-    after: Option<(NaiveDateTime, String)>,
+    start: PageStart,
     limit: i64,
 ) -> Result<Vec<CredentialRow>, ApiError> {
     use provider_credentials::dsl as c;
@@ -222,7 +233,7 @@ pub fn list(
             } else {
                 query.order(($column.asc(), c::id.asc()))
             };
-            if let Some((at, id)) = after {
+            if let PageStart::After(at, id) = start.clone() {
                 query = if descending {
                     query.filter($column.lt(at).or($column.eq(at).and(c::id.lt(id))))
                 } else {
@@ -234,6 +245,9 @@ pub fn list(
     match sort_by {
         CredentialSortBy::CreatedAt => keyset!(c::created_at),
         CredentialSortBy::UpdatedAt => keyset!(c::updated_at),
+    }
+    if let PageStart::Skip(rows) = start {
+        query = query.offset(rows);
     }
     Ok(query.load(conn)?)
 }

@@ -122,6 +122,10 @@ pub struct Verification {
     /// The service a cluster service key is for; `null` otherwise.
     #[schema(required = true, nullable = true)]
     pub service: Option<ClusterService>,
+    /// The API key's resource scopes, for the data plane to enforce;
+    /// `null` when it is not scoped (or not found).
+    #[schema(required = true, nullable = true, example = json!(["docs", "faq"]))]
+    pub resource_scopes: Option<Vec<String>>,
 }
 
 fn status_of(secret: &crate::keys::model::KeySecretRow) -> KeyStatus {
@@ -146,6 +150,7 @@ impl Verification {
             key_kind: None,
             cluster_id: None,
             service: None,
+            resource_scopes: None,
         }
     }
 
@@ -170,6 +175,7 @@ impl Verification {
             key_kind: Some(VerifiedKeyKind::ApiKey),
             cluster_id: None,
             service: None,
+            resource_scopes: record.rights.resource_scopes.clone(),
         }
     }
 
@@ -197,6 +203,7 @@ impl Verification {
             }),
             cluster_id: Some(record.cluster_id.clone()),
             service: record.service.as_deref().and_then(ClusterService::parse),
+            resource_scopes: None,
         }
     }
 }

@@ -23,7 +23,9 @@ use crate::state::AppState;
 /// is valid with `status: pending` and `pending_expires_at`, which shows who
 /// still uses an old key. Connected clusters' keys (`kg_ck_`, `kg_cs_`) are
 /// verified too: `key_kind` says which kind a key is, with its `cluster_id`
-/// and, for a service key, its `service`. After a key's first check,
+/// and, for a service key, its `service`. An API key's `resource_scopes`
+/// (when it was created scoped) come back for the data plane to enforce.
+/// After a key's first check,
 /// answers come from memory (at most 1 s stale by default) at a rate that
 /// does not depend on how many keys exist.
 #[utoipa::path(
@@ -32,10 +34,10 @@ use crate::state::AppState;
     request_body(content = VerifyKey, example = json!({"key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2", "client_ip": "10.1.2.3"})),
     responses((status = 200, description = "The verdict; `valid` tells whether to accept the key.", body = Verification,
         examples(
-            ("current" = (summary = "A valid current key", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "current", "pending_expires_at": null, "expires_at": null, "key_kind": "api_key", "cluster_id": null, "service": null}))),
-            ("pending" = (summary = "A rotated-away key still in its grace period", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null, "key_kind": "api_key", "cluster_id": null, "service": null}))),
-            ("cluster_service_key" = (summary = "A connected cluster's pending service key", value = json!({"valid": true, "code": "VALID", "api_key_id": null, "api_key_role": null, "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null, "key_kind": "cluster_service_key", "cluster_id": "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "service": "auto_ops"}))),
-            ("not_found" = (summary = "No such key in this organization", value = json!({"valid": false, "code": "NOT_FOUND", "api_key_id": null, "api_key_role": null, "status": null, "pending_expires_at": null, "expires_at": null, "key_kind": null, "cluster_id": null, "service": null})))
+            ("current" = (summary = "A valid current key", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "current", "pending_expires_at": null, "expires_at": null, "key_kind": "api_key", "cluster_id": null, "service": null, "resource_scopes": null}))),
+            ("pending" = (summary = "A rotated-away key still in its grace period", value = json!({"valid": true, "code": "VALID", "api_key_id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "api_key_role": "serving", "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null, "key_kind": "api_key", "cluster_id": null, "service": null, "resource_scopes": null}))),
+            ("cluster_service_key" = (summary = "A connected cluster's pending service key", value = json!({"valid": true, "code": "VALID", "api_key_id": null, "api_key_role": null, "status": "pending", "pending_expires_at": "2026-11-30T12:00:00Z", "expires_at": null, "key_kind": "cluster_service_key", "cluster_id": "0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "service": "auto_ops", "resource_scopes": null}))),
+            ("not_found" = (summary = "No such key in this organization", value = json!({"valid": false, "code": "NOT_FOUND", "api_key_id": null, "api_key_role": null, "status": null, "pending_expires_at": null, "expires_at": null, "key_kind": null, "cluster_id": null, "service": null, "resource_scopes": null})))
         )))
 )]
 #[post("/verify")]

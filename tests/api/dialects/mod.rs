@@ -1,8 +1,11 @@
 //! The vendor dialects, one file a dialect, and the document checks they
 //! share.
 
+mod apinizer;
 mod cloud_connect;
 mod elasticsearch;
+mod nylas;
+mod vectara;
 
 use crate::helpers::TestApp;
 

@@ -1,0 +1,214 @@
+//! The Apinizer dialect: Apinizer's management API operation that sets an
+//! API proxy's keys, `PATCH /apiops/projects/{projectName}/apiProxies/
+//! {apiProxyName}/settings/keys/` (with Apinizer's trailing slash), so that
+//! Apinizer's documented curl calls work against keygate unchanged. Errors
+//! are `{"error", "error_description"}` with Apinizer's codes.
+//! docs/DIALECTS.md records where it departs from Apinizer.
+
+pub mod handlers;
+pub mod wire;
+
+use std::sync::LazyLock;
+
+use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use actix_web::middleware::from_fn;
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::http::problem::ErrorReport;
+use crate::openapi::SharedResponse;
+use crate::surface::{ErrorContext, Surface};
+use wire::ErrorResponse;
+
+/// The tag of its operations.
+pub const TAG: &str = "api-proxies";
+
+/// The dialect's path prefix.
+pub const PREFIX: &str = "/apiops";
+
+/// Registers the dialect's operations in one authenticated scope. The
+/// server and [`document`] both call it.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        scope::scope(PREFIX)
+            .wrap(from_fn(crate::auth::authenticate))
+            .service(handlers::apinizer_update_api_proxy_keys),
+    );
+}
+
+/// The parts of the document not collected from handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keygate: Apinizer API proxy keys dialect",
+        version = "0.1.0",
+        description = "Apinizer's management API operation that sets an API proxy's keys, served by keygate at Apinizer's own path (with its trailing slash) so that Apinizer's documented curl calls work unchanged against `http://keygate:8080/apiops/`. The projects and API proxies are keygate's `/v1/projects/{project_name}/api_proxies`, under the same roles and policies; the secret key is encrypted at rest and never shown.\n\nAuthenticate with a keygate API key as `Authorization: Bearer <key>`. A change answers exactly `{\"success\": true}`; errors are `{\"error\", \"error_description\"}` with Apinizer's codes, and keygate's stable `code` beside.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        contact(name = "keygate maintainers")
+    ),
+    servers((url = "/", description = "This keygate server")),
+    tags(
+        (name = "api-proxies", description = "API proxies' keys (Apinizer's API proxy settings).")
+    ),
+    components(schemas(ErrorResponse)),
+    modifiers(&SecuritySchemes),
+    security(("bearer_auth" = []))
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("kg_ak_...")
+                    .description(Some("A keygate API key as a bearer token."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The dialect's complete document, built once (`openapi/apinizer.json`).
+pub fn document() -> &'static Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+        crate::openapi::build(
+            ApiDoc::openapi(),
+            configure,
+            &render_error,
+            crate::openapi::drop_if_match,
+        )
+    });
+    &DOCUMENT
+}
+
+/// The document as committed in `openapi/apinizer.json`.
+pub fn document_pretty() -> String {
+    crate::openapi::pretty(document())
+}
+
+/// Apinizer's code for a status.
+fn apinizer_code(status: u16) -> &'static str {
+    match status {
+        401 => "unauthorized_client",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        500.. => "internal_error",
+        _ => "bad_request",
+    }
+}
+
+/// keygate's field names as Apinizer writes them.
+fn camel_case(text: &str) -> String {
+    text.replace("public_key", "publicKey")
+        .replace("secret_key", "secretKey")
+}
+
+/// The error body of a report: a validation failure lists its fields.
+fn error_body(report: &ErrorReport) -> ErrorResponse {
+    let description = if report.errors.len() > 1 && !report.detail.starts_with("At least one key") {
+        let fields: Vec<String> = report
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        fields.join("; ")
+    } else {
+        report.detail.clone()
+    };
+    ErrorResponse {
+        error: apinizer_code(report.status.as_u16()).to_owned(),
+        error_description: camel_case(&description),
+        code: report.code.clone(),
+    }
+}
+
+/// The example of a handler's own error response, in Apinizer's envelope.
+pub(super) fn error_example(status: u16, code: &str, detail: &str) -> Value {
+    serde_json::to_value(error_body(&ErrorReport::example(status, code, detail)))
+        .unwrap_or_default()
+}
+
+/// A shared error response in Apinizer's envelope, with an example.
+fn render_error(shared: &SharedResponse) -> Value {
+    shared.json("ErrorResponse", error_body(&shared.report()))
+}
+
+/// The Apinizer dialect as a surface: it owns every path under `/apiops`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Apinizer;
+
+impl Surface for Apinizer {
+    fn name(&self) -> &'static str {
+        "apinizer"
+    }
+
+    fn document_stem(&self) -> &'static str {
+        "apinizer"
+    }
+
+    fn claims(&self, path: &str) -> bool {
+        path == PREFIX
+            || path
+                .strip_prefix(PREFIX)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig) {
+        configure(cfg);
+    }
+
+    fn document(&self) -> &'static Value {
+        document()
+    }
+
+    fn write_error(
+        &self,
+        error: &ErrorReport,
+        _at: ErrorContext<'_>,
+        headers: &mut HeaderMap,
+    ) -> Vec<u8> {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        serde_json::to_vec(&error_body(error)).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // By path, not `super::*`: the layer check reads `super` from the file.
+    use crate::dialects::apinizer::{error_body, Apinizer};
+    use crate::http::problem::ErrorReport;
+    use crate::surface::Surface;
+
+    #[test]
+    fn errors_take_apinizer_codes_and_field_names() {
+        let report = ErrorReport::of(&crate::error::ApiError::invalid_field(
+            "secret_key",
+            "blank",
+            "must not be empty or only whitespace",
+        ));
+        let body = serde_json::to_value(error_body(&report)).unwrap();
+        assert_eq!(body["error"], "bad_request");
+        assert_eq!(
+            body["error_description"],
+            "secretKey: must not be empty or only whitespace"
+        );
+        assert_eq!(body["code"], "validation_failed");
+    }
+
+    #[test]
+    fn the_dialect_owns_its_prefix_only() {
+        assert!(Apinizer.claims("/apiops/projects/"));
+        assert!(!Apinizer.claims("/apiopsx"));
+        assert!(!Apinizer.claims("/v1/projects"));
+    }
+}
