@@ -7,4 +7,5 @@ pub mod apinizer;
 pub mod cloud_connect;
 pub mod elasticsearch;
 pub mod nylas;
+pub mod shared;
 pub mod vectara;

@@ -8,19 +8,13 @@
 pub mod handlers;
 pub mod wire;
 
-use std::sync::LazyLock;
-
-use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::from_fn;
-use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::problem::ErrorReport;
-use crate::openapi::SharedResponse;
-use crate::surface::{ErrorContext, Surface};
 use wire::ErrorResponse;
 
 /// The tag of its operations.
@@ -77,24 +71,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The dialect's complete document, built once (`openapi/apinizer.json`).
-pub fn document() -> &'static Value {
-    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-        crate::openapi::build(
-            ApiDoc::openapi(),
-            configure,
-            &render_error,
-            crate::openapi::drop_if_match,
-        )
-    });
-    &DOCUMENT
-}
-
-/// The document as committed in `openapi/apinizer.json`.
-pub fn document_pretty() -> String {
-    crate::openapi::pretty(document())
-}
-
 /// Apinizer's code for a status.
 fn apinizer_code(status: u16) -> &'static str {
     match status {
@@ -132,55 +108,17 @@ fn error_body(report: &ErrorReport) -> ErrorResponse {
     }
 }
 
-/// The example of a handler's own error response, in Apinizer's envelope.
-pub(super) fn error_example(status: u16, code: &str, detail: &str) -> Value {
-    serde_json::to_value(error_body(&ErrorReport::example(status, code, detail)))
-        .unwrap_or_default()
-}
-
-/// A shared error response in Apinizer's envelope, with an example.
-fn render_error(shared: &SharedResponse) -> Value {
-    shared.json("ErrorResponse", error_body(&shared.report()))
-}
-
 /// The Apinizer dialect as a surface: it owns every path under `/apiops`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Apinizer;
 
-impl Surface for Apinizer {
-    fn name(&self) -> &'static str {
-        "apinizer"
-    }
-
-    fn document_stem(&self) -> &'static str {
-        "apinizer"
-    }
-
-    fn claims(&self, path: &str) -> bool {
-        path == PREFIX
-            || path
-                .strip_prefix(PREFIX)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig) {
-        configure(cfg);
-    }
-
-    fn document(&self) -> &'static Value {
-        document()
-    }
-
-    fn write_error(
-        &self,
-        error: &ErrorReport,
-        _at: ErrorContext<'_>,
-        headers: &mut HeaderMap,
-    ) -> Vec<u8> {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        serde_json::to_vec(&error_body(error)).unwrap_or_default()
-    }
-}
+crate::dialects::shared::prefix_dialect!(
+    Apinizer,
+    name = "apinizer",
+    stem = "apinizer",
+    tidy = crate::openapi::drop_if_match,
+    body = |report: &ErrorReport, _: &str| error_body(report)
+);
 
 #[cfg(test)]
 mod tests {

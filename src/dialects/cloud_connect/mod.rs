@@ -8,19 +8,13 @@
 pub mod handlers;
 pub mod wire;
 
-use std::sync::LazyLock;
-
-use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::from_fn;
-use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::problem::ErrorReport;
-use crate::openapi::SharedResponse;
-use crate::surface::{ErrorContext, Surface};
 use wire::{ErrorItem, ErrorResponse};
 
 /// The tag of its operations.
@@ -85,19 +79,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The dialect's complete document, built once (`openapi/cloud-connect.json`).
-pub fn document() -> &'static Value {
-    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-        crate::openapi::build(ApiDoc::openapi(), configure, &render_error, |_| {})
-    });
-    &DOCUMENT
-}
-
-/// The document as committed in `openapi/cloud-connect.json`.
-pub fn document_pretty() -> String {
-    crate::openapi::pretty(document())
-}
-
 /// The error body of a report: one error, or one a field for a validation
 /// failure.
 fn error_body(report: &ErrorReport) -> ErrorResponse {
@@ -121,56 +102,18 @@ fn error_body(report: &ErrorReport) -> ErrorResponse {
     ErrorResponse { errors }
 }
 
-/// The example of a handler's own error response, in Cloud Connect's envelope.
-pub(super) fn error_example(status: u16, code: &str, detail: &str) -> Value {
-    serde_json::to_value(error_body(&ErrorReport::example(status, code, detail)))
-        .unwrap_or_default()
-}
-
-/// A shared error response in Cloud Connect's envelope, with an example.
-fn render_error(shared: &SharedResponse) -> Value {
-    shared.json("ErrorResponse", error_body(&shared.report()))
-}
-
 /// The Cloud Connect dialect as a surface: it owns every path under
 /// `/api/v1/cloud-connected`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CloudConnect;
 
-impl Surface for CloudConnect {
-    fn name(&self) -> &'static str {
-        "cloud-connect"
-    }
-
-    fn document_stem(&self) -> &'static str {
-        "cloud-connect"
-    }
-
-    fn claims(&self, path: &str) -> bool {
-        path == PREFIX
-            || path
-                .strip_prefix(PREFIX)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig) {
-        configure(cfg);
-    }
-
-    fn document(&self) -> &'static Value {
-        document()
-    }
-
-    fn write_error(
-        &self,
-        error: &ErrorReport,
-        _at: ErrorContext<'_>,
-        headers: &mut HeaderMap,
-    ) -> Vec<u8> {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        serde_json::to_vec(&error_body(error)).unwrap_or_default()
-    }
-}
+crate::dialects::shared::prefix_dialect!(
+    CloudConnect,
+    name = "cloud-connect",
+    stem = "cloud-connect",
+    tidy = |_: &mut serde_json::Value| {},
+    body = |report: &ErrorReport, _: &str| error_body(report)
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,20 +10,14 @@
 pub mod handlers;
 pub mod wire;
 
-use std::sync::LazyLock;
-
-use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::from_fn;
-use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::problem::ErrorReport;
-use crate::openapi::SharedResponse;
 use crate::resources::providers::model::Provider;
-use crate::surface::{ErrorContext, Surface};
 use wire::{ErrorDetail, ErrorResponse};
 
 /// The tag of its operations.
@@ -86,24 +80,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The dialect's complete document, built once (`openapi/nylas.json`).
-pub fn document() -> &'static Value {
-    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-        crate::openapi::build(
-            ApiDoc::openapi(),
-            configure,
-            &render_error,
-            crate::openapi::drop_if_match,
-        )
-    });
-    &DOCUMENT
-}
-
-/// The document as committed in `openapi/nylas.json`.
-pub fn document_pretty() -> String {
-    crate::openapi::pretty(document())
-}
-
 /// The error body of a report: a validation failure lists its fields in
 /// `message`.
 fn error_body(report: &ErrorReport, request_id: &str) -> ErrorResponse {
@@ -126,65 +102,18 @@ fn error_body(report: &ErrorReport, request_id: &str) -> ErrorResponse {
     }
 }
 
-/// The request id shown in the document's examples.
-const EXAMPLE_REQUEST_ID: &str = "0190a0b1-c2d3-7e4f-a6b7-c8d9e0f1a2b3";
-
-/// The example of a handler's own error response, in Nylas's envelope.
-pub(super) fn error_example(status: u16, code: &str, detail: &str) -> Value {
-    serde_json::to_value(error_body(
-        &ErrorReport::example(status, code, detail),
-        EXAMPLE_REQUEST_ID,
-    ))
-    .unwrap_or_default()
-}
-
-/// A shared error response in Nylas's envelope, with an example.
-fn render_error(shared: &SharedResponse) -> Value {
-    shared.json(
-        "ErrorResponse",
-        error_body(&shared.report(), EXAMPLE_REQUEST_ID),
-    )
-}
-
 /// The Nylas dialect as a surface: it owns every path under
 /// `/v3/connectors`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nylas;
 
-impl Surface for Nylas {
-    fn name(&self) -> &'static str {
-        "nylas"
-    }
-
-    fn document_stem(&self) -> &'static str {
-        "nylas"
-    }
-
-    fn claims(&self, path: &str) -> bool {
-        path == PREFIX
-            || path
-                .strip_prefix(PREFIX)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig) {
-        configure(cfg);
-    }
-
-    fn document(&self) -> &'static Value {
-        document()
-    }
-
-    fn write_error(
-        &self,
-        error: &ErrorReport,
-        at: ErrorContext<'_>,
-        headers: &mut HeaderMap,
-    ) -> Vec<u8> {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        serde_json::to_vec(&error_body(error, at.request_id)).unwrap_or_default()
-    }
-}
+crate::dialects::shared::prefix_dialect!(
+    Nylas,
+    name = "nylas",
+    stem = "nylas",
+    tidy = crate::openapi::drop_if_match,
+    body = error_body
+);
 
 #[cfg(test)]
 mod tests {
