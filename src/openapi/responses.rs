@@ -24,6 +24,10 @@ pub struct SharedResponse {
     pub code: &'static str,
     /// The response's description.
     pub description: &'static str,
+    /// The description in a dialect's own envelope, where `description`
+    /// names fields of problem+json (`errors`, `missing_permission`) that
+    /// the dialects' envelopes do not have.
+    pub in_envelope: Option<&'static str>,
     /// The example's detail.
     pub detail: &'static str,
 }
@@ -40,7 +44,7 @@ impl SharedResponse {
     /// JSON renders it.
     pub fn json(&self, schema: &str, example: impl serde::Serialize) -> Value {
         json!({
-            "description": self.description,
+            "description": self.in_envelope.unwrap_or(self.description),
             "content": {
                 "application/json": {
                     "schema": { "$ref": format!("#/components/schemas/{schema}") },
@@ -63,15 +67,28 @@ const fn shared(
         status,
         code,
         description,
+        in_envelope: None,
         detail,
+    }
+}
+
+impl SharedResponse {
+    /// The same response with its description in a dialect's envelope.
+    const fn in_envelope(self, description: &'static str) -> SharedResponse {
+        SharedResponse {
+            in_envelope: Some(description),
+            ..self
+        }
     }
 }
 
 /// The shared responses, in the document's order.
 pub const SHARED: &[SharedResponse] = &[
-    shared("BadRequest", 400, "validation_failed", "The input is invalid: a malformed body, path or query value, or a field that breaks a rule. `errors` names each field (`allowed_cidrs[0]`, `api_policy.allowed_operations.get_me`, a parameter or header name, `body` for the body as a whole) with a stable `code` and what was expected; no error repeats the value sent.", "name: must be 1 to 255 characters"),
+    shared("BadRequest", 400, "validation_failed", "The input is invalid: a malformed body, path or query value, or a field that breaks a rule. `errors` names each field (`allowed_cidrs[0]`, `api_policy.allowed_operations.get_me`, a parameter or header name, `body` for the body as a whole) with a stable `code` and what was expected; no error repeats the value sent.", "name: must be 1 to 255 characters")
+        .in_envelope("The input is invalid: a malformed body, path or query value, or a field that breaks a rule. The error's message names each field (`allowed_cidrs[0]`, a parameter or header name, `body` for the body as a whole) and what was expected; no error repeats the value sent."),
     shared("Unauthorized", 401, "unauthorized", "No usable credentials: the key is missing, malformed, unknown, disabled or expired.", "a valid API key is required"),
-    shared("Forbidden", 403, "operation_not_allowed", "The key's role, policy or allowed addresses do not permit this operation; `missing_permission` names it.", "this key's policy does not allow get_api_key"),
+    shared("Forbidden", 403, "operation_not_allowed", "The key's role, policy or allowed addresses do not permit this operation; `missing_permission` names it.", "this key's policy does not allow get_api_key")
+        .in_envelope("The key's role, policy or allowed addresses do not permit this operation; the error's message names the operation."),
     shared("NotFound", 404, "not_found", "No such resource in the caller's organization.", "api key aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 was not found"),
     shared("RequestTimeout", 408, "body_timeout", "The request body did not arrive within the server's body timeout (`KEYGATE_BODY_TIMEOUT_MS`); the connection is closed.", "the request body did not arrive within 10 s"),
     shared("PayloadTooLarge", 413, "payload_too_large", "The request body is larger than the server's limit.", "request body is larger than 65536 bytes"),
