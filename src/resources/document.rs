@@ -79,7 +79,10 @@ pub fn document() -> &'static Value {
             ApiDoc::openapi(),
             super::configure,
             &problem_response,
-            add_policy_names,
+            |doc| {
+                add_policy_names(doc);
+                add_unique_items(doc);
+            },
         )
     });
     &DOCUMENT
@@ -100,6 +103,14 @@ fn add_policy_names(doc: &mut Value) {
         json!({ "enum": ops });
     schemas["OperationPolicy"]["properties"]["allowed_resources"]["propertyNames"] =
         json!({ "enum": params });
+}
+
+/// Arrays whose items must be distinct (`dto::check_resource_scopes`
+/// refuses a repeated scope) say so: utoipa 6's field attributes have no
+/// `uniqueItems`.
+fn add_unique_items(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["CreateApiKey"]["properties"]["resource_scopes"]["uniqueItems"] = json!(true);
 }
 
 /// A shared error response as problem+json, with an example (the 400: one
