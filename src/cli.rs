@@ -1,9 +1,12 @@
-//! The command line: `serve` (the default), `migrate`, `openapi`, and
-//! `keys create` / `keys generate` for recovery and scripting.
+//! The command line: `serve` (the default), `migrate`, `openapi`,
+//! `keys create` / `keys generate` for recovery and scripting, and `rekey`
+//! for a master-key rotation.
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, DatabaseArgs, DatabaseSettings, ServeArgs};
+use crate::config::{ConfigError, DatabaseArgs, DatabaseSettings, KeyringArgs, ServeArgs};
+use crate::crypto::rekey::{self, Store};
+use crate::crypto::vault;
 use crate::db::{setup, Db};
 use crate::keys::format::{self, KeyKind};
 use crate::keys::rights::Role;
@@ -37,6 +40,23 @@ enum Command {
     /// Manage API keys directly in the database.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Re-seal every stored value under the active master key, in batches,
+    /// while nodes serve; then forget the retired keys nothing needs.
+    Rekey(RekeyArgs),
+}
+
+#[derive(Args)]
+struct RekeyArgs {
+    /// Rows a transaction (1 to 10000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    batch_size: i64,
+    /// Only count the values under each key; change nothing.
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    keyring: KeyringArgs,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +120,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Some(Command::Keys(KeysCommand::Create(args))) => create_key(args),
+        Some(Command::Rekey(args)) => rekey(args),
     }
 }
 
@@ -168,4 +189,104 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
     );
     println!("{}", key.value);
     Ok(())
+}
+
+/// Every store of values tied to the master key: sealed columns and keyed
+/// hashes. A resource that seals a new column adds it here.
+pub fn sealed_stores() -> [&'static dyn Store; 4] {
+    use crate::resources::{api_proxies, providers, secrets};
+    [
+        &secrets::repo::SEALED,
+        &providers::repo::SEALED,
+        &api_proxies::repo::SEALED_SECRET_KEY,
+        &api_proxies::repo::KeyHashes,
+    ]
+}
+
+fn rekey(args: RekeyArgs) -> Result<(), CliError> {
+    let database = args.database.settings()?;
+    let (source, retired) = args.keyring.sources(&database)?;
+    let db = open_single(&database)?;
+    db.migrate().map_err(StartError::from)?;
+    let start_error = |e| CliError::Start(StartError::MasterKey(e));
+    let vault = vault::load(&source, &retired)
+        .map_err(start_error)?
+        .ok_or_else(|| {
+            CliError::Config(ConfigError {
+                variable: "KEYGATE_MASTER_KEY",
+                reason: "is required: rekey seals under it".to_owned(),
+            })
+        })?;
+    vault::check(&db, Some(&vault)).map_err(|e| match e {
+        vault::VaultError::Database(e) => CliError::Operation(e.to_string()),
+        key => start_error(key),
+    })?;
+    eprintln!(
+        "keygate: {} under master key {} (retired: {})",
+        if args.check {
+            "counting values"
+        } else {
+            "re-sealing values"
+        },
+        vault.active_key_id(),
+        match vault.retired_key_ids() {
+            ids if ids.is_empty() => "none".to_owned(),
+            ids => ids.join(", "),
+        }
+    );
+    let stores = sealed_stores();
+    let report = rekey::run(&db, &vault, &stores, args.batch_size, args.check, |p| {
+        eprintln!(
+            "keygate: rekey {}: {} of {} rows done, {} to go, {} re-sealed",
+            p.store,
+            p.read,
+            p.total,
+            p.total - p.read,
+            p.moved
+        );
+    })
+    .map_err(|e| CliError::Operation(e.to_string()))?;
+    drop(db);
+    for store in report.stores.iter().filter(|s| s.changed_meanwhile > 0) {
+        eprintln!(
+            "keygate: rekey {}: {} values were changed by a node while being re-sealed and kept as written",
+            store.name, store.changed_meanwhile
+        );
+    }
+    for key_id in &report.forgotten {
+        eprintln!(
+            "keygate: master key {key_id}: 0 values remain; it is forgotten here and can be removed from KEYGATE_RETIRED_MASTER_KEYS"
+        );
+    }
+    for key_id in vault.retired_key_ids() {
+        if !report.remaining.contains_key(&key_id) && !report.forgotten.contains(&key_id) {
+            eprintln!("keygate: master key {key_id}: 0 values remain; it can be removed");
+        }
+    }
+    if report.remaining.is_empty() {
+        eprintln!(
+            "keygate: every value is under master key {}",
+            vault.active_key_id()
+        );
+        return Ok(());
+    }
+    let left: Vec<String> = report
+        .remaining
+        .iter()
+        .map(|(key_id, stores)| {
+            let per_store: Vec<String> = stores.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+            format!(
+                "master key {key_id}: {} values remain ({})",
+                stores.values().sum::<u64>(),
+                per_store.join(", ")
+            )
+        })
+        .collect();
+    for line in &left {
+        eprintln!("keygate: {line}");
+    }
+    Err(CliError::Operation(match args.check {
+        true => "values remain under other master keys; run `keygate rekey`".to_owned(),
+        false => "values remain under other master keys (sealed meanwhile by a node whose active key is another?); run `keygate rekey` again".to_owned(),
+    }))
 }

@@ -21,6 +21,8 @@
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
+//! | `KEYGATE_RETIRED_MASTER_KEYS` | — | retired master keys (base64, separated by commas or whitespace): they open what they sealed until `keygate rekey` has moved it to the active key |
+//! | `KEYGATE_RETIRED_MASTER_KEYS_FILE` | — | a file holding them, one a line (`#` starts a comment) |
 //! | `KEYGATE_RECOVERY_WINDOW_DAYS` | `30` | how long a deleted API key stays restorable (`undelete`) before it is purged (0 to 3650; 0 deletes at once) |
 //! | `KEYGATE_SECRET_SCANNING_KEYS` | — | JSON of the public keys GitHub signs secret scanning alerts with, in GitHub's published shape `{"public_keys": [{"key_identifier", "key"}]}`; without it (or the file) every alert is refused with 401 |
 //! | `KEYGATE_SECRET_SCANNING_KEYS_FILE` | — | a file holding that JSON (e.g. GitHub's list, saved) |
@@ -106,12 +108,9 @@ pub struct ServeArgs {
     /// Days an audit event is kept (0 to 36500; 0: forever).
     #[arg(long, env = "KEYGATE_AUDIT_RETENTION_DAYS", default_value = "400")]
     pub audit_retention_days: String,
-    /// Master key for stored secrets: base64 of 32 bytes.
-    #[arg(long, env = "KEYGATE_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
-    /// File holding the master key's base64 text.
-    #[arg(long, env = "KEYGATE_MASTER_KEY_FILE")]
-    pub master_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    #[expect(missing_docs, reason = "flattened clap group")]
+    pub keyring: KeyringArgs,
     /// Days a deleted API key stays restorable (0 to 3650; 0: deleted at once).
     #[arg(long, env = "KEYGATE_RECOVERY_WINDOW_DAYS", default_value = "30")]
     pub recovery_window_days: String,
@@ -124,6 +123,97 @@ pub struct ServeArgs {
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub database: DatabaseArgs,
+}
+
+/// Flags and variables of the master keys (`serve` and `rekey`).
+#[derive(Args, Clone)]
+pub struct KeyringArgs {
+    /// Master key for stored secrets (the active one): base64 of 32 bytes.
+    #[arg(long, env = "KEYGATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// File holding the master key's base64 text.
+    #[arg(long, env = "KEYGATE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Retired master keys that still open what they sealed: base64 keys
+    /// separated by commas or whitespace.
+    #[arg(long, env = "KEYGATE_RETIRED_MASTER_KEYS", hide_env_values = true)]
+    pub retired_master_keys: Option<String>,
+    /// File holding the retired master keys, one a line (`#` starts a comment).
+    #[arg(long, env = "KEYGATE_RETIRED_MASTER_KEYS_FILE")]
+    pub retired_master_keys_file: Option<PathBuf>,
+}
+
+impl KeyringArgs {
+    /// Where the active and the retired master keys come from, the
+    /// defaults for `database` when unset.
+    pub fn sources(
+        &self,
+        database: &DatabaseSettings,
+    ) -> Result<(MasterKeySource, RetiredKeysSource), ConfigError> {
+        let master_key = match (&self.master_key, &self.master_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(config_error(
+                    "KEYGATE_MASTER_KEY",
+                    "set KEYGATE_MASTER_KEY or KEYGATE_MASTER_KEY_FILE, not both",
+                ))
+            }
+            (Some(text), None) => {
+                // The sealing service reads it (`crypto::vault::load`); its
+                // shape is checked here so a bad value fails first.
+                let decoded = STANDARD.decode(text.trim()).map(|b| b.len());
+                if decoded != Ok(32) {
+                    return Err(config_error(
+                        "KEYGATE_MASTER_KEY",
+                        "must be base64 of exactly 32 bytes",
+                    ));
+                }
+                MasterKeySource::Inline(text.clone())
+            }
+            (None, Some(path)) => MasterKeySource::File(path.clone()),
+            (None, None) => MasterKeySource::default_for(database),
+        };
+        let retired =
+            match (&self.retired_master_keys, &self.retired_master_keys_file) {
+                (Some(_), Some(_)) => return Err(config_error(
+                    "KEYGATE_RETIRED_MASTER_KEYS",
+                    "set KEYGATE_RETIRED_MASTER_KEYS or KEYGATE_RETIRED_MASTER_KEYS_FILE, not both",
+                )),
+                (Some(text), None) if text.trim().is_empty() => RetiredKeysSource::None,
+                (Some(text), None) => RetiredKeysSource::Inline(text.clone()),
+                (None, Some(path)) => RetiredKeysSource::File(path.clone()),
+                (None, None) => RetiredKeysSource::None,
+            };
+        if matches!(master_key, MasterKeySource::Absent) && retired != RetiredKeysSource::None {
+            return Err(config_error(
+                "KEYGATE_RETIRED_MASTER_KEYS",
+                "needs an active master key (KEYGATE_MASTER_KEY or KEYGATE_MASTER_KEY_FILE) to rekey to",
+            ));
+        }
+        Ok((master_key, retired))
+    }
+}
+
+/// Where the retired master keys come from: keys that open what they
+/// sealed while `keygate rekey` moves their values to the active key.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum RetiredKeysSource {
+    /// None: the active key is the only one.
+    #[default]
+    None,
+    /// `KEYGATE_RETIRED_MASTER_KEYS`.
+    Inline(String),
+    /// `KEYGATE_RETIRED_MASTER_KEYS_FILE`.
+    File(PathBuf),
+}
+
+impl fmt::Debug for RetiredKeysSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetiredKeysSource::None => f.write_str("None"),
+            RetiredKeysSource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            RetiredKeysSource::File(p) => write!(f, "File({})", p.display()),
+        }
+    }
 }
 
 /// Where the public keys of secret scanning alerts come from; they are
@@ -293,6 +383,8 @@ pub struct Settings {
     pub audit_retention: Option<chrono::Duration>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
+    /// Where the retired master keys come from.
+    pub retired_master_keys: RetiredKeysSource,
     /// Where the public keys of secret scanning alerts come from.
     pub secret_scanning_keys: ScanningKeysSource,
     /// How long a deleted API key stays restorable; `None`: deleted at once.
@@ -306,6 +398,7 @@ impl Settings {
         let master_key = MasterKeySource::default_for(&database);
         Settings {
             master_key,
+            retired_master_keys: RetiredKeysSource::None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database,
             bootstrap_key: None,
@@ -345,6 +438,7 @@ impl fmt::Debug for Settings {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("audit_retention", &self.audit_retention)
             .field("master_key", &self.master_key)
+            .field("retired_master_keys", &self.retired_master_keys)
             .field("secret_scanning_keys", &self.secret_scanning_keys)
             .field("recovery_window", &self.recovery_window)
             .finish()
@@ -544,28 +638,7 @@ impl ServeArgs {
             days => Some(chrono::Duration::days(days)),
         };
         let database = self.database.settings()?;
-        let master_key = match (&self.master_key, &self.master_key_file) {
-            (Some(_), Some(_)) => {
-                return Err(config_error(
-                    "KEYGATE_MASTER_KEY",
-                    "set KEYGATE_MASTER_KEY or KEYGATE_MASTER_KEY_FILE, not both",
-                ))
-            }
-            (Some(text), None) => {
-                // The sealing service reads it (`crypto::vault::load`); its
-                // shape is checked here so a bad value fails first.
-                let decoded = STANDARD.decode(text.trim()).map(|b| b.len());
-                if decoded != Ok(32) {
-                    return Err(config_error(
-                        "KEYGATE_MASTER_KEY",
-                        "must be base64 of exactly 32 bytes",
-                    ));
-                }
-                MasterKeySource::Inline(text.clone())
-            }
-            (None, Some(path)) => MasterKeySource::File(path.clone()),
-            (None, None) => MasterKeySource::default_for(&database),
-        };
+        let (master_key, retired_master_keys) = self.keyring.sources(&database)?;
         let secret_scanning_keys = match (
             &self.secret_scanning_keys,
             &self.secret_scanning_keys_file,
@@ -583,6 +656,7 @@ impl ServeArgs {
             secret_scanning_keys,
             bind,
             master_key,
+            retired_master_keys,
             database,
             bootstrap_key,
             max_body_bytes,

@@ -229,13 +229,16 @@ impl Application {
         // the SQLite default makes its key in the database's folder.
         let given_key = match &settings.master_key {
             MasterKeySource::BesideDatabase(_) => None,
-            source => Some(vault::load(source).map_err(vault_error)?),
+            source => {
+                Some(vault::load(source, &settings.retired_master_keys).map_err(vault_error)?)
+            }
         };
         setup::create_files(&settings.database)?;
         let sqlite_lock = setup::lock(&settings.database)?;
         let vault = match given_key {
             Some(vault) => vault,
-            None => vault::load(&settings.master_key).map_err(vault_error)?,
+            None => vault::load(&settings.master_key, &settings.retired_master_keys)
+                .map_err(vault_error)?,
         };
         setup::probe(&settings.database, setup::START_PATIENCE)?;
         let db = Db::connect(&settings.database)?;

@@ -6,8 +6,10 @@
 //! the server holds.
 //!
 //! The keys form a keyring: one active key seals and hashes; every key of
-//! the ring opens what it sealed (an envelope names its key id). Today the
-//! ring holds the one configured key; rekeying adds retired keys to it.
+//! the ring opens what it sealed (an envelope names its key id), and finds
+//! the keyed hashes it made. The retired keys (`KEYGATE_RETIRED_MASTER_KEYS`)
+//! stay in the ring until `keygate rekey` (`crypto::rekey`) has moved every
+//! value to the active key and forgotten them here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::envelope::{key_id_of, MasterKey, Place};
-use crate::config::MasterKeySource;
+use crate::config::{MasterKeySource, RetiredKeysSource};
 use crate::db::schema::encryption_keys;
 use crate::db::{now, AnyConnection, Db};
 use crate::error::ApiError;
@@ -39,7 +41,7 @@ pub enum VaultError {
 struct Keyring {
     /// Seals and hashes.
     active: MasterKey,
-    /// Open what they sealed before a rekeying (none yet).
+    /// Open what they sealed before a rekeying.
     retired: Vec<MasterKey>,
     /// Whether the start found the active key recorded in
     /// `encryption_keys` ([`check`]): a committed row, and nothing deletes
@@ -61,7 +63,7 @@ impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault")
             .field("active", &self.ring.active.id())
-            .field("retired", &self.ring.retired.len())
+            .field("retired", &self.retired_key_ids())
             .finish()
     }
 }
@@ -69,10 +71,16 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     /// A vault whose one key is `active`.
     pub fn new(active: MasterKey) -> Vault {
+        Vault::with_retired(active, Vec::new())
+    }
+
+    /// A vault that seals under `active` and also opens what the `retired`
+    /// keys sealed.
+    pub fn with_retired(active: MasterKey, retired: Vec<MasterKey>) -> Vault {
         Vault {
             ring: Arc::new(Keyring {
                 active,
-                retired: Vec::new(),
+                retired,
                 active_recorded: AtomicBool::new(false),
             }),
         }
@@ -81,6 +89,33 @@ impl Vault {
     /// The id of the key that seals.
     pub fn active_key_id(&self) -> String {
         self.ring.active.id()
+    }
+
+    /// The ids of the retired keys of the ring.
+    pub fn retired_key_ids(&self) -> Vec<String> {
+        self.ring.retired.iter().map(MasterKey::id).collect()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &MasterKey> {
+        std::iter::once(&self.ring.active).chain(&self.ring.retired)
+    }
+
+    /// Whether an envelope is sealed under the active key already.
+    pub fn is_active(&self, envelope: &[u8]) -> bool {
+        key_id_of(envelope).as_deref() == Some(self.active_key_id().as_str())
+    }
+
+    /// Opens a value sealed (under any key of the ring) for its place and
+    /// seals it again under the active key, for the same place, recording
+    /// the active key in the caller's transaction.
+    pub fn reseal(
+        &self,
+        conn: &mut AnyConnection,
+        place: Place<'_>,
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, ApiError> {
+        let plain = self.open(place, envelope)?;
+        self.seal(conn, place, &plain)
     }
 
     /// Seals a value for its place, recording the active key in the
@@ -109,10 +144,20 @@ impl Vault {
         Ok(self.keyed_hash(domain, scope, value))
     }
 
-    /// The keyed hash of a presented value, to compare with stored ones
-    /// (never to store: use [`Vault::stored_hash`]).
+    /// The keyed hash of a value under the active key, the one it is
+    /// stored under once rekeyed (never to store: use
+    /// [`Vault::stored_hash`]).
     pub fn keyed_hash(&self, domain: &str, scope: &str, value: &[u8]) -> String {
         self.ring.active.keyed_hash(domain, scope, value)
+    }
+
+    /// The keyed hashes of a presented value under every key of the ring,
+    /// the active key's first, with each key's id: a stored hash made by a
+    /// retired key before a rekeying is still found.
+    pub fn keyed_hashes(&self, domain: &str, scope: &str, value: &[u8]) -> Vec<(String, String)> {
+        self.keys()
+            .map(|k| (k.id(), k.keyed_hash(domain, scope, value)))
+            .collect()
     }
 
     /// Opens an envelope sealed for this place with whichever key of the
@@ -120,10 +165,21 @@ impl Vault {
     /// the data) goes to the log.
     pub fn open(&self, place: Place<'_>, envelope: &[u8]) -> Result<Vec<u8>, ApiError> {
         let sealed_by = key_id_of(envelope);
-        let key = std::iter::once(&self.ring.active)
-            .chain(&self.ring.retired)
+        let Some(key) = self
+            .keys()
             .find(|k| sealed_by.as_deref() == Some(k.id().as_str()))
-            .unwrap_or(&self.ring.active);
+        else {
+            // A key removed from the ring before `keygate rekey` moved this
+            // value: say which key it needs, never guess.
+            return Err(ApiError::internal(format!(
+                "{} {} of {} is sealed under master key {}, which is not configured \
+                 (give it in KEYGATE_RETIRED_MASTER_KEYS and run `keygate rekey`)",
+                place.table,
+                place.row_id,
+                place.organization_id,
+                sealed_by.as_deref().unwrap_or("(not an envelope)")
+            )));
+        };
         key.open(place, envelope).map_err(|e| {
             ApiError::internal(format!(
                 "{} {} of {} does not open: {e}",
@@ -164,12 +220,26 @@ impl Vault {
 pub fn key_ids(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     encryption_keys::table
         .select(encryption_keys::key_id)
+        .order(encryption_keys::key_id)
         .load(conn)
 }
 
-/// Reads (or, for the SQLite default, creates) the master key; `None` when
-/// none is configured.
-pub fn load(source: &MasterKeySource) -> Result<Option<Vault>, VaultError> {
+/// Forgets a retired key's record once nothing here needs it (`keygate
+/// rekey` counted none): a start without it is then no longer refused.
+/// Never the active key's.
+pub fn forget(conn: &mut AnyConnection, vault: &Vault, key_id: &str) -> QueryResult<usize> {
+    if key_id == vault.active_key_id() {
+        return Ok(0);
+    }
+    diesel::delete(encryption_keys::table.filter(encryption_keys::key_id.eq(key_id))).execute(conn)
+}
+
+/// Reads (or, for the SQLite default, creates) the master key, and the
+/// retired keys; `None` when no master key is configured.
+pub fn load(
+    source: &MasterKeySource,
+    retired: &RetiredKeysSource,
+) -> Result<Option<Vault>, VaultError> {
     let bad = |variable: &'static str, why: String| VaultError::Key { variable, why };
     let from_file = |variable, path: &std::path::Path| -> Result<MasterKey, VaultError> {
         let text = std::fs::read_to_string(path)
@@ -225,33 +295,96 @@ pub fn load(source: &MasterKeySource) -> Result<Option<Vault>, VaultError> {
             key
         }
     };
-    Ok(Some(Vault::new(key)))
+    let retired = load_retired(retired, &key)?;
+    Ok(Some(Vault::with_retired(key, retired)))
 }
 
-/// Refuses to start when the database holds values sealed under a key other
-/// than the configured one (or under any key, when none is configured).
+/// The retired keys: base64 keys separated by commas or whitespace (a file
+/// may comment with `#`). A key given twice counts once; the active key
+/// among them is refused, as a sign of a rotation half done.
+fn load_retired(
+    source: &RetiredKeysSource,
+    active: &MasterKey,
+) -> Result<Vec<MasterKey>, VaultError> {
+    let (variable, text) = match source {
+        RetiredKeysSource::None => return Ok(Vec::new()),
+        RetiredKeysSource::Inline(text) => ("KEYGATE_RETIRED_MASTER_KEYS", text.clone()),
+        RetiredKeysSource::File(path) => (
+            "KEYGATE_RETIRED_MASTER_KEYS_FILE",
+            std::fs::read_to_string(path).map_err(|e| VaultError::Key {
+                variable: "KEYGATE_RETIRED_MASTER_KEYS_FILE",
+                why: format!("cannot read {}: {e}", path.display()),
+            })?,
+        ),
+    };
+    let mut keys: Vec<MasterKey> = Vec::new();
+    let words = text
+        .lines()
+        .map(|line| line.split_once('#').map_or(line, |(before, _)| before))
+        .flat_map(|line| line.split(|c: char| c == ',' || c.is_whitespace()))
+        .filter(|word| !word.is_empty());
+    for (at, word) in words.enumerate() {
+        let key = MasterKey::from_base64(word).ok_or_else(|| VaultError::Key {
+            variable,
+            why: format!("key {} is not base64 of exactly 32 bytes", at + 1),
+        })?;
+        if key.id() == active.id() {
+            return Err(VaultError::Key {
+                variable,
+                why: format!(
+                    "holds the active master key {}; a retired key is one the active key replaces",
+                    key.id()
+                ),
+            });
+        }
+        if !keys.iter().any(|k| k.id() == key.id()) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Refuses to start when the database holds values sealed under a key the
+/// ring does not hold (or under any key, when none is configured).
 pub fn check(db: &Db, vault: Option<&Vault>) -> Result<(), VaultError> {
     let known = db
         .write_blocking(|conn| Ok(key_ids(conn)?))
         .map_err(VaultError::Database)?;
-    if let Some(vault) = vault.filter(|v| known.contains(&v.active_key_id())) {
+    let Some(vault) = vault else {
+        return match known.is_empty() {
+            true => Ok(()),
+            false => Err(VaultError::Key {
+                variable: "KEYGATE_MASTER_KEY",
+                why: format!(
+                    "is required: this database holds secrets sealed under master key {}",
+                    known.join(", ")
+                ),
+            }),
+        };
+    };
+    if known.contains(&vault.active_key_id()) {
         vault.ring.active_recorded.store(true, Ordering::Relaxed);
     }
-    match vault.map(Vault::active_key_id) {
-        None if !known.is_empty() => Err(VaultError::Key {
-            variable: "KEYGATE_MASTER_KEY",
-            why: format!(
-                "is required: this database holds secrets sealed under master key {}",
-                known.join(", ")
-            ),
-        }),
-        Some(id) if !known.is_empty() && !known.contains(&id) => Err(VaultError::Key {
-            variable: "KEYGATE_MASTER_KEY",
-            why: format!(
-                "the configured master key is {id}, but this database's secrets are sealed under {}",
-                known.join(", ")
-            ),
-        }),
-        _ => Ok(()),
+    let ring: Vec<String> = vault.keys().map(MasterKey::id).collect();
+    let missing: Vec<&str> = known
+        .iter()
+        .filter(|id| !ring.contains(id))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    let retired = match vault.retired_key_ids() {
+        ids if ids.is_empty() => String::new(),
+        ids => format!(" (retired: {})", ids.join(", ")),
+    };
+    Err(VaultError::Key {
+        variable: "KEYGATE_MASTER_KEY",
+        why: format!(
+            "the configured master key is {}{retired}, but this database's secrets are sealed under {}; \
+             to rotate, give the old key in KEYGATE_RETIRED_MASTER_KEYS and run `keygate rekey`",
+            vault.active_key_id(),
+            missing.join(", ")
+        ),
+    })
 }

@@ -47,6 +47,13 @@ pub fn create_files(settings: &DatabaseSettings) -> Result<(), SetupError> {
             .create(parent)
             .map_err(|e| file_error(parent, "create folder", &e))?;
     }
+    // An existing file is left unopened: closing a descriptor of a file
+    // this process also has SQLite connections to would drop their POSIX
+    // locks (a process that starts a server on the same file again, as
+    // tests do).
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
     OpenOptions::new()
         .read(true)
         .write(true)

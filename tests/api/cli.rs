@@ -20,7 +20,7 @@ const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
 /// Every variable keygate reads; removed before each run so the tests do not
 /// depend on the environment they run in.
-const KEYGATE_VARS: [&str; 17] = [
+const KEYGATE_VARS: [&str; 19] = [
     "DATABASE_URL",
     "KEYGATE_BIND",
     "KEYGATE_POOL_SIZE",
@@ -36,6 +36,8 @@ const KEYGATE_VARS: [&str; 17] = [
     "KEYGATE_LAST_USED_FLUSH_MS",
     "KEYGATE_MASTER_KEY",
     "KEYGATE_MASTER_KEY_FILE",
+    "KEYGATE_RETIRED_MASTER_KEYS",
+    "KEYGATE_RETIRED_MASTER_KEYS_FILE",
     "KEYGATE_BODY_TIMEOUT_MS",
     "RUST_LOG",
 ];

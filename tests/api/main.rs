@@ -28,4 +28,5 @@ mod organizations;
 mod projects;
 mod providers;
 mod recovery;
+mod rekey;
 mod secrets;

@@ -14,6 +14,7 @@ use subtle::{Choice, ConstantTimeEq};
 use super::model::{ApiProxyChanges, ApiProxyKeyRow, ApiProxyRow, KeyChanges};
 use crate::audit::AuditEvent;
 use crate::crypto::envelope::Place;
+use crate::crypto::rekey::{Batch, Cursor, SealedColumn, Store};
 use crate::crypto::vault::Vault;
 use crate::db::page::Page;
 use crate::db::schema::{api_proxies, api_proxy_keys};
@@ -37,13 +38,14 @@ pub fn proxy_not_found(name: &str) -> ApiError {
     ApiError::NotFound(format!("ApiProxy (name: {name}) was not found!"))
 }
 
+/// The secret keys' envelopes, for `keygate rekey`.
+pub const SEALED_SECRET_KEY: SealedColumn = SealedColumn {
+    table: "api_proxies",
+    column: "secret_key",
+};
+
 fn secret_place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
-    Place {
-        table: "api_proxies",
-        organization_id,
-        row_id: id,
-        field: "secret_key",
-    }
+    SEALED_SECRET_KEY.place(organization_id, id)
 }
 
 /// What `create` stores.
@@ -267,7 +269,9 @@ pub fn set_keys(
             get_for_write(conn, organization_id, project_name, name, if_match)?;
         // Stored keyed hashes depend on the master key: the vault records it,
         // so a start with another key is refused, as for secrets.
-        let mut given: Vec<(&str, &str, String)> = Vec::new();
+        // While a rekeying is under way a key may still be stored under a
+        // retired key's hash: the look-up for holders takes every key's.
+        let mut given: Vec<(&str, &str, String, Vec<String>)> = Vec::new();
         for (field, kind, value) in [
             ("public_key", PUBLIC, keys.public_key.as_deref()),
             ("secret_key", SECRET, keys.secret_key.as_deref()),
@@ -275,12 +279,17 @@ pub fn set_keys(
             if let Some(value) = value {
                 let hash =
                     vault.stored_hash(conn, KEY_HASH_DOMAIN, organization_id, value.as_bytes())?;
-                given.push((field, kind, hash));
+                let every = vault
+                    .keyed_hashes(KEY_HASH_DOMAIN, organization_id, value.as_bytes())
+                    .into_iter()
+                    .map(|(_, hash)| hash)
+                    .collect();
+                given.push((field, kind, hash, every));
             }
         }
         // The kinds being replaced give up their hashes first, so a proxy
         // may swap its two keys or set a key again.
-        let kinds: Vec<&str> = given.iter().map(|(_, kind, _)| *kind).collect();
+        let kinds: Vec<&str> = given.iter().map(|(_, kind, _, _)| *kind).collect();
         diesel::delete(
             api_proxy_keys::table
                 .filter(api_proxy_keys::api_proxy_id.eq(&current.id))
@@ -288,10 +297,10 @@ pub fn set_keys(
         )
         .execute(conn)?;
         let mut taken = Vec::new();
-        for (field, _, hash) in &given {
+        for (field, _, _, every) in &given {
             let holder: Option<String> = api_proxy_keys::table
                 .filter(api_proxy_keys::organization_id.eq(organization_id))
-                .filter(api_proxy_keys::key_hash.eq(hash))
+                .filter(api_proxy_keys::key_hash.eq_any(every))
                 .select(api_proxy_keys::api_proxy_id)
                 .first(conn)
                 .optional()?;
@@ -310,7 +319,7 @@ pub fn set_keys(
         }
         let at = now().naive_utc();
         // One insert a row: the multi-backend connection has no batch insert.
-        for (_, kind, hash) in &given {
+        for (_, kind, hash, _) in &given {
             let row = ApiProxyKeyRow {
                 organization_id: organization_id.to_owned(),
                 key_hash: hash.clone(),
@@ -378,19 +387,135 @@ pub fn check_keys(
         .filter(api_proxy_keys::api_proxy_id.eq(&proxy.id))
         .select((api_proxy_keys::kind, api_proxy_keys::key_hash))
         .load(conn)?;
+    // Under every key of the ring: a key stored before a rekeying finished
+    // carries a retired key's hash.
     let presented_public =
-        vault.keyed_hash(KEY_HASH_DOMAIN, organization_id, public_key.as_bytes());
+        vault.keyed_hashes(KEY_HASH_DOMAIN, organization_id, public_key.as_bytes());
     let presented_secret =
-        vault.keyed_hash(KEY_HASH_DOMAIN, organization_id, secret_key.as_bytes());
-    let matches = |kind: &str, presented: &str| -> Choice {
+        vault.keyed_hashes(KEY_HASH_DOMAIN, organization_id, secret_key.as_bytes());
+    let matches = |kind: &str, presented: &[(String, String)]| -> Choice {
         // A hash of the right length stands in for a missing key, so the
         // comparison runs all the same; `present` then says no.
-        let stand_in = "0".repeat(presented.len());
+        let stand_in = "0".repeat(presented[0].1.len());
         let found = stored.iter().find(|(k, _)| k == kind);
         let present = Choice::from(u8::from(found.is_some()));
         let hash = found.map_or(stand_in.as_str(), |(_, h)| h.as_str());
-        present & presented.as_bytes().ct_eq(hash.as_bytes())
+        let any = presented.iter().fold(Choice::from(0), |any, (_, p)| {
+            any | p.as_bytes().ct_eq(hash.as_bytes())
+        });
+        present & any
     };
     let valid = matches(PUBLIC, &presented_public) & matches(SECRET, &presented_secret);
     Ok(bool::from(valid))
+}
+
+/// The keyed hashes of the proxies' keys, for `keygate rekey`: they depend
+/// on the master key too. A proxy's hashes are made again from its public
+/// key and its opened secret key, with the proxy taken for the transaction
+/// as `set_keys` takes it, so the two never interleave; the row is changed
+/// only if it still holds the hash that was read.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyHashes;
+
+impl Store for KeyHashes {
+    fn name(&self) -> String {
+        "api_proxy_keys.key_hash".to_owned()
+    }
+
+    fn total(&self, conn: &mut AnyConnection) -> Result<u64, ApiError> {
+        let n: i64 = api_proxy_keys::table.count().get_result(conn)?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn batch(
+        &self,
+        conn: &mut AnyConnection,
+        vault: &Vault,
+        after: &Cursor,
+        limit: i64,
+        write: bool,
+    ) -> Result<Batch, ApiError> {
+        let ids: Vec<(String, String)> = api_proxies::table
+            .filter(
+                api_proxies::public_key
+                    .is_not_null()
+                    .or(api_proxies::secret_key.is_not_null()),
+            )
+            .filter(
+                api_proxies::organization_id.gt(&after.organization_id).or(
+                    api_proxies::organization_id
+                        .eq(&after.organization_id)
+                        .and(api_proxies::id.gt(&after.id)),
+                ),
+            )
+            .order((api_proxies::organization_id, api_proxies::id))
+            .limit(limit)
+            .select((api_proxies::organization_id, api_proxies::id))
+            .load(conn)?;
+        let mut batch = Batch::default();
+        for (organization_id, id) in &ids {
+            if write {
+                version::lock(conn, api_proxies::table.find(id))?;
+            }
+            let Some(proxy) = api_proxies::table
+                .find(id)
+                .select(ApiProxyRow::as_select())
+                .first(conn)
+                .optional()?
+            else {
+                continue;
+            };
+            let stored: Vec<(String, String)> = api_proxy_keys::table
+                .filter(api_proxy_keys::api_proxy_id.eq(id))
+                .select((api_proxy_keys::kind, api_proxy_keys::key_hash))
+                .load(conn)?;
+            for (kind, hash) in stored {
+                let value = match (kind.as_str(), &proxy.public_key, &proxy.secret_key) {
+                    (PUBLIC, Some(public), _) => Some(public.as_bytes().to_vec()),
+                    (SECRET, _, Some(sealed)) => {
+                        Some(vault.open(secret_place(organization_id, id), sealed)?)
+                    }
+                    _ => None,
+                };
+                let made_by = value.as_ref().and_then(|value| {
+                    vault
+                        .keyed_hashes(KEY_HASH_DOMAIN, organization_id, value)
+                        .into_iter()
+                        .find(|(_, candidate)| *candidate == hash)
+                        .map(|(key_id, _)| key_id)
+                });
+                let Some(made_by) = made_by else {
+                    batch.count("unknown".to_owned());
+                    continue;
+                };
+                let active = made_by == vault.active_key_id();
+                batch.count(made_by);
+                let Some(value) = value.filter(|_| write && !active) else {
+                    continue;
+                };
+                let rehashed = vault.stored_hash(conn, KEY_HASH_DOMAIN, organization_id, &value)?;
+                let changed = diesel::update(
+                    api_proxy_keys::table
+                        .filter(api_proxy_keys::organization_id.eq(organization_id))
+                        .filter(api_proxy_keys::key_hash.eq(&hash))
+                        .filter(api_proxy_keys::api_proxy_id.eq(id))
+                        .filter(api_proxy_keys::kind.eq(&kind)),
+                )
+                .set(api_proxy_keys::key_hash.eq(&rehashed))
+                .execute(conn)?;
+                match changed {
+                    0 => batch.changed_meanwhile += 1,
+                    _ => batch.moved += 1,
+                }
+            }
+        }
+        batch.next = (ids.len() as i64 == limit)
+            .then(|| ids.last())
+            .flatten()
+            .map(|(organization_id, id)| Cursor {
+                organization_id: organization_id.clone(),
+                id: id.clone(),
+            });
+        Ok(batch)
+    }
 }

@@ -13,19 +13,21 @@ use super::model::{
 };
 use crate::audit::AuditEvent;
 use crate::crypto::envelope::Place;
+use crate::crypto::rekey::SealedColumn;
 use crate::crypto::vault::Vault;
 use crate::db::schema::{provider_credentials, providers};
 use crate::db::version::{self, IfMatch};
 use crate::db::{new_id, now, AnyConnection};
 use crate::error::{ApiError, FieldError};
 
+/// The sealed column, for `keygate rekey`.
+pub const SEALED: SealedColumn = SealedColumn {
+    table: "provider_credentials",
+    column: "credential_data",
+};
+
 fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
-    Place {
-        table: "provider_credentials",
-        organization_id,
-        row_id: id,
-        field: "credential_data",
-    }
+    SEALED.place(organization_id, id)
 }
 
 /// Opens a credential's data; data that does not open is an internal error

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::model::SecretRow;
 use crate::audit::AuditEvent;
 use crate::crypto::envelope::Place;
+use crate::crypto::rekey::SealedColumn;
 use crate::crypto::vault::Vault;
 use crate::db::page::Page;
 use crate::db::schema::secrets;
@@ -14,13 +15,14 @@ use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, now, AnyConnection};
 use crate::error::ApiError;
 
+/// The sealed column, for `keygate rekey`.
+pub const SEALED: SealedColumn = SealedColumn {
+    table: "secrets",
+    column: "value",
+};
+
 fn place<'a>(organization_id: &'a str, id: &'a str) -> Place<'a> {
-    Place {
-        table: "secrets",
-        organization_id,
-        row_id: id,
-        field: "value",
-    }
+    SEALED.place(organization_id, id)
 }
 
 /// A secret of the organization, or 404.
