@@ -40,8 +40,11 @@ enum Command {
     /// Manage API keys directly in the database.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Re-seal every stored value under the active master key, in batches,
-    /// while nodes serve; then forget the retired keys nothing needs.
+    /// Re-seal every stored value under the active master key (in batches,
+    /// while nodes serve).
+    ///
+    /// Then the retired keys nothing needs any more are forgotten, so a
+    /// start without them is accepted.
     Rekey(RekeyArgs),
 }
 

@@ -388,3 +388,77 @@ pub fn check(db: &Db, vault: Option<&Vault>) -> Result<(), VaultError> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> (String, MasterKey) {
+        let text = MasterKey::generate_base64();
+        let key = MasterKey::from_base64(&text).unwrap();
+        (text, key)
+    }
+
+    fn place() -> Place<'static> {
+        Place {
+            table: "secrets",
+            organization_id: "org_1",
+            row_id: "sec_1",
+            field: "value",
+        }
+    }
+
+    #[test]
+    fn the_ring_opens_what_a_retired_key_sealed_and_hashes_under_every_key() {
+        let (_, old) = key();
+        let (_, new) = key();
+        let sealed = old.seal(place(), b"hunter2");
+        let old_hash = old.keyed_hash("d", "s", b"v");
+        let new_id = new.id();
+        let vault = Vault::with_retired(new, vec![old]);
+        assert_eq!(vault.open(place(), &sealed).unwrap(), b"hunter2");
+        assert!(!vault.is_active(&sealed));
+        let hashes = vault.keyed_hashes("d", "s", b"v");
+        assert_eq!(hashes.len(), 2);
+        assert_eq!(hashes[0].0, new_id, "the active key's first");
+        assert_eq!(hashes[1].1, old_hash);
+    }
+
+    #[test]
+    fn a_value_under_a_key_the_ring_lacks_is_a_clear_error_naming_the_key() {
+        let (_, gone) = key();
+        let (_, active) = key();
+        let sealed = gone.seal(place(), b"hunter2");
+        let error = Vault::new(active).open(place(), &sealed).unwrap_err();
+        let text = format!("{error:?}");
+        assert!(text.contains(&gone.id()), "{text}");
+        assert!(text.contains("KEYGATE_RETIRED_MASTER_KEYS"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn retired_keys_parse_from_a_list_with_comments_and_refuse_bad_or_active_ones() {
+        let (active_text, _) = key();
+        let (a, a_key) = key();
+        let (b, b_key) = key();
+        let load = |text: String| {
+            load(
+                &MasterKeySource::Inline(active_text.clone()),
+                &RetiredKeysSource::Inline(text),
+            )
+        };
+        let vault = load(format!("{a}, {b}\n# a comment\n{a}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(vault.retired_key_ids(), vec![a_key.id(), b_key.id()]);
+        let error = load(format!("{a},not-a-key")).unwrap_err().to_string();
+        assert!(
+            error.starts_with("KEYGATE_RETIRED_MASTER_KEYS: key 2 "),
+            "{error}"
+        );
+        assert!(!error.contains(&a), "{error}");
+        let error = load(active_text.clone()).unwrap_err().to_string();
+        assert!(error.contains("holds the active master key"), "{error}");
+        assert!(!error.contains(&active_text), "{error}");
+    }
+}

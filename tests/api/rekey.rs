@@ -556,3 +556,84 @@ async fn concurrent_change_kept(backend: Backend) {
     assert_eq!(node.secret(&id).await, "after");
     node.stop().await;
 }
+
+both!(
+    a_value_under_a_removed_key_answers_500_and_the_rest_serves,
+    removed_key
+);
+
+async fn removed_key(backend: Backend) {
+    let Some(site) = Site::new(backend) else {
+        return;
+    };
+    let a_id = id_of(&site.a);
+    let node = site.start(&site.a, None);
+    let old = node.create_secret("needs-a").await;
+    node.stop().await;
+    // The key's record removed by hand, as if rekey had forgotten it while
+    // a node still sealed under it: the start with B alone is accepted.
+    let changed = diesel::delete(
+        keygate::db::schema::encryption_keys::table
+            .filter(keygate::db::schema::encryption_keys::key_id.eq(&a_id)),
+    )
+    .execute(&mut site.connect())
+    .unwrap();
+    assert_eq!(changed, 1);
+    let node = site.start(&site.b, None);
+    let fresh = node.create_secret("under-b").await;
+    let res = node
+        .client
+        .get(format!("{}/v1/secrets/{old}", node.address))
+        .bearer_auth(&node.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        helpers::header(&res, "content-type"),
+        "application/problem+json"
+    );
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "internal_error", "{text}");
+    assert!(!text.contains("needs-a"), "{text}");
+    assert_eq!(node.secret(&fresh).await, "under-b", "the rest serves");
+    node.stop().await;
+
+    // Given back as retired, rekey moves it and it opens again.
+    let (ok, stderr) = site.rekey_to_end(true, &[]);
+    assert!(ok, "{stderr}");
+    let node = site.start(&site.b, None);
+    assert_eq!(node.secret(&old).await, "needs-a");
+    node.stop().await;
+}
+
+/// Every binary column of the schema is a sealed column that `keygate
+/// rekey` walks: a new one left out would keep its old key forever.
+#[test]
+fn rekey_walks_every_binary_column_of_the_schema() {
+    let schema =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/db/schema.rs")).unwrap();
+    let mut table = String::new();
+    let mut binary = Vec::new();
+    for line in schema.lines().map(str::trim) {
+        if let Some((name, _)) = line.split_once(" (").filter(|_| line.ends_with('{')) {
+            table = name.to_owned();
+        } else if let Some((column, kind)) = line.split_once(" -> ") {
+            if kind.trim_end_matches(',').ends_with("Binary>") || kind.starts_with("Binary") {
+                binary.push(format!("{table}.{column}"));
+            }
+        }
+    }
+    let walked: Vec<String> = keygate::cli::sealed_stores()
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    assert!(binary.len() >= 3, "found the sealed columns: {binary:?}");
+    for column in &binary {
+        assert!(
+            walked.contains(column),
+            "{column} is not in cli::sealed_stores(): {walked:?}"
+        );
+    }
+}
