@@ -54,6 +54,28 @@ impl Batch {
         self.read += 1;
         *self.under.entry(key_id).or_default() += 1;
     }
+
+    /// Counts a compared write by the rows it changed: none means someone
+    /// changed the value meanwhile.
+    pub fn wrote(&mut self, changed: usize) {
+        match changed {
+            0 => self.changed_meanwhile += 1,
+            _ => self.moved += 1,
+        }
+    }
+
+    /// Sets where the next batch starts: after `last` when the page of
+    /// `rows` was full, nowhere when it was the last page.
+    pub fn continue_after(&mut self, rows: usize, limit: i64, last: Option<(&str, &str)>) {
+        self.next =
+            (rows as i64 == limit)
+                .then_some(last)
+                .flatten()
+                .map(|(organization_id, id)| Cursor {
+                    organization_id: organization_id.to_owned(),
+                    id: id.to_owned(),
+                });
+    }
 }
 
 /// A store of values tied to the master key.
@@ -171,18 +193,12 @@ impl Store for SealedColumn {
             .bind::<Text, _>(&row.id)
             .bind::<Binary, _>(sealed)
             .execute(conn)?;
-            match changed {
-                0 => batch.changed_meanwhile += 1,
-                _ => batch.moved += 1,
-            }
+            batch.wrote(changed);
         }
-        batch.next = (rows.len() as i64 == limit)
-            .then(|| rows.last())
-            .flatten()
-            .map(|last| Cursor {
-                organization_id: last.organization_id.clone(),
-                id: last.id.clone(),
-            });
+        let last = rows
+            .last()
+            .map(|r| (r.organization_id.as_str(), r.id.as_str()));
+        batch.continue_after(rows.len(), limit, last);
         Ok(batch)
     }
 }

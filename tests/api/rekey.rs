@@ -339,6 +339,24 @@ async fn moves_every_value(backend: Backend) {
         assert_eq!(&node.secret(id).await, value);
     }
     node.others_open().await;
+    // A key hashed under A is still found: another proxy cannot take it.
+    let (status, _) = node
+        .send(
+            reqwest::Method::POST,
+            "/v1/projects/Rekeyed/api_proxies",
+            Some(json!({"name": "Other"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = node
+        .send(
+            reqwest::Method::PATCH,
+            "/v1/projects/Rekeyed/api_proxies/Other/settings/keys",
+            Some(json!({"public_key": PUBLIC})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "duplicate_key", "{body}");
     ids.push((
         node.create_secret("sealed-under-b").await,
         "sealed-under-b".to_owned(),

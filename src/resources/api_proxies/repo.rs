@@ -503,19 +503,11 @@ impl Store for KeyHashes {
                 )
                 .set(api_proxy_keys::key_hash.eq(&rehashed))
                 .execute(conn)?;
-                match changed {
-                    0 => batch.changed_meanwhile += 1,
-                    _ => batch.moved += 1,
-                }
+                batch.wrote(changed);
             }
         }
-        batch.next = (ids.len() as i64 == limit)
-            .then(|| ids.last())
-            .flatten()
-            .map(|(organization_id, id)| Cursor {
-                organization_id: organization_id.clone(),
-                id: id.clone(),
-            });
+        let last = ids.last().map(|(o, i)| (o.as_str(), i.as_str()));
+        batch.continue_after(ids.len(), limit, last);
         Ok(batch)
     }
 }
