@@ -244,6 +244,13 @@ impl Application {
         let db = Db::connect(&settings.database)?;
         let printable = prepare_database(&db, settings)?;
         vault::check(&db, vault.as_ref()).map_err(vault_error)?;
+        if let Some(vault) = vault.as_ref().filter(|v| !v.retired_key_ids().is_empty()) {
+            log::info!(
+                "master key {} seals; retired master keys {} still open what they sealed until `keygate rekey` has moved it",
+                vault.active_key_id(),
+                vault.retired_key_ids().join(", ")
+            );
+        }
         if vault.is_none() {
             log::warn!("{}; /readyz reports it", ApiError::MasterKeyMissing);
         }
