@@ -44,3 +44,26 @@ impl Page {
         (rows, next)
     }
 }
+
+/// Every row a paged query has, read `limit` rows at a time in id order:
+/// `read` answers a page as the repos do (one row more than the limit when
+/// there is a next page), `id` names a row's id. For surfaces whose lists
+/// answer every row at once.
+pub fn every<R, E>(
+    limit: i64,
+    mut read: impl FnMut(&Page) -> Result<Vec<R>, E>,
+    id: impl Fn(&R) -> &str,
+) -> Result<Vec<R>, E> {
+    let mut all = Vec::new();
+    let mut page = Page { limit, after: None };
+    loop {
+        let mut rows = read(&page)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit.max(0) as usize);
+        page.after = rows.last().map(|r| id(r).to_owned());
+        all.extend(rows);
+        if !more || page.after.is_none() {
+            return Ok(all);
+        }
+    }
+}

@@ -153,23 +153,6 @@ fn assert_not_found(verdict: &Value, what: &str) {
     );
 }
 
-/// Creates an organization; returns its id and its `personal` key.
-async fn other_organization(app: &TestApp, name: &str) -> (String, String) {
-    let res = app
-        .post(
-            "/v1/organizations",
-            &app.bootstrap_key,
-            &json!({"name": name}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body: Value = res.json().await.unwrap();
-    (
-        body["organization"]["id"].as_str().unwrap().to_owned(),
-        body["api_key"]["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 // ------------------------------------------------------------------ create
 
 backend_test! {
@@ -614,7 +597,7 @@ backend_test! {
         let created = create(&app, &app.bootstrap_key, "?create_api_key=true", &body("smc-1")).await;
         let id = id_of(&created);
         let key = key_of(&created);
-        let (_, other) = other_organization(&app, "tenant-b").await;
+        let (_, other) = app.other_organization("tenant-b").await;
         for (method, target, body) in [
             (Method::GET, path(&id), None),
             (Method::PATCH, path(&id), Some(json!({"name": "x"}))),

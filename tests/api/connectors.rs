@@ -62,20 +62,6 @@ async fn create_secret(app: &TestApp, key: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates another organization; returns its first key (personal).
-async fn other_organization(app: &TestApp) -> String {
-    let res = app
-        .post(
-            "/v1/organizations",
-            &app.bootstrap_key,
-            &json!({"name": "acme"}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED, "create organization");
-    let created: Value = res.json().await.unwrap();
-    created["api_key"]["key"].as_str().unwrap().to_owned()
-}
-
 /// Asserts a 400 `validation_failed` with an error of `code` on `field`.
 async fn assert_field_error(res: Response, field: &str, code: &str, what: &str) -> Value {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
@@ -604,7 +590,7 @@ backend_test! {
 
 backend_test! {
     async fn references_must_name_a_key_and_secret_of_the_callers_organization(app) {
-        let acme = other_organization(&app).await;
+        let acme = app.other_organization("acme").await.1;
         let acme_me: Value = app.get("/v1/me", &acme).await.json().await.unwrap();
         let acme_key_id = acme_me["id"].as_str().unwrap().to_owned();
         let acme_secret = create_secret(&app, &acme).await;
@@ -715,7 +701,7 @@ backend_test! {
 
 backend_test! {
     async fn unknown_and_other_organizations_connectors_are_404(app) {
-        let acme = other_organization(&app).await;
+        let acme = app.other_organization("acme").await.1;
         put_new(&app, &app.bootstrap_key, "my-connector", json!({"name": "root's"})).await;
 
         for (who, key, id) in [("root", app.bootstrap_key.as_str(), UNKNOWN_ID), ("acme", acme.as_str(), "my-connector")] {

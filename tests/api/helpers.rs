@@ -259,6 +259,24 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
+    /// Creates another organization named `name`; returns its id and its
+    /// first (`personal`) key.
+    pub async fn other_organization(&self, name: &str) -> (String, String) {
+        let res = self
+            .post(
+                "/v1/organizations",
+                &self.bootstrap_key,
+                &serde_json::json!({"name": name}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "create organization");
+        let body: Value = res.json().await.expect("json");
+        (
+            body["organization"]["id"].as_str().unwrap().to_owned(),
+            body["api_key"]["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Creates a key of a role with a unique name; returns (id, secret).
     pub async fn key_with_role(&self, role: &str) -> (String, String) {
         let created = self

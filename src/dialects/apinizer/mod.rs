@@ -1,7 +1,9 @@
-//! The Apinizer dialect: Apinizer's management API operation that sets an
-//! API proxy's keys, `PATCH /apiops/projects/{projectName}/apiProxies/
-//! {apiProxyName}/settings/keys/` (with Apinizer's trailing slash), so that
-//! Apinizer's documented curl calls work against keygate unchanged. Errors
+//! The Apinizer dialect: Apinizer's management API calls for projects and
+//! API proxies (list projects; create a reverse proxy from a URL; list,
+//! get and delete proxies; set a proxy's keys, `PATCH /apiops/projects/
+//! {projectName}/apiProxies/{apiProxyName}/settings/keys/`), at Apinizer's
+//! paths with their trailing slash, so that Apinizer's documented curl
+//! calls work against keygate unchanged. Errors
 //! are `{"error", "error_description"}` with Apinizer's codes.
 //! docs/DIALECTS.md records where it departs from Apinizer.
 
@@ -29,7 +31,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         scope::scope(PREFIX)
             .wrap(from_fn(crate::auth::authenticate))
-            .service(handlers::apinizer_update_api_proxy_keys),
+            .service(handlers::apinizer_list_projects)
+            .service(handlers::apinizer_create_api_proxy)
+            .service(handlers::apinizer_list_api_proxies)
+            .service(handlers::apinizer_get_api_proxy)
+            .service(handlers::apinizer_update_api_proxy_keys)
+            .service(handlers::apinizer_delete_api_proxy),
     );
 }
 
@@ -37,15 +44,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "keygate: Apinizer API proxy keys dialect",
+        title = "keygate: Apinizer projects and API proxies dialect",
         version = "0.1.0",
-        description = "Apinizer's management API operation that sets an API proxy's keys, served by keygate at Apinizer's own path (with its trailing slash) so that Apinizer's documented curl calls work unchanged against `http://keygate:8080/apiops/`. The projects and API proxies are keygate's `/v1/projects/{project_name}/api_proxies`, under the same roles and policies; the secret key is encrypted at rest and never shown.\n\nAuthenticate with a keygate API key as `Authorization: Bearer <key>`. A change answers exactly `{\"success\": true}`; errors are `{\"error\", \"error_description\"}` with Apinizer's codes, and keygate's stable `code` beside.",
+        description = "Apinizer's management API calls for projects and API proxies (list projects; create a reverse proxy from a URL; list, get and delete proxies; set a proxy's keys), served by keygate at Apinizer's own paths (with their trailing slash) so that Apinizer's documented curl calls work unchanged against `http://keygate:8080/apiops/`. The projects and API proxies are keygate's `/v1/projects/{project_name}/api_proxies`, under the same roles and policies; the secret key is encrypted at rest and never shown.\n\nAuthenticate with a keygate API key as `Authorization: Bearer <key>`. A change answers `{\"success\": true}`; errors are `{\"error\", \"error_description\"}` with Apinizer's codes, and keygate's stable `code` beside.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
         contact(name = "keygate maintainers")
     ),
     servers((url = "/", description = "This keygate server")),
     tags(
-        (name = "api-proxies", description = "API proxies' keys (Apinizer's API proxy settings).")
+        (name = "api-proxies", description = "Projects, API proxies and their keys (Apinizer's management API).")
     ),
     components(schemas(ErrorResponse)),
     modifiers(&SecuritySchemes),

@@ -83,3 +83,37 @@ macro_rules! prefix_dialect {
     };
 }
 pub(crate) use prefix_dialect;
+
+/// A 400 `validation_failed` with the native field names as the vendor
+/// writes them: each `(native, vendor)` pair renames a field that is, or
+/// begins with, `native` (`resource_scopes[2]` becomes `corpus_keys[2]`);
+/// any other error is returned as it is.
+pub fn vendor_fields(
+    err: crate::error::ApiError,
+    names: &[(&str, &str)],
+) -> crate::error::ApiError {
+    use crate::error::{ApiError, FieldError};
+    match err {
+        ApiError::BadRequest {
+            code: "validation_failed",
+            errors,
+            ..
+        } => ApiError::invalid_fields(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let field = names
+                        .iter()
+                        .find_map(|(native, vendor)| {
+                            let rest = e.field.strip_prefix(native)?;
+                            (rest.is_empty() || rest.starts_with(['[', '.']))
+                                .then(|| format!("{vendor}{rest}"))
+                        })
+                        .unwrap_or_else(|| e.field.clone());
+                    FieldError { field, ..e }
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -12,7 +12,7 @@ use super::wire::{
 use super::{PREFIX, TAG};
 use crate::auth::Caller;
 use crate::db::version::IfMatch;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::http::body::JsonBody;
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
@@ -45,25 +45,10 @@ fn view_of(row: ApiKeyRow) -> Result<ApiKey, ApiError> {
 /// The native field names in a 400, as Vectara's: `resource_scopes` is
 /// `corpus_keys`, `cursor` is `page_key`.
 fn vendor_fields(err: ApiError) -> ApiError {
-    match err {
-        ApiError::BadRequest {
-            code: "validation_failed",
-            errors,
-            ..
-        } => ApiError::invalid_fields(
-            errors
-                .into_iter()
-                .map(|e| {
-                    let field = e
-                        .field
-                        .replacen("resource_scopes", "corpus_keys", 1)
-                        .replacen("cursor", "page_key", 1);
-                    FieldError { field, ..e }
-                })
-                .collect(),
-        ),
-        other => other,
-    }
+    crate::dialects::shared::vendor_fields(
+        err,
+        &[("resource_scopes", "corpus_keys"), ("cursor", "page_key")],
+    )
 }
 
 /// Create an API key

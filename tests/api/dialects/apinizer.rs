@@ -122,3 +122,159 @@ backend_test! {
         assert_apinizer_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
 }
+
+const CREATE: &str = "/projects/MyProject/apiProxies/url/";
+
+fn reverse_proxy(name: &str, address: &str) -> Value {
+    json!({
+        "apiProxyName": name,
+        "apiProxyDescription": "Orders API for partners",
+        "apiProxyCreationType": "REVERSE_PROXY",
+        "clientRoute": {"relativePathList": ["/orders"], "virtualHostList": []},
+        "routingInfo": {"routingAddressList": [{"address": address, "weight": 100, "healthCheckEnabled": false}], "routingEnabled": true, "mirrorEnabled": false},
+        "deploy": false,
+        "deployTargetEnvironmentNameList": []
+    })
+}
+
+backend_test! {
+    async fn the_calls_around_the_seed_are_the_native_projects_and_proxies(app) {
+        setup(&app).await;
+        let key = &app.bootstrap_key;
+        // Projects made natively are listed in Apinizer's shape.
+        let res = apinizer(&app, Method::GET, "/projects/", key, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let list: Value = res.json().await.unwrap();
+        assert_eq!(list["status"], "SUCCESS");
+        assert_eq!(list["resultCount"], 1);
+        assert_eq!(list["resultList"][0], json!({"name": "MyProject", "description": null}));
+
+        // A proxy made through the dialect is the native proxy.
+        let res = apinizer(&app, Method::POST, CREATE, key, Some(&reverse_proxy("OrdersAPI", "https://orders.internal.example.com/v2"))).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": true}));
+        let res = app.get("/v1/projects/MyProject/api_proxies/OrdersAPI", key).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let native: Value = res.json().await.unwrap();
+        assert_eq!(native["upstream_url"], "https://orders.internal.example.com/v2");
+        assert_eq!(native["description"], "Orders API for partners");
+
+        // Native proxies (MyAPI from setup) and dialect ones list alike, in creation order.
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/", key, None).await;
+        let list: Value = res.json().await.unwrap();
+        assert_eq!(list["resultCount"], 2, "{list}");
+        let names: Vec<&str> = list["resultList"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["MyAPI", "OrdersAPI"]);
+        assert_eq!(list["resultList"][1]["type"], "REST");
+
+        // Get shows the upstream as the routing address and the keys as native does.
+        apinizer(&app, Method::PATCH, "/projects/MyProject/apiProxies/OrdersAPI/settings/keys/", key, Some(&json!({"publicKey": "ak_orders_public", "secretKey": "sk_orders_secret"}))).await;
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/OrdersAPI/", key, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.unwrap();
+        assert!(!text.contains("sk_orders_secret"), "the secret key is never shown");
+        let detail: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(detail["name"], "OrdersAPI");
+        assert_eq!(detail["routing"]["routingAddressList"][0]["address"], "https://orders.internal.example.com/v2");
+        assert_eq!(detail["publicKey"], "ak_orders_public");
+        assert_eq!(detail["secretKeyLast4"], "cret");
+        // A proxy made natively is found through the dialect.
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/MyAPI/", key, None).await;
+        let detail: Value = res.json().await.unwrap();
+        assert_eq!(detail["routing"]["routingAddressList"], json!([]));
+
+        // Delete through the dialect removes the native proxy.
+        let res = apinizer(&app, Method::DELETE, "/projects/MyProject/apiProxies/OrdersAPI/", key, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": true, "deploymentResult": {"success": true, "deploymentResults": []}}));
+        assert_eq!(app.get("/v1/projects/MyProject/api_proxies/OrdersAPI", key).await.status(), StatusCode::NOT_FOUND);
+        // ... and a proxy deleted natively is gone for the dialect.
+        app.delete("/v1/projects/MyProject/api_proxies/MyAPI", key).await;
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/", key, None).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["resultCount"], 0);
+
+        // Audit events name the dialect operations.
+        let text = app.get("/v1/audit_events?limit=100", key).await.text().await.unwrap();
+        for action in ["apinizer_create_api_proxy", "apinizer_delete_api_proxy"] {
+            assert!(text.contains(action), "{action}: {text}");
+        }
+    }
+}
+
+backend_test! {
+    async fn the_calls_around_the_seed_answer_apinizer_errors(app) {
+        setup(&app).await;
+        let key = &app.bootstrap_key;
+        let create = |body: Value| {
+            let app = &app;
+            async move { apinizer(app, Method::POST, CREATE, &app.bootstrap_key, Some(&body)).await }
+        };
+        let mut body = reverse_proxy("OrdersAPI", "https://orders.example.com");
+        body["apiProxyCreationType"] = json!("OPEN_API");
+        body["specUrl"] = json!("https://example.com/openapi.json");
+        let err = assert_apinizer_error(create(body).await, StatusCode::BAD_REQUEST, "bad_request").await;
+        assert!(err["error_description"].as_str().unwrap().starts_with("apiProxyCreationType"), "{err}");
+        let mut body = reverse_proxy("OrdersAPI", "https://orders.example.com");
+        body["specUrl"] = json!("https://example.com/openapi.json");
+        let err = assert_apinizer_error(create(body).await, StatusCode::BAD_REQUEST, "bad_request").await;
+        assert!(err["error_description"].as_str().unwrap().starts_with("specUrl"), "{err}");
+        let mut body = reverse_proxy("OrdersAPI", "https://orders.example.com");
+        body["routingInfo"]["routingAddressList"] = json!([{"address": "https://a.example.com"}, {"address": "https://b.example.com"}]);
+        let err = assert_apinizer_error(create(body).await, StatusCode::BAD_REQUEST, "bad_request").await;
+        assert!(err["error_description"].as_str().unwrap().starts_with("routingInfo.routingAddressList"), "{err}");
+        let err = assert_apinizer_error(create(reverse_proxy("Orders API", "ftp://orders")).await, StatusCode::BAD_REQUEST, "bad_request").await;
+        let description = err["error_description"].as_str().unwrap();
+        assert!(description.contains("apiProxyName") && description.contains("routingInfo.routingAddressList[0].address"), "{err}");
+        assert!(!description.contains("ftp://orders"), "no value is echoed: {err}");
+        let mut body = reverse_proxy("OrdersAPI", "https://orders.example.com");
+        body["deploy"] = json!(true);
+        assert_apinizer_error(create(body).await, StatusCode::BAD_REQUEST, "bad_request").await;
+        let mut body = reverse_proxy("OrdersAPI", "https://orders.example.com");
+        body["rateLimit"] = json!(10);
+        assert_apinizer_error(create(body).await, StatusCode::BAD_REQUEST, "bad_request").await;
+        // The name is taken natively: a conflict.
+        let res = create(reverse_proxy("MyAPI", "https://orders.example.com")).await;
+        assert_apinizer_error(res, StatusCode::CONFLICT, "conflict").await;
+        let res = apinizer(&app, Method::POST, "/projects/NoSuchProject/apiProxies/url/", key, Some(&reverse_proxy("OrdersAPI", "https://orders.example.com"))).await;
+        assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = apinizer(&app, Method::GET, "/projects/NoSuchProject/apiProxies/", key, None).await;
+        assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
+        for method in [Method::GET, Method::DELETE] {
+            let res = apinizer(&app, method, "/projects/MyProject/apiProxies/Other/", key, None).await;
+            let err = assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
+            assert_eq!(err["error_description"], "ApiProxy (name: Other) was not found!");
+        }
+        // Without Apinizer's trailing slash: 404 in Apinizer's envelope.
+        for path in ["/projects", "/projects/MyProject/apiProxies", "/projects/MyProject/apiProxies/MyAPI"] {
+            let res = apinizer(&app, Method::GET, path, key, None).await;
+            assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
+        }
+        let res = apinizer(&app, Method::GET, "/projects/", "kg_ak_nottherightkey", None).await;
+        assert_apinizer_error(res, StatusCode::UNAUTHORIZED, "unauthorized_client").await;
+        let (_, serving) = app.key_with_role("serving").await;
+        let res = apinizer(&app, Method::POST, CREATE, &serving, Some(&reverse_proxy("OrdersAPI", "https://orders.example.com"))).await;
+        assert_apinizer_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = apinizer(&app, Method::DELETE, "/projects/MyProject/apiProxies/MyAPI/", &serving, None).await;
+        assert_apinizer_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        // A serving key may read.
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/MyAPI/", &serving, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        // Nothing was created by the refused calls.
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/", key, None).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["resultCount"], 1);
+    }
+}
+
+backend_test! {
+    async fn another_organization_sees_none_of_the_proxies(app) {
+        setup(&app).await;
+        let (_, other) = app.other_organization("acme").await;
+        let res = apinizer(&app, Method::GET, "/projects/", &other, None).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["resultCount"], 0);
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/MyAPI/", &other, None).await;
+        assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = apinizer(&app, Method::DELETE, "/projects/MyProject/apiProxies/MyAPI/", &other, None).await;
+        assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
+        assert_eq!(app.get("/v1/projects/MyProject/api_proxies/MyAPI", &app.bootstrap_key).await.status(), StatusCode::OK);
+    }
+}
