@@ -38,6 +38,7 @@ use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
 use crate::resources::api_keys::repo as api_keys;
 use crate::resources::organizations::repo::{self as organizations, DEFAULT_ORGANIZATION};
+use crate::resources::secrets::repo as secrets;
 use crate::resources::Native;
 use crate::routes::{no_route, Routes};
 use crate::state::AppState;
@@ -185,24 +186,29 @@ fn load_scanning_keys(source: &ScanningKeysSource) -> Result<ScanningKeys, Confi
     Ok(keys)
 }
 
-/// Removes the API keys deleted longer ago than the recovery window, a
-/// batch a transaction; returns how many.
-async fn purge_deleted_keys(state: &AppState) -> Result<usize, ApiError> {
-    let Some(window) = state.recovery_window else {
+/// Removes the API keys and secrets deleted longer ago than the recovery
+/// window, a batch a transaction; returns how many.
+async fn purge_deleted(state: &AppState) -> Result<usize, ApiError> {
+    let Some(cutoff) = crate::db::recovery::restorable_since(state.recovery_window) else {
         return Ok(0);
     };
-    let cutoff = chrono::Utc::now() - window;
+    type Purge =
+        fn(&mut crate::db::AnyConnection, chrono::DateTime<chrono::Utc>) -> Result<usize, ApiError>;
+    let purges: [(Purge, i64); 2] = [
+        (api_keys::purge_deleted, api_keys::PURGE_BATCH),
+        (secrets::purge_deleted, secrets::PURGE_BATCH),
+    ];
     let mut purged = 0;
-    loop {
-        let removed = state
-            .db
-            .write(move |conn| api_keys::purge_deleted(conn, cutoff))
-            .await?;
-        purged += removed;
-        if (removed as i64) < api_keys::PURGE_BATCH {
-            return Ok(purged);
+    for (purge, batch) in purges {
+        loop {
+            let removed = state.db.write(move |conn| purge(conn, cutoff)).await?;
+            purged += removed;
+            if (removed as i64) < batch {
+                break;
+            }
         }
     }
+    Ok(purged)
 }
 
 /// How often audit events past the retention are purged (and once at start).
@@ -393,10 +399,12 @@ impl Application {
             let mut tick = actix_web::rt::time::interval(AUDIT_PURGE_EVERY);
             loop {
                 tick.tick().await;
-                match purge_deleted_keys(&state).await {
+                match purge_deleted(&state).await {
                     Ok(0) => {}
-                    Ok(n) => log::info!("purged {n} API keys deleted before the recovery window"),
-                    Err(err) => log::warn!("could not purge deleted API keys: {err}"),
+                    Ok(n) => log::info!(
+                        "purged {n} API keys and secrets deleted before the recovery window"
+                    ),
+                    Err(err) => log::warn!("could not purge deleted API keys and secrets: {err}"),
                 }
                 let Some(retention) = retention else { continue };
                 match state.purge_audit(retention).await {

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod deadline;
 pub mod page;
 pub mod peers;
+pub mod recovery;
 pub mod retry;
 pub mod schema;
 pub mod setup;

@@ -1,7 +1,8 @@
-//! The recovery window of deleted API keys: a deleted key is gone for every
-//! operation (404, never authenticates) except a list with
-//! `include_deleted` and `undelete`, which brings it back as it was; after
-//! the window it cannot be brought back and the purge removes it.
+//! The recovery window of deleted API keys and secrets: a deleted key or
+//! secret is gone for every operation (404; a key never authenticates)
+//! except a list with `include_deleted` and `undelete`, which brings it
+//! back as it was; after the window it cannot be brought back and the
+//! purge removes it.
 
 use chrono::{Duration, Utc};
 use keygate::config::Backend;
@@ -124,6 +125,129 @@ async fn a_window_of_zero_deletes_at_once() {
     );
     let res = app
         .post(&format!("{path}/undelete"), &app.bootstrap_key, &json!({}))
+        .await;
+    assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+async fn listed_secret_ids(app: &TestApp, query: &str) -> Vec<String> {
+    let page: Value = app
+        .get(
+            &format!("/v1/secrets?limit=100&{query}"),
+            &app.bootstrap_key,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn put_secret(app: &TestApp, id: &str, value: &str) -> StatusCode {
+    app.request(
+        reqwest::Method::PUT,
+        &format!("/v1/secrets/{id}"),
+        Some(&app.bootstrap_key),
+    )
+    .json(&json!({"value": value}))
+    .send()
+    .await
+    .unwrap()
+    .status()
+}
+
+backend_test! {
+    async fn a_deleted_secret_is_gone_until_undeleted(app) {
+        let key = &app.bootstrap_key;
+        assert_eq!(put_secret(&app, "db-password", "s3cr3t-value-1").await, StatusCode::CREATED);
+        let path = "/v1/secrets/db-password";
+        assert_eq!(app.delete(path, key).await.status(), StatusCode::NO_CONTENT);
+        assert_problem(app.get(path, key).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(app.delete(path, key).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert!(!listed_secret_ids(&app, "").await.contains(&"db-password".to_owned()));
+        let page: Value = app.get("/v1/secrets?include_deleted=true", key).await.json().await.unwrap();
+        let shown = page["data"].as_array().unwrap().iter().find(|s| s["id"] == "db-password").expect("listed with include_deleted").clone();
+        assert!(shown["deleted_at"].is_string(), "{shown}");
+        assert!(!shown.to_string().contains("s3cr3t"), "a list never shows a value");
+        // A connector cannot name a deleted secret.
+        let res = app.post("/v1/connectors", key, &json!({"api_key_secret_id": "db-password"})).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", res.text().await.unwrap());
+        let (_, indexing) = app.key_with_role("serving").await;
+        let res = app.post(&format!("{path}/undelete"), &indexing, &json!({})).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;
+        let (_, other) = app.other_organization("acme").await;
+        let res = app.post(&format!("{path}/undelete"), &other, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.post(&format!("{path}/undelete"), key, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let back: Value = res.json().await.unwrap();
+        assert!(back.get("deleted_at").is_none(), "{back}");
+        let read: Value = app.get(path, key).await.json().await.unwrap();
+        assert_eq!(read["value"], "s3cr3t-value-1", "the value is back exactly");
+        // Undeleting a live secret changes nothing.
+        assert_eq!(app.post(&format!("{path}/undelete"), key, &json!({})).await.status(), StatusCode::OK);
+        let events: Value = app.get("/v1/audit_events?action=undelete_secret", key).await.json().await.unwrap();
+        let done = events["data"].as_array().unwrap().iter().filter(|e| e["outcome"] == "success").count();
+        assert_eq!(done, 1, "one undelete did something (the refused one is `denied`): {events}");
+        assert!(!events.to_string().contains("s3cr3t"));
+    }
+}
+
+backend_test! {
+    async fn a_new_secret_takes_the_id_of_a_deleted_one(app) {
+        let key = &app.bootstrap_key;
+        assert_eq!(put_secret(&app, "token", "old-value").await, StatusCode::CREATED);
+        assert_eq!(app.delete("/v1/secrets/token", key).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(put_secret(&app, "token", "new-value").await, StatusCode::CREATED, "created, not updated: the deleted one was gone");
+        let read: Value = app.get("/v1/secrets/token", key).await.json().await.unwrap();
+        assert_eq!(read["value"], "new-value");
+        assert_eq!(listed_secret_ids(&app, "include_deleted=true").await.iter().filter(|id| *id == "token").count(), 1);
+        // A secret a connector uses is not deleted, window or not.
+        let res = app.post("/v1/connectors", key, &json!({"api_key_secret_id": "token"})).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+        assert_problem(app.delete("/v1/secrets/token", key).await, StatusCode::CONFLICT, "still_referenced").await;
+    }
+}
+
+backend_test! {
+    async fn after_the_window_a_deleted_secret_is_purged(app) {
+        let key = &app.bootstrap_key;
+        assert_eq!(put_secret(&app, "old-secret", "value").await, StatusCode::CREATED);
+        assert_eq!(app.delete("/v1/secrets/old-secret", key).await.status(), StatusCode::NO_CONTENT);
+        let past = (Utc::now() - Duration::days(31)).naive_utc().format("%Y-%m-%d %H:%M:%S");
+        assert_eq!(execute(&app, &format!("UPDATE secrets SET deleted_at = '{past}' WHERE id = 'old-secret'")), 1);
+        let res = app.post("/v1/secrets/old-secret/undelete", key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        assert!(!listed_secret_ids(&app, "include_deleted=true").await.contains(&"old-secret".to_owned()));
+        let mut conn = any_connection(&app);
+        let cutoff = Utc::now() - Duration::days(30);
+        assert_eq!(keygate::resources::secrets::repo::purge_deleted(&mut conn, cutoff).unwrap(), 1);
+        assert_eq!(execute(&app, "UPDATE secrets SET id = id WHERE id = 'old-secret'"), 0, "the secret is gone");
+    }
+}
+
+#[actix_web::test]
+async fn a_window_of_zero_deletes_a_secret_at_once() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.recovery_window = None)
+        .await
+        .unwrap();
+    assert_eq!(put_secret(&app, "gone", "value").await, StatusCode::CREATED);
+    assert_eq!(
+        app.delete("/v1/secrets/gone", &app.bootstrap_key)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        execute(&app, "UPDATE secrets SET id = id WHERE id = 'gone'"),
+        0
+    );
+    let res = app
+        .post("/v1/secrets/gone/undelete", &app.bootstrap_key, &json!({}))
         .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -488,9 +488,12 @@ pub async fn es_delete_secret(
     let id = path.into_inner().secret_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
+    let keep = state.recovery_window.is_some();
     state
         .db
-        .write(move |conn| secrets::delete(conn, &org, &id, &IfMatch::parse(None), audit.clone()))
+        .write(move |conn| {
+            secrets::delete(conn, &org, &id, &IfMatch::parse(None), keep, audit.clone())
+        })
         .await?;
     Ok(web::Json(SecretDeleted { deleted: true }))
 }

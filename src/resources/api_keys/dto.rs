@@ -249,10 +249,8 @@ pub struct ApiKeyFilter {
 impl ApiKeyFilter {
     /// The repo's filter; `recovery_window` bounds `include_deleted`.
     pub fn into_filter(self, recovery_window: Option<chrono::Duration>) -> ListFilter {
-        let deleted_since = match (self.include_deleted, recovery_window) {
-            (Some(true), Some(window)) => Some(chrono::Utc::now() - window),
-            _ => None,
-        };
+        let deleted_since =
+            crate::db::recovery::listed_since(self.include_deleted, recovery_window);
         ListFilter {
             role: self.api_key_role,
             enabled: self.enabled,

@@ -354,10 +354,9 @@ pub async fn undelete_api_key(
     path: Path<ApiKeyPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
-    let Some(window) = state.recovery_window else {
+    let Some(since) = crate::db::recovery::restorable_since(state.recovery_window) else {
         return Err(ApiError::not_found("api key", &id));
     };
-    let since = crate::db::now() - window;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let (row, pending) = state

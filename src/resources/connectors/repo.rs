@@ -101,6 +101,7 @@ pub fn check_references(
         let found: i64 = secrets::table
             .filter(secrets::organization_id.eq(organization_id))
             .filter(secrets::id.eq(id))
+            .filter(secrets::deleted_at.is_null())
             .count()
             .get_result(conn)?;
         if found == 0 {

@@ -18,6 +18,15 @@ pub struct SecretPath {
     pub secret_id: ResourceId,
 }
 
+/// Filters of `list_secrets`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SecretFilter {
+    /// Also list secrets deleted within the recovery window (30 days by
+    /// default), with their `deleted_at`; `undelete_secret` brings one back.
+    pub include_deleted: Option<bool>,
+}
+
 /// Body of `create_secret` and `put_secret`. `Debug` hides the value.
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +81,12 @@ pub struct Secret {
     pub created_at: DateTime<Utc>,
     /// When its value last changed.
     pub updated_at: DateTime<Utc>,
+    /// When it was deleted; present only on a deleted secret, which only a
+    /// list with `include_deleted=true` shows. It can be brought back with
+    /// `undelete_secret` until the recovery window ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "2026-12-01T12:00:00Z")]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl From<&SecretRow> for Secret {
@@ -82,6 +97,7 @@ impl From<&SecretRow> for Secret {
             description: row.description.clone(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
+            deleted_at: row.deleted_at.map(|t| t.and_utc()),
         }
     }
 }

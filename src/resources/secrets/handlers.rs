@@ -4,7 +4,8 @@ use actix_web::http::header;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
 use super::dto::{
-    PutResult, PutSecretResult, Secret, SecretBody, SecretList, SecretPath, SecretWithValue,
+    PutResult, PutSecretResult, Secret, SecretBody, SecretFilter, SecretList, SecretPath,
+    SecretWithValue,
 };
 use super::repo;
 use super::TAG;
@@ -65,11 +66,13 @@ pub async fn create_secret(
 
 /// List secrets
 ///
-/// The organization's secrets by id: metadata only, never values.
+/// The organization's secrets by id: metadata only, never values. With
+/// `include_deleted=true`, also the secrets deleted within the recovery
+/// window, with their `deleted_at`.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Serving))),
-    params(PageQuery),
+    params(PageQuery, SecretFilter),
     responses((status = 200, description = "A page of secrets.", body = SecretList))
 )]
 #[get("/secrets")]
@@ -77,13 +80,18 @@ pub async fn list_secrets(
     caller: Caller,
     state: web::Data<AppState>,
     page: Query<PageQuery>,
+    filter: Query<SecretFilter>,
 ) -> Result<web::Json<SecretList>, ApiError> {
     let page = page.page()?;
+    let deleted_since = crate::db::recovery::listed_since(
+        filter.into_inner().include_deleted,
+        state.recovery_window,
+    );
     let org = caller.organization_id;
     let query_page = page.clone();
     let rows = state
         .db
-        .read(move |conn| repo::list(conn, &org, &query_page))
+        .read(move |conn| repo::list(conn, &org, &query_page, deleted_since))
         .await?;
     let (rows, next_cursor) = page.finish(rows, |r| &r.id);
     Ok(web::Json(SecretList {
@@ -193,7 +201,12 @@ pub async fn put_secret(
 
 /// Delete a secret
 ///
-/// Deletes the secret; 409 while a connector references it.
+/// Deletes the secret; 409 while a connector references it. It is gone for
+/// every operation (404) but stays restorable with `undelete_secret` for
+/// the recovery window (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by
+/// default; a list with `include_deleted=true` shows it), then it is
+/// purged; with a window of 0 it is removed at once. A new secret may take
+/// the id of a deleted one, which is then removed for good.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
@@ -214,9 +227,43 @@ pub async fn delete_secret(
     let id = path.into_inner().secret_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
+    let keep = state.recovery_window.is_some();
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, &id, &if_match, audit.clone()))
+        .write(move |conn| repo::delete(conn, &org, &id, &if_match, keep, audit.clone()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Undelete a secret
+///
+/// Brings back a secret deleted within the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default) with its value and
+/// description. A secret that is not deleted is answered as it is. A
+/// secret deleted longer ago (purged), replaced by a new secret of its id,
+/// or never there is 404.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
+    params(SecretPath),
+    responses((status = 200, description = "The secret, back as it was.", body = Secret,
+        headers(("ETag" = String, description = "Version of the secret."))))
+)]
+#[post("/secrets/{secret_id}/undelete")]
+pub async fn undelete_secret(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<SecretPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().secret_id.0;
+    let Some(since) = crate::db::recovery::restorable_since(state.recovery_window) else {
+        return Err(ApiError::not_found("secret", &id));
+    };
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let row = state
+        .db
+        .write(move |conn| repo::undelete(conn, &org, &id, since, audit.clone()))
+        .await?;
+    Ok(json_with_etag(&row.etag(), &Secret::from(&row)))
 }

@@ -18,5 +18,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(handlers::list_secrets)
         .service(handlers::get_secret)
         .service(handlers::put_secret)
-        .service(handlers::delete_secret);
+        .service(handlers::delete_secret)
+        .service(handlers::undelete_secret);
 }

@@ -22,6 +22,9 @@ pub struct SecretRow {
     pub created_at: NaiveDateTime,
     /// Last change.
     pub updated_at: NaiveDateTime,
+    /// When it was deleted; such a secret is kept only for the recovery
+    /// window, and only a list with `include_deleted` and `undelete` see it.
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 impl SecretRow {

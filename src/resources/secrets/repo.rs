@@ -2,6 +2,7 @@
 //! the database and opened only for `get_secret`; each mutation (and each
 //! read of a value) writes its audit event in the same transaction.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::model::SecretRow;
@@ -10,7 +11,7 @@ use crate::crypto::envelope::Place;
 use crate::crypto::rekey::SealedColumn;
 use crate::crypto::vault::Vault;
 use crate::db::page::Page;
-use crate::db::schema::secrets;
+use crate::db::schema::{connectors, secrets};
 use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, now, AnyConnection};
 use crate::error::ApiError;
@@ -53,9 +54,23 @@ fn find(
     secrets::table
         .filter(secrets::organization_id.eq(organization_id))
         .filter(secrets::id.eq(id))
+        .filter(secrets::deleted_at.is_null())
         .select(SecretRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// The rows of this secret id, deleted or not.
+fn this(
+    organization_id: &str,
+    id: &str,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<secrets::table, diesel::dsl::Eq<secrets::organization_id, String>>,
+    diesel::dsl::Eq<secrets::id, String>,
+> {
+    secrets::table
+        .filter(secrets::organization_id.eq(organization_id.to_owned()))
+        .filter(secrets::id.eq(id.to_owned()))
 }
 
 /// Opens a secret's value; a value that does not open is an internal error
@@ -66,7 +81,9 @@ pub fn open(vault: &Vault, row: &SecretRow) -> Result<String, ApiError> {
         .map_err(|_| ApiError::internal(format!("secret {} is not UTF-8", row.id)))
 }
 
-/// Inserts a new secret (with its audit event); 409 if the id is taken.
+/// Inserts a new secret (with its audit event); 409 if the id is taken. A
+/// deleted secret of this id (within the recovery window) gives way: it is
+/// removed for good, as the new secret takes its id.
 pub fn create(
     conn: &mut AnyConnection,
     vault: &Vault,
@@ -78,6 +95,8 @@ pub fn create(
 ) -> Result<SecretRow, ApiError> {
     atomic(conn, |conn| {
         let at = now().naive_utc();
+        diesel::delete(this(organization_id, id).filter(secrets::deleted_at.is_not_null()))
+            .execute(conn)?;
         let sealed = vault.seal(conn, place(organization_id, id), value.as_bytes())?;
         let row = SecretRow {
             organization_id: organization_id.to_owned(),
@@ -86,6 +105,7 @@ pub fn create(
             value: sealed,
             created_at: at,
             updated_at: at,
+            deleted_at: None,
         };
         diesel::insert_into(secrets::table)
             .values(&row)
@@ -127,17 +147,13 @@ pub fn put(
         };
         if_match.check(&current.etag())?;
         let sealed = vault.seal(conn, place(organization_id, id), value.as_bytes())?;
-        diesel::update(
-            secrets::table
-                .filter(secrets::organization_id.eq(organization_id))
-                .filter(secrets::id.eq(id)),
-        )
-        .set((
-            secrets::value.eq(sealed),
-            secrets::description.eq(description),
-            secrets::updated_at.eq(now().naive_utc()),
-        ))
-        .execute(conn)?;
+        diesel::update(this(organization_id, id))
+            .set((
+                secrets::value.eq(sealed),
+                secrets::description.eq(description),
+                secrets::updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
         audit.record(conn)?;
         Ok((get(conn, organization_id, id)?, false))
     })
@@ -157,11 +173,13 @@ pub fn read(
     })
 }
 
-/// One page of the organization's secrets (metadata; values stay sealed).
+/// One page of the organization's secrets (metadata; values stay sealed),
+/// with those deleted after `deleted_since` when it is given.
 pub fn list(
     conn: &mut AnyConnection,
     organization_id: &str,
     page: &Page,
+    deleted_since: Option<DateTime<Utc>>,
 ) -> Result<Vec<SecretRow>, ApiError> {
     let mut query = secrets::table
         .filter(secrets::organization_id.eq(organization_id))
@@ -169,6 +187,14 @@ pub fn list(
         .order(secrets::id.asc())
         .limit(page.limit + 1)
         .into_boxed();
+    query = match deleted_since {
+        None => query.filter(secrets::deleted_at.is_null()),
+        Some(since) => query.filter(
+            secrets::deleted_at
+                .is_null()
+                .or(secrets::deleted_at.gt(since.naive_utc())),
+        ),
+    };
     if let Some(after) = &page.after {
         query = query.filter(secrets::id.gt(after.clone()));
     }
@@ -176,29 +202,103 @@ pub fn list(
 }
 
 /// Deletes a secret after `If-Match`; 409 while a connector references it.
+/// With a recovery window it is only marked deleted (`deleted_at`): gone
+/// for every operation except a list with `include_deleted` and
+/// [`undelete`], until [`purge_deleted`] removes it; without one it is
+/// removed at once.
 pub fn delete(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
     if_match: &IfMatch,
+    keep_for_recovery: bool,
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         lock(conn, organization_id, id)?;
         let current = get(conn, organization_id, id)?;
         if_match.check(&current.etag())?;
-        diesel::delete(
-            secrets::table
-                .filter(secrets::organization_id.eq(organization_id))
-                .filter(secrets::id.eq(id)),
-        )
-        .execute(conn)
-        .map_err(|e| {
-            ApiError::from_db_with_conflict(e, || {
-                format!("secret {id} is referenced by a connector")
-            })
-        })?;
+        let referenced = || format!("secret {id} is referenced by a connector");
+        if keep_for_recovery {
+            // The connector's foreign key cannot see a mark: ask.
+            let users: i64 = connectors::table
+                .filter(connectors::organization_id.eq(organization_id))
+                .filter(connectors::api_key_secret_id.eq(id))
+                .count()
+                .get_result(conn)?;
+            if users > 0 {
+                return Err(ApiError::Conflict {
+                    code: "still_referenced",
+                    detail: referenced(),
+                });
+            }
+            let at = now().naive_utc();
+            diesel::update(this(organization_id, id))
+                .set((secrets::deleted_at.eq(Some(at)), secrets::updated_at.eq(at)))
+                .execute(conn)?;
+        } else {
+            diesel::delete(this(organization_id, id))
+                .execute(conn)
+                .map_err(|e| ApiError::from_db_with_conflict(e, referenced))?;
+        }
         audit.record(conn)?;
         Ok(())
+    })
+}
+
+/// Brings back a secret deleted after `since` (within the recovery
+/// window), value and all. A secret that is not deleted is answered as it
+/// is, and nothing is written; 404 for one deleted before `since` or never
+/// there. One transaction with the audit event.
+pub fn undelete(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    since: DateTime<Utc>,
+    audit: AuditEvent,
+) -> Result<SecretRow, ApiError> {
+    conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
+        let found: SecretRow = this(organization_id, id)
+            .select(SecretRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("secret", id))?;
+        match found.deleted_at {
+            None => return Ok(found),
+            Some(at) if at <= since.naive_utc() => return Err(ApiError::not_found("secret", id)),
+            Some(_) => {}
+        }
+        diesel::update(this(organization_id, id))
+            .set((
+                secrets::deleted_at.eq(None::<chrono::NaiveDateTime>),
+                secrets::updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
+        audit.record(conn)?;
+        get(conn, organization_id, id)
+    })
+}
+
+/// Secrets one purge transaction removes at most.
+pub const PURGE_BATCH: i64 = 1_000;
+
+/// Removes for good up to [`PURGE_BATCH`] secrets deleted before `cutoff`
+/// (past the recovery window); returns how many.
+pub fn purge_deleted(conn: &mut AnyConnection, cutoff: DateTime<Utc>) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let batch: Vec<(String, String)> = secrets::table
+            .filter(secrets::deleted_at.lt(cutoff.naive_utc()))
+            .select((secrets::organization_id, secrets::id))
+            .order((secrets::organization_id.asc(), secrets::id.asc()))
+            .limit(PURGE_BATCH)
+            .load(conn)?;
+        for (organization_id, id) in &batch {
+            diesel::delete(
+                this(organization_id, id).filter(secrets::deleted_at.lt(cutoff.naive_utc())),
+            )
+            .execute(conn)?;
+        }
+        Ok(batch.len())
     })
 }
