@@ -23,7 +23,7 @@
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
 //! | `KEYGATE_RETIRED_MASTER_KEYS` | — | retired master keys (base64, separated by commas or whitespace): they open what they sealed until `keygate rekey` has moved it to the active key |
 //! | `KEYGATE_RETIRED_MASTER_KEYS_FILE` | — | a file holding them, one a line (`#` starts a comment) |
-//! | `KEYGATE_RECOVERY_WINDOW_DAYS` | `30` | how long a deleted API key or secret stays restorable (`undelete`) before it is purged (0 to 3650; 0 deletes at once) |
+//! | `KEYGATE_RECOVERY_WINDOW_DAYS` | `30` | how long a deleted API key, secret or provider credential stays restorable (`undelete`) before it is purged (0 to 3650; 0 deletes at once) |
 //! | `KEYGATE_SECRET_SCANNING_KEYS` | — | JSON of the public keys GitHub signs secret scanning alerts with, in GitHub's published shape `{"public_keys": [{"key_identifier", "key"}]}`; without it (or the file) every alert is refused with 401 |
 //! | `KEYGATE_SECRET_SCANNING_KEYS_FILE` | — | a file holding that JSON (e.g. GitHub's list, saved) |
 //! | `RUST_LOG` | `info` | log filter for env_logger; one that does not parse stops the start ([`log_filter`]) |

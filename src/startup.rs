@@ -38,6 +38,7 @@ use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
 use crate::resources::api_keys::repo as api_keys;
 use crate::resources::organizations::repo::{self as organizations, DEFAULT_ORGANIZATION};
+use crate::resources::providers::repo as providers;
 use crate::resources::secrets::repo as secrets;
 use crate::resources::Native;
 use crate::routes::{no_route, Routes};
@@ -186,17 +187,18 @@ fn load_scanning_keys(source: &ScanningKeysSource) -> Result<ScanningKeys, Confi
     Ok(keys)
 }
 
-/// Removes the API keys and secrets deleted longer ago than the recovery
-/// window, a batch a transaction; returns how many.
+/// Removes the API keys, secrets and provider credentials deleted longer
+/// ago than the recovery window, a batch a transaction; returns how many.
 async fn purge_deleted(state: &AppState) -> Result<usize, ApiError> {
     let Some(cutoff) = crate::db::recovery::restorable_since(state.recovery_window) else {
         return Ok(0);
     };
     type Purge =
         fn(&mut crate::db::AnyConnection, chrono::DateTime<chrono::Utc>) -> Result<usize, ApiError>;
-    let purges: [(Purge, i64); 2] = [
+    let purges: [(Purge, i64); 3] = [
         (api_keys::purge_deleted, api_keys::PURGE_BATCH),
         (secrets::purge_deleted, secrets::PURGE_BATCH),
+        (providers::purge_deleted, providers::PURGE_BATCH),
     ];
     let mut purged = 0;
     for (purge, batch) in purges {
@@ -402,9 +404,9 @@ impl Application {
                 match purge_deleted(&state).await {
                     Ok(0) => {}
                     Ok(n) => log::info!(
-                        "purged {n} API keys and secrets deleted before the recovery window"
+                        "purged {n} API keys, secrets and credentials deleted before the recovery window"
                     ),
-                    Err(err) => log::warn!("could not purge deleted API keys and secrets: {err}"),
+                    Err(err) => log::warn!("could not purge deleted API keys, secrets and credentials: {err}"),
                 }
                 let Some(retention) = retention else { continue };
                 match state.purge_audit(retention).await {

@@ -293,6 +293,8 @@ diesel::table! {
         created_at -> Timestamp,
         /// Last change.
         updated_at -> Timestamp,
+        /// When it was deleted, while the recovery window keeps it.
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

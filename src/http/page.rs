@@ -47,3 +47,20 @@ impl PageQuery {
         Ok(Page::after_cursor(self.limit.unwrap_or(20), after))
     }
 }
+
+/// `include_deleted` of the lists of resources that keep a recovery window
+/// (secrets, provider credentials).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeletedFilter {
+    /// Also list those deleted within the recovery window (30 days by
+    /// default), with their `deleted_at`; `undelete` brings one back.
+    pub include_deleted: Option<bool>,
+}
+
+impl DeletedFilter {
+    /// The oldest deletion to list, under the server's recovery window.
+    pub fn since(&self, window: Option<chrono::Duration>) -> Option<chrono::DateTime<chrono::Utc>> {
+        crate::db::recovery::listed_since(self.include_deleted, window)
+    }
+}

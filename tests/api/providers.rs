@@ -869,3 +869,75 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn a_deleted_credential_is_gone_until_undeleted(app) {
+        let key = &app.bootstrap_key;
+        let made = create(&app, "google", &service_account("workspace", "r1")).await;
+        let id = made["id"].as_str().unwrap().to_owned();
+        let path = credential("google", &id);
+        assert_eq!(app.delete(&path, key).await.status(), StatusCode::NO_CONTENT);
+        assert_problem(app.get(&path, key).await, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.patch(&path, key, &json!({"name": "renamed"})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(app.delete(&path, key).await, StatusCode::NOT_FOUND, "not_found").await;
+        // A deleted credential cannot become the provider's active one.
+        let res = app.patch("/v1/providers/google", key, &json!({"active_credential_id": id})).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(!list_all(&app, "google", "").await.contains(&id));
+        assert!(list_all(&app, "google", "include_deleted=true").await.contains(&id));
+        let page: Value = app.get(&format!("{}?include_deleted=true", credentials("google")), key).await.json().await.unwrap();
+        let shown = page["data"].as_array().unwrap().iter().find(|c| c["id"] == id.as_str()).unwrap().clone();
+        assert!(shown["deleted_at"].is_string(), "{shown}");
+        // Nylas's dialect sees what the native API sees: nothing.
+        let res = app.get(&format!("/v3/connectors/google/creds/{id}"), key).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let (_, serving) = app.key_with_role("serving").await;
+        let res = app.post(&format!("{path}/undelete"), &serving, &json!({})).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "insufficient_role").await;
+        let res = app.post(&format!("{}/undelete", credential("google", UNKNOWN_ID)), key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.post(&format!("{}/undelete", credential("zoom", &id)), key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.post(&format!("{path}/undelete"), key, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let back: Value = res.json().await.unwrap();
+        assert!(back.get("deleted_at").is_none(), "{back}");
+        assert_eq!(back["name"], "workspace");
+        assert_eq!(app.get(&path, key).await.status(), StatusCode::OK);
+        // It is whole again: it can be the active credential.
+        let res = app.patch("/v1/providers/google", key, &json!({"active_credential_id": id})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(app.post(&format!("{path}/undelete"), key, &json!({})).await.status(), StatusCode::OK, "a live one is answered as it is");
+    }
+}
+
+backend_test! {
+    async fn a_new_credential_takes_the_name_of_a_deleted_one_and_the_window_ends(app) {
+        let key = &app.bootstrap_key;
+        let old = create(&app, "google", &service_account("workspace", "r2")).await;
+        let old_id = old["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.delete(&credential("google", &old_id), key).await.status(), StatusCode::NO_CONTENT);
+        let new = create(&app, "google", &service_account("workspace", "r3")).await;
+        assert_ne!(new["id"], old["id"]);
+        let res = app.post(&format!("{}/undelete", credential("google", &old_id)), key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        // A rename to a deleted one's name takes it too.
+        let other = create(&app, "google", &service_account("other", "r4")).await;
+        let other_id = other["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.delete(&credential("google", &other_id), key).await.status(), StatusCode::NO_CONTENT);
+        let new_id = new["id"].as_str().unwrap().to_owned();
+        let res = app.patch(&credential("google", &new_id), key, &json!({"name": "other"})).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        // After the window it is purged.
+        assert_eq!(app.delete(&credential("google", &new_id), key).await.status(), StatusCode::NO_CONTENT);
+        let past = (chrono::Utc::now() - chrono::Duration::days(31)).naive_utc().format("%Y-%m-%d %H:%M:%S");
+        assert_eq!(execute(&app, &format!("UPDATE provider_credentials SET deleted_at = '{past}' WHERE id = '{new_id}'")), 1);
+        let res = app.post(&format!("{}/undelete", credential("google", &new_id)), key, &json!({})).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let mut conn = any_connection(&app);
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(30);
+        assert_eq!(keygate::resources::providers::repo::purge_deleted(&mut conn, cutoff).unwrap(), 1);
+        assert_eq!(execute(&app, &format!("UPDATE provider_credentials SET name = name WHERE id = '{new_id}'")), 0);
+    }
+}

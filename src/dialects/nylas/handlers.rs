@@ -157,6 +157,7 @@ pub async fn nylas_list_credentials(
                 order,
                 PageStart::Skip(offset),
                 limit,
+                None,
             )
         })
         .await?;
@@ -273,6 +274,7 @@ pub async fn nylas_destroy_credential(
     let id = credential_id(provider, path.credential_id)?;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
+    let keep = state.recovery_window.is_some();
     state
         .db
         .write(move |conn| {
@@ -282,6 +284,7 @@ pub async fn nylas_destroy_credential(
                 provider,
                 &id,
                 &IfMatch::parse(None),
+                keep,
                 audit.clone(),
             )
         })

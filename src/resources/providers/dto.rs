@@ -134,6 +134,13 @@ pub struct ProviderCredential {
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// When it was deleted; present only on a deleted credential, which
+    /// only a list with `include_deleted=true` shows. It can be brought
+    /// back with `undelete_provider_credential` until the recovery window
+    /// ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "2026-12-01T12:00:00Z")]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl ProviderCredential {
@@ -162,6 +169,7 @@ impl ProviderCredential {
                 .collect(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
+            deleted_at: row.deleted_at.map(|t| t.and_utc()),
         })
     }
 }
@@ -680,6 +688,7 @@ mod tests {
             credential_data: Vec::new(),
             created_at: crate::db::now().naive_utc(),
             updated_at: crate::db::now().naive_utc(),
+            deleted_at: None,
         };
         let text = Cursor::after(&row, CredentialSortBy::UpdatedAt, SortOrder::Asc);
         use base64::Engine;

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
-use crate::http::page::PageQuery;
+use crate::http::page::{DeletedFilter, PageQuery};
 use crate::http::params::{Path, Query};
 use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
@@ -194,7 +194,7 @@ pub async fn create_provider_credential(
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Serving))),
-    params(ProviderPath, PageQuery, CredentialOrder),
+    params(ProviderPath, PageQuery, CredentialOrder, DeletedFilter),
     responses((status = 200, description = "A page of credentials.", body = ProviderCredentialList))
 )]
 #[get("/providers/{provider}/credentials")]
@@ -204,8 +204,10 @@ pub async fn list_provider_credentials(
     path: Path<ProviderPath>,
     page: Query<PageQuery>,
     order: Query<CredentialOrder>,
+    filter: Query<DeletedFilter>,
 ) -> Result<web::Json<ProviderCredentialList>, ApiError> {
     let provider = path.into_inner().provider;
+    let deleted_since = filter.since(state.recovery_window);
     let page = page.page()?;
     let (sort_by, direction) = order.sort();
     let start = match page.after.as_deref() {
@@ -219,7 +221,18 @@ pub async fn list_provider_credentials(
     let limit = page.limit;
     let mut rows = state
         .db
-        .read(move |conn| repo::list(conn, &org, provider, sort_by, direction, start, limit))
+        .read(move |conn| {
+            repo::list(
+                conn,
+                &org,
+                provider,
+                sort_by,
+                direction,
+                start,
+                limit,
+                deleted_since,
+            )
+        })
         .await?;
     let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > page_len;
@@ -319,7 +332,13 @@ pub async fn update_provider_credential(
 ///
 /// Deletes the credential. The provider's active credential cannot be
 /// deleted (409 `still_referenced`): set the provider's
-/// `active_credential_id` to another credential or `null` first. With
+/// `active_credential_id` to another credential or `null` first. The
+/// credential is gone for every operation (404) but stays restorable with
+/// `undelete_provider_credential` for the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default; a list with
+/// `include_deleted=true` shows it), then it is purged; with a window of 0
+/// it is removed at once. A new credential may take a deleted one's name,
+/// which then removes the deleted one for good. With
 /// `If-Match`, a credential changed since that `ETag` is not touched (412).
 #[utoipa::path(
     tag = TAG,
@@ -342,9 +361,57 @@ pub async fn delete_provider_credential(
     let id = path.credential_id.0;
     let audit = caller.audit(&id);
     let org = caller.organization_id;
+    let keep = state.recovery_window.is_some();
     state
         .db
-        .write(move |conn| repo::delete(conn, &org, path.provider, &id, &if_match, audit.clone()))
+        .write(move |conn| {
+            repo::delete(
+                conn,
+                &org,
+                path.provider,
+                &id,
+                &if_match,
+                keep,
+                audit.clone(),
+            )
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Undelete a provider credential
+///
+/// Brings back a credential deleted within the recovery window
+/// (`KEYGATE_RECOVERY_WINDOW_DAYS`, 30 days by default) with its name, type
+/// and data. One that is not deleted is answered as it is. One deleted
+/// longer ago (purged), replaced by a new credential of its name, or never
+/// there is 404.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("provider_credential"))),
+    params(CredentialPath),
+    responses((status = 200, description = "The credential, back as it was.", body = ProviderCredential,
+        headers(("ETag" = String, description = "Version of the credential, for `If-Match`."))))
+)]
+#[post("/providers/{provider}/credentials/{credential_id}/undelete")]
+pub async fn undelete_provider_credential(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<CredentialPath>,
+) -> Result<HttpResponse, ApiError> {
+    let path = path.into_inner();
+    let id = path.credential_id.0;
+    let Some(since) = crate::db::recovery::restorable_since(state.recovery_window) else {
+        return Err(ApiError::NotFound(format!(
+            "{} credential {id} was not found",
+            path.provider.as_str()
+        )));
+    };
+    let audit = caller.audit(&id);
+    let org = caller.organization_id;
+    let row = state
+        .db
+        .write(move |conn| repo::undelete(conn, &org, path.provider, &id, since, audit.clone()))
+        .await?;
+    respond(&row)
 }

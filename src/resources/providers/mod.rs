@@ -21,5 +21,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(handlers::list_provider_credentials)
         .service(handlers::get_provider_credential)
         .service(handlers::update_provider_credential)
-        .service(handlers::delete_provider_credential);
+        .service(handlers::delete_provider_credential)
+        .service(handlers::undelete_provider_credential);
 }

@@ -176,6 +176,10 @@ pub struct CredentialRow {
     pub created_at: NaiveDateTime,
     /// Last change.
     pub updated_at: NaiveDateTime,
+    /// When it was deleted; such a credential is kept only for the
+    /// recovery window, and only a list with `include_deleted` and
+    /// `undelete` see it.
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 impl CredentialRow {

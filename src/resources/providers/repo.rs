@@ -4,7 +4,7 @@
 //! table, organization, row and field) and opened only to compare an
 //! idempotent create; it never leaves this module in plaintext.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::model::{
@@ -76,9 +76,28 @@ fn find_by_name(
         .filter(provider_credentials::organization_id.eq(organization_id))
         .filter(provider_credentials::provider.eq(provider.as_str()))
         .filter(provider_credentials::name.eq(name))
+        .filter(provider_credentials::deleted_at.is_null())
         .select(CredentialRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// A deleted credential (within the recovery window) gives way to a live
+/// one that takes its name: it is removed for good.
+fn clear_deleted_name(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    name: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        provider_credentials::table
+            .filter(provider_credentials::organization_id.eq(organization_id))
+            .filter(provider_credentials::provider.eq(provider.as_str()))
+            .filter(provider_credentials::name.eq(name))
+            .filter(provider_credentials::deleted_at.is_not_null()),
+    )
+    .execute(conn)
 }
 
 /// The 409 of a create whose name is taken. It says the same whether or
@@ -172,7 +191,9 @@ pub fn create(
             credential_type: input.credential_type.as_str().to_owned(),
             created_at: at,
             updated_at: at,
+            deleted_at: None,
         };
+        clear_deleted_name(conn, organization_id, provider, &input.name)?;
         diesel::insert_into(provider_credentials::table)
             .values(&row)
             .execute(conn)?;
@@ -208,7 +229,11 @@ pub enum PageStart {
 
 /// One page of a provider's credentials: `limit + 1` rows (so the caller
 /// can tell whether there is a next page) in `(sort column, id)` order,
-/// from `start`.
+/// from `start`, with those deleted after `deleted_since` when it is given.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one choice of the list; a struct would only rename them"
+)]
 pub fn list(
     conn: &mut AnyConnection,
     organization_id: &str,
@@ -217,6 +242,7 @@ pub fn list(
     order: SortOrder,
     start: PageStart,
     limit: i64,
+    deleted_since: Option<DateTime<Utc>>,
 ) -> Result<Vec<CredentialRow>, ApiError> {
     use provider_credentials::dsl as c;
     let descending = order == SortOrder::Desc;
@@ -226,6 +252,14 @@ pub fn list(
         .select(CredentialRow::as_select())
         .limit(limit + 1)
         .into_boxed();
+    query = match deleted_since {
+        None => query.filter(c::deleted_at.is_null()),
+        Some(since) => query.filter(
+            c::deleted_at
+                .is_null()
+                .or(c::deleted_at.gt(since.naive_utc())),
+        ),
+    };
     // The id breaks ties between equal timestamps, so the order is total and
     // a cursor (sort value, id) names one position in it.
     macro_rules! keyset {
@@ -275,6 +309,7 @@ fn find(
         .filter(provider_credentials::organization_id.eq(organization_id))
         .filter(provider_credentials::provider.eq(provider.as_str()))
         .filter(provider_credentials::id.eq(id))
+        .filter(provider_credentials::deleted_at.is_null())
         .select(CredentialRow::as_select())
         .first(conn)
         .optional()
@@ -354,6 +389,9 @@ pub fn update(
             None => None,
         };
         let name = changes.name.clone();
+        if let Some(name) = &name {
+            clear_deleted_name(conn, organization_id, provider, name)?;
+        }
         diesel::update(
             provider_credentials::table
                 .filter(provider_credentials::organization_id.eq(organization_id))
@@ -376,13 +414,17 @@ pub fn update(
 }
 
 /// Deletes a credential after `If-Match`, with the audit event, in one
-/// transaction; 409 while it is its provider's active credential.
+/// transaction; 409 while it is its provider's active credential. With a
+/// recovery window it is only marked deleted (`deleted_at`): gone for
+/// every operation except a list with `include_deleted` and [`undelete`],
+/// until [`purge_deleted`] removes it; without one it is removed at once.
 pub fn delete(
     conn: &mut AnyConnection,
     organization_id: &str,
     provider: Provider,
     id: &str,
     if_match: &IfMatch,
+    keep_for_recovery: bool,
     audit: AuditEvent,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
@@ -403,15 +445,110 @@ pub fn delete(
         if active.as_deref() == Some(id) {
             return Err(still_active());
         }
-        diesel::delete(
-            provider_credentials::table
-                .filter(provider_credentials::organization_id.eq(organization_id))
-                .filter(provider_credentials::id.eq(id)),
-        )
-        .execute(conn)
-        .map_err(|e| ApiError::from_db_with_conflict(e, || still_active().to_string()))?;
+        if keep_for_recovery {
+            let at = now().naive_utc();
+            diesel::update(this(organization_id, id))
+                .set((
+                    provider_credentials::deleted_at.eq(Some(at)),
+                    provider_credentials::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        } else {
+            diesel::delete(this(organization_id, id))
+                .execute(conn)
+                .map_err(|e| ApiError::from_db_with_conflict(e, || still_active().to_string()))?;
+        }
         audit.record(conn)?;
         Ok(())
+    })
+}
+
+/// The row of this credential id, deleted or not.
+fn this(
+    organization_id: &str,
+    id: &str,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        provider_credentials::table,
+        diesel::dsl::Eq<provider_credentials::organization_id, String>,
+    >,
+    diesel::dsl::Eq<provider_credentials::id, String>,
+> {
+    provider_credentials::table
+        .filter(provider_credentials::organization_id.eq(organization_id.to_owned()))
+        .filter(provider_credentials::id.eq(id.to_owned()))
+}
+
+/// Brings back a credential of the provider deleted after `since` (within
+/// the recovery window), data and all. One that is not deleted is answered
+/// as it is, and nothing is written; 404 for one deleted before `since`,
+/// replaced by a credential of its name, or never there. One transaction
+/// with the audit event.
+pub fn undelete(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    provider: Provider,
+    id: &str,
+    since: DateTime<Utc>,
+    audit: AuditEvent,
+) -> Result<CredentialRow, ApiError> {
+    conn.transaction(|conn| {
+        lock(conn, organization_id, id)?;
+        let gone = || {
+            ApiError::NotFound(format!(
+                "{} credential {id} was not found",
+                provider.as_str()
+            ))
+        };
+        let found: CredentialRow = this(organization_id, id)
+            .filter(provider_credentials::provider.eq(provider.as_str()))
+            .select(CredentialRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(gone)?;
+        match found.deleted_at {
+            None => return Ok(found),
+            Some(at) if at <= since.naive_utc() => return Err(gone()),
+            Some(_) => {}
+        }
+        diesel::update(this(organization_id, id))
+            .set((
+                provider_credentials::deleted_at.eq(None::<NaiveDateTime>),
+                provider_credentials::updated_at.eq(now().naive_utc()),
+            ))
+            .execute(conn)?;
+        audit.record(conn)?;
+        get(conn, organization_id, provider, id)
+    })
+}
+
+/// Credentials one purge transaction removes at most.
+pub const PURGE_BATCH: i64 = 1_000;
+
+/// Removes for good up to [`PURGE_BATCH`] credentials deleted before
+/// `cutoff` (past the recovery window); returns how many.
+pub fn purge_deleted(conn: &mut AnyConnection, cutoff: DateTime<Utc>) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let batch: Vec<(String, String)> = provider_credentials::table
+            .filter(provider_credentials::deleted_at.lt(cutoff.naive_utc()))
+            .select((
+                provider_credentials::organization_id,
+                provider_credentials::id,
+            ))
+            .order((
+                provider_credentials::organization_id.asc(),
+                provider_credentials::id.asc(),
+            ))
+            .limit(PURGE_BATCH)
+            .load(conn)?;
+        for (organization_id, id) in &batch {
+            diesel::delete(
+                this(organization_id, id)
+                    .filter(provider_credentials::deleted_at.lt(cutoff.naive_utc())),
+            )
+            .execute(conn)?;
+        }
+        Ok(batch.len())
     })
 }
 

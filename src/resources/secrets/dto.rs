@@ -18,15 +18,6 @@ pub struct SecretPath {
     pub secret_id: ResourceId,
 }
 
-/// Filters of `list_secrets`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SecretFilter {
-    /// Also list secrets deleted within the recovery window (30 days by
-    /// default), with their `deleted_at`; `undelete_secret` brings one back.
-    pub include_deleted: Option<bool>,
-}
-
 /// Body of `create_secret` and `put_secret`. `Debug` hides the value.
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -4,8 +4,7 @@ use actix_web::http::header;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
 use super::dto::{
-    PutResult, PutSecretResult, Secret, SecretBody, SecretFilter, SecretList, SecretPath,
-    SecretWithValue,
+    PutResult, PutSecretResult, Secret, SecretBody, SecretList, SecretPath, SecretWithValue,
 };
 use super::repo;
 use super::TAG;
@@ -14,7 +13,7 @@ use crate::db::new_id;
 use crate::error::ApiError;
 use crate::http::body::{JsonBody, LARGEST_BODY};
 use crate::http::conditional::{json_with_etag, IfMatch};
-use crate::http::page::PageQuery;
+use crate::http::page::{DeletedFilter, PageQuery};
 use crate::http::params::{Path, Query};
 use crate::http::problem::problem_example;
 use crate::keys::rights::Role;
@@ -72,7 +71,7 @@ pub async fn create_secret(
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Serving))),
-    params(PageQuery, SecretFilter),
+    params(PageQuery, DeletedFilter),
     responses((status = 200, description = "A page of secrets.", body = SecretList))
 )]
 #[get("/secrets")]
@@ -80,7 +79,7 @@ pub async fn list_secrets(
     caller: Caller,
     state: web::Data<AppState>,
     page: Query<PageQuery>,
-    filter: Query<SecretFilter>,
+    filter: Query<DeletedFilter>,
 ) -> Result<web::Json<SecretList>, ApiError> {
     let page = page.page()?;
     let deleted_since = crate::db::recovery::listed_since(

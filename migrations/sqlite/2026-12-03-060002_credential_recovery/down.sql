@@ -1,0 +1,2 @@
+DROP INDEX provider_credentials_deleted_at;
+ALTER TABLE provider_credentials DROP COLUMN deleted_at;
