@@ -195,7 +195,7 @@ backend_test! {
 
         // Audit events name the dialect operations.
         let text = app.get("/v1/audit_events?limit=100", key).await.text().await.unwrap();
-        for action in ["apinizer_create_api_proxy", "apinizer_delete_api_proxy"] {
+        for action in ["apinizer_create_api_proxy", "apinizer_update_api_proxy_keys", "apinizer_delete_api_proxy"] {
             assert!(text.contains(action), "{action}: {text}");
         }
     }
