@@ -215,9 +215,9 @@ fn entry(row: ApiProxyRow) -> ProxyEntry {
 
 /// List API proxies
 ///
-/// Every API proxy of the project, in creation order, as `GET
-/// /v1/projects/{project_name}/api_proxies` pages them; 404 when the
-/// project does not exist.
+/// Every API proxy of the project, as `GET
+/// /v1/projects/{project_name}/api_proxies` pages them, ordered by name
+/// as Apinizer orders them; 404 when the project does not exist.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Serving)), ("x-keygate-acts-as" = json!("list_api_proxies"))),
@@ -243,6 +243,8 @@ pub async fn apinizer_list_api_proxies(
             )
         })
         .await?;
+    let mut rows = rows;
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
     let result_list: Vec<ProxyEntry> = rows.into_iter().map(entry).collect();
     Ok(web::Json(ProxyList {
         status: "SUCCESS",

@@ -294,7 +294,7 @@ pub struct ProxyList {
     /// Always `SUCCESS`.
     #[schema(example = "SUCCESS")]
     pub status: &'static str,
-    /// Every proxy of the project, in creation order.
+    /// Every proxy of the project, ordered by name.
     pub result_list: Vec<ProxyEntry>,
     /// How many proxies `resultList` holds.
     #[schema(example = 1)]

@@ -159,13 +159,15 @@ backend_test! {
         assert_eq!(native["upstream_url"], "https://orders.internal.example.com/v2");
         assert_eq!(native["description"], "Orders API for partners");
 
-        // Native proxies (MyAPI from setup) and dialect ones list alike, in creation order.
+        // Native proxies (MyAPI from setup, Alpha made last) and dialect ones list alike, ordered by name as Apinizer orders them.
+        app.post("/v1/projects/MyProject/api_proxies", key, &json!({"name": "Alpha"})).await;
         let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/", key, None).await;
         let list: Value = res.json().await.unwrap();
-        assert_eq!(list["resultCount"], 2, "{list}");
+        assert_eq!(list["resultCount"], 3, "{list}");
         let names: Vec<&str> = list["resultList"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["MyAPI", "OrdersAPI"]);
-        assert_eq!(list["resultList"][1]["type"], "REST");
+        assert_eq!(names, ["Alpha", "MyAPI", "OrdersAPI"]);
+        assert_eq!(list["resultList"][2]["type"], "REST");
+        app.delete("/v1/projects/MyProject/api_proxies/Alpha", key).await;
 
         // Get shows the upstream as the routing address and the keys as native does.
         apinizer(&app, Method::PATCH, "/projects/MyProject/apiProxies/OrdersAPI/settings/keys/", key, Some(&json!({"publicKey": "ak_orders_public", "secretKey": "sk_orders_secret"}))).await;
