@@ -27,13 +27,59 @@ use crate::state::AppState;
 /// Rows read a query at a time when a list answers every row.
 const BATCH: i64 = 500;
 
+/// A switch of Apinizer's that keygate does not have: absent or `false`
+/// is accepted, `true` is a 400 naming the field.
+fn refuse_switch(field: &str, on: Option<bool>, message: &str) -> Result<(), ApiError> {
+    if on == Some(true) {
+        return Err(ApiError::invalid_field(field, "not_supported", message));
+    }
+    Ok(())
+}
+
 /// `deploy: true` has no meaning in keygate (no environments): 400.
 fn refuse_deploy(deploy: Option<bool>) -> Result<(), ApiError> {
-    if deploy == Some(true) {
+    refuse_switch(
+        "deploy",
+        deploy,
+        "deployment is not supported: keygate has no environments; leave deploy out or false",
+    )
+}
+
+/// The create body's specification and SOAP settings, which a reverse
+/// proxy does not use: each may be left out or off, none turned on.
+fn refuse_unused_settings(body: &CreateProxy) -> Result<(), ApiError> {
+    refuse_switch(
+        "reParse",
+        body.re_parse,
+        "keygate parses no specification; leave reParse out or false",
+    )?;
+    for (field, on) in [
+        ("soapToRest", body.soap_to_rest),
+        ("enableWSA", body.enable_wsa),
+        ("enableWSRM", body.enable_wsrm),
+    ] {
+        refuse_switch(
+            field,
+            on,
+            "is for SOAP APIs, which keygate does not proxy; leave it out or false",
+        )?;
+    }
+    refuse_switch(
+        "maintenanceModeSetting.enabled",
+        body.maintenance_mode_setting
+            .as_ref()
+            .and_then(|m| m.enabled),
+        "keygate's API proxies have no maintenance mode; leave it out or false",
+    )?;
+    if body
+        .spec_authorization_value_list
+        .as_ref()
+        .is_some_and(|list| !list.is_empty())
+    {
         return Err(ApiError::invalid_field(
-            "deploy",
+            "specAuthorizationValueList",
             "not_supported",
-            "deployment is not supported: keygate has no environments; leave deploy out or false",
+            "is not used for REVERSE_PROXY; leave it out or empty",
         ));
     }
     Ok(())
@@ -89,7 +135,11 @@ pub async fn apinizer_list_projects(
 /// `http` or `https` URL). Only `REVERSE_PROXY` is supported (keygate
 /// never fetches a specification, so `specUrl` must be left out), at most
 /// one routing address, and `deploy: true` is refused: keygate has no
-/// environments. The client route is accepted and not kept.
+/// environments. Apinizer's other documented fields are accepted when off
+/// (`reParse`, `soapToRest`, `enableWSA`, `enableWSRM`,
+/// `maintenanceModeSetting.enabled` false; `specAuthorizationValueList`
+/// empty) and refused when on; the client route and `backendApiVersion`
+/// are accepted and not kept.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("api_proxy")), ("x-keygate-acts-as" = json!("create_api_proxy"))),
@@ -125,6 +175,7 @@ pub async fn apinizer_create_api_proxy(
             "is not used for REVERSE_PROXY; leave it out",
         ));
     }
+    refuse_unused_settings(&body)?;
     let mut addresses = body
         .routing_info
         .map(|r| r.routing_address_list)
@@ -164,9 +215,9 @@ fn entry(row: ApiProxyRow) -> ProxyEntry {
 
 /// List API proxies
 ///
-/// Every API proxy of the project, in creation order, as `GET
-/// /v1/projects/{project_name}/api_proxies` pages them; 404 when the
-/// project does not exist.
+/// Every API proxy of the project, as `GET
+/// /v1/projects/{project_name}/api_proxies` pages them, ordered by name
+/// as Apinizer orders them; 404 when the project does not exist.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Serving)), ("x-keygate-acts-as" = json!("list_api_proxies"))),
@@ -192,6 +243,8 @@ pub async fn apinizer_list_api_proxies(
             )
         })
         .await?;
+    let mut rows = rows;
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
     let result_list: Vec<ProxyEntry> = rows.into_iter().map(entry).collect();
     Ok(web::Json(ProxyList {
         status: "SUCCESS",

@@ -151,6 +151,19 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_a_spec_header_value() {
+        let body: crate::dialects::apinizer::wire::CreateProxy = serde_json::from_value(serde_json::json!({
+            "apiProxyName": "petstore-api",
+            "apiProxyCreationType": "REVERSE_PROXY",
+            "specAuthorizationValueList": [{"headerName": "Authorization", "headerValue": "Bearer token123"}]
+        }))
+        .unwrap();
+        let shown = format!("{body:?}");
+        assert!(shown.contains("Authorization"), "{shown}");
+        assert!(!shown.contains("token123"), "{shown}");
+    }
+
+    #[test]
     fn the_dialect_owns_its_prefix_only() {
         assert!(Apinizer.claims("/apiops/projects/"));
         assert!(!Apinizer.claims("/apiopsx"));

@@ -160,6 +160,48 @@ pub struct RoutingInfo {
     pub mirror_enabled: Option<bool>,
 }
 
+/// Maintenance mode (Apinizer's `maintenanceModeSetting`): keygate's
+/// proxies have none, so only `enabled: false` (or absent) is accepted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MaintenanceModeSetting {
+    /// Only `false` (or absent) is accepted.
+    #[schema(nullable = true, example = false)]
+    pub enabled: Option<bool>,
+    /// Accepted and ignored.
+    #[schema(nullable = true, example = 503)]
+    pub http_status_code: Option<i64>,
+    /// Accepted and ignored.
+    #[schema(nullable = true, example = "application/json")]
+    pub content_type: Option<String>,
+    /// Accepted and ignored.
+    #[schema(nullable = true, example = "Service is under maintenance")]
+    pub message: Option<String>,
+}
+
+/// A header for fetching a specification (Apinizer's
+/// `specAuthorizationValueList` item): not used for `REVERSE_PROXY`.
+/// `Debug` never shows the value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SpecAuthorizationValue {
+    /// The header's name.
+    #[schema(example = "Authorization")]
+    pub header_name: String,
+    /// The header's value (never kept, logged or echoed).
+    #[schema(example = "Bearer token123")]
+    pub header_value: String,
+}
+
+impl std::fmt::Debug for SpecAuthorizationValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpecAuthorizationValue")
+            .field("header_name", &self.header_name)
+            .field("header_value", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Body of `POST .../apiProxies/url/`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -194,6 +236,33 @@ pub struct CreateProxy {
     /// Environments to deploy to: ignored (keygate has none).
     #[schema(nullable = true, example = json!([]))]
     pub deploy_target_environment_name_list: Option<Vec<String>>,
+    /// Re-parse an existing proxy from a new specification: only `false`
+    /// (or absent) is accepted (keygate parses none).
+    #[serde(rename = "reParse")]
+    #[schema(nullable = true, example = false)]
+    pub re_parse: Option<bool>,
+    /// SOAP to REST transformation: only `false` (or absent) is accepted.
+    #[schema(nullable = true, example = false)]
+    pub soap_to_rest: Option<bool>,
+    /// WS-Addressing (SOAP only): only `false` (or absent) is accepted.
+    #[serde(rename = "enableWSA")]
+    #[schema(nullable = true, example = false)]
+    pub enable_wsa: Option<bool>,
+    /// WS-ReliableMessaging (SOAP only): only `false` (or absent) is
+    /// accepted.
+    #[serde(rename = "enableWSRM")]
+    #[schema(nullable = true, example = false)]
+    pub enable_wsrm: Option<bool>,
+    /// The backend's API version: accepted and not kept.
+    #[schema(nullable = true, example = "v1")]
+    pub backend_api_version: Option<String>,
+    /// Maintenance mode: only `enabled: false` (or absent) is accepted.
+    #[schema(nullable = true)]
+    pub maintenance_mode_setting: Option<MaintenanceModeSetting>,
+    /// Headers for fetching `specUrl`: not used for `REVERSE_PROXY`, so
+    /// only an empty list (or absent) is accepted.
+    #[schema(nullable = true, example = json!([]))]
+    pub spec_authorization_value_list: Option<Vec<SpecAuthorizationValue>>,
 }
 
 /// A proxy in `GET .../apiProxies/`.
@@ -225,7 +294,7 @@ pub struct ProxyList {
     /// Always `SUCCESS`.
     #[schema(example = "SUCCESS")]
     pub status: &'static str,
-    /// Every proxy of the project, in creation order.
+    /// Every proxy of the project, ordered by name.
     pub result_list: Vec<ProxyEntry>,
     /// How many proxies `resultList` holds.
     #[schema(example = 1)]

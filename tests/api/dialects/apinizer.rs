@@ -159,13 +159,15 @@ backend_test! {
         assert_eq!(native["upstream_url"], "https://orders.internal.example.com/v2");
         assert_eq!(native["description"], "Orders API for partners");
 
-        // Native proxies (MyAPI from setup) and dialect ones list alike, in creation order.
+        // Native proxies (MyAPI from setup, Alpha made last) and dialect ones list alike, ordered by name as Apinizer orders them.
+        app.post("/v1/projects/MyProject/api_proxies", key, &json!({"name": "Alpha"})).await;
         let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/", key, None).await;
         let list: Value = res.json().await.unwrap();
-        assert_eq!(list["resultCount"], 2, "{list}");
+        assert_eq!(list["resultCount"], 3, "{list}");
         let names: Vec<&str> = list["resultList"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["MyAPI", "OrdersAPI"]);
-        assert_eq!(list["resultList"][1]["type"], "REST");
+        assert_eq!(names, ["Alpha", "MyAPI", "OrdersAPI"]);
+        assert_eq!(list["resultList"][2]["type"], "REST");
+        app.delete("/v1/projects/MyProject/api_proxies/Alpha", key).await;
 
         // Get shows the upstream as the routing address and the keys as native does.
         apinizer(&app, Method::PATCH, "/projects/MyProject/apiProxies/OrdersAPI/settings/keys/", key, Some(&json!({"publicKey": "ak_orders_public", "secretKey": "sk_orders_secret"}))).await;
@@ -195,7 +197,7 @@ backend_test! {
 
         // Audit events name the dialect operations.
         let text = app.get("/v1/audit_events?limit=100", key).await.text().await.unwrap();
-        for action in ["apinizer_create_api_proxy", "apinizer_delete_api_proxy"] {
+        for action in ["apinizer_create_api_proxy", "apinizer_update_api_proxy_keys", "apinizer_delete_api_proxy"] {
             assert!(text.contains(action), "{action}: {text}");
         }
     }
@@ -276,5 +278,54 @@ backend_test! {
         let res = apinizer(&app, Method::DELETE, "/projects/MyProject/apiProxies/MyAPI/", &other, None).await;
         assert_apinizer_error(res, StatusCode::NOT_FOUND, "not_found").await;
         assert_eq!(app.get("/v1/projects/MyProject/api_proxies/MyAPI", &app.bootstrap_key).await.status(), StatusCode::OK);
+    }
+}
+
+backend_test! {
+    async fn apinizer_documented_create_fields_are_accepted_off_and_refused_on(app) {
+        setup(&app).await;
+        let key = &app.bootstrap_key;
+        // Apinizer's full create example (create-api-proxy-from-url.md) as a reverse proxy.
+        let documented = json!({
+            "apiProxyName": "petstore-api",
+            "apiProxyDescription": "Petstore API Proxy",
+            "apiProxyCreationType": "REVERSE_PROXY",
+            "clientRoute": {"relativePathList": ["/api/v1"], "virtualHostList": ["api.example.com"]},
+            "routingInfo": {"routingAddressList": [{"address": "https://backend.example.com", "weight": 100, "healthCheckEnabled": true}], "routingEnabled": true, "mirrorEnabled": false},
+            "deploy": false,
+            "deployTargetEnvironmentNameList": ["production"],
+            "reParse": false,
+            "soapToRest": false,
+            "enableWSA": false,
+            "enableWSRM": false,
+            "backendApiVersion": "v1",
+            "maintenanceModeSetting": {"enabled": false, "httpStatusCode": 503, "contentType": "application/json", "message": "Service is under maintenance"},
+            "specAuthorizationValueList": []
+        });
+        let turned_on = [
+            ("reParse", json!(true)),
+            ("soapToRest", json!(true)),
+            ("enableWSA", json!(true)),
+            ("enableWSRM", json!(true)),
+            ("maintenanceModeSetting", json!({"enabled": true})),
+            ("specAuthorizationValueList", json!([{"headerName": "Authorization", "headerValue": "Bearer token123"}])),
+        ];
+        for (field, value) in turned_on {
+            let mut body = documented.clone();
+            body[field] = value;
+            let res = apinizer(&app, Method::POST, CREATE, key, Some(&body)).await;
+            let err = assert_apinizer_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
+            let description = err["error_description"].as_str().unwrap();
+            assert!(description.starts_with(field), "{field}: {err}");
+            assert!(!description.contains("token123"), "no value is echoed: {err}");
+        }
+        let res = apinizer(&app, Method::GET, "/projects/MyProject/apiProxies/", key, None).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["resultCount"], 1, "the refused calls created nothing");
+        let res = apinizer(&app, Method::POST, CREATE, key, Some(&documented)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": true}));
+        let native: Value = app.get("/v1/projects/MyProject/api_proxies/petstore-api", key).await.json().await.unwrap();
+        assert_eq!(native["upstream_url"], "https://backend.example.com");
+        assert_eq!(native["description"], "Petstore API Proxy");
     }
 }
