@@ -21,7 +21,6 @@ pub struct SecretPath {
 /// `?version=` of `get_secret`.
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// The version to read (1 for the first value); the current one when
     /// absent. 404 when that version is not kept.
