@@ -452,6 +452,7 @@ impl fmt::Debug for Settings {
             .field("retired_master_keys", &self.retired_master_keys)
             .field("secret_scanning_keys", &self.secret_scanning_keys)
             .field("recovery_window", &self.recovery_window)
+            .field("secret_versions", &self.secret_versions)
             .finish()
     }
 }
