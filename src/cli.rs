@@ -196,10 +196,11 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
 
 /// Every store of values tied to the master key: sealed columns and keyed
 /// hashes. A resource that seals a new column adds it here.
-pub fn sealed_stores() -> [&'static dyn Store; 4] {
+pub fn sealed_stores() -> [&'static dyn Store; 5] {
     use crate::resources::{api_proxies, providers, secrets};
     [
         &secrets::repo::SEALED,
+        &secrets::repo::SEALED_VERSION,
         &providers::repo::SEALED,
         &api_proxies::repo::SEALED_SECRET_KEY,
         &api_proxies::repo::KeyHashes,

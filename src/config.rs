@@ -24,6 +24,7 @@
 //! | `KEYGATE_RETIRED_MASTER_KEYS` | — | retired master keys (base64, separated by commas or whitespace): they open what they sealed until `keygate rekey` has moved it to the active key |
 //! | `KEYGATE_RETIRED_MASTER_KEYS_FILE` | — | a file holding them, one a line (`#` starts a comment) |
 //! | `KEYGATE_RECOVERY_WINDOW_DAYS` | `30` | how long a deleted API key, secret or provider credential stays restorable (`undelete`) before it is purged (0 to 3650; 0 deletes at once) |
+//! | `KEYGATE_SECRET_VERSIONS` | `10` | how many values a secret had before its current one are kept (readable with `?version=`, restorable) (0 to 100; 0 keeps none) |
 //! | `KEYGATE_SECRET_SCANNING_KEYS` | — | JSON of the public keys GitHub signs secret scanning alerts with, in GitHub's published shape `{"public_keys": [{"key_identifier", "key"}]}`; without it (or the file) every alert is refused with 401 |
 //! | `KEYGATE_SECRET_SCANNING_KEYS_FILE` | — | a file holding that JSON (e.g. GitHub's list, saved) |
 //! | `RUST_LOG` | `info` | log filter for env_logger; one that does not parse stops the start ([`log_filter`]) |
@@ -44,6 +45,10 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
 /// Days a deleted API key stays restorable by default, as Google Cloud
 /// keeps deleted API keys.
 pub const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
+
+/// Earlier values of a secret kept by default, as many as a Vault KV
+/// engine keeps.
+pub const DEFAULT_SECRET_VERSIONS: i64 = 10;
 
 /// Default database: an SQLite file under `data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keygate.db";
@@ -114,6 +119,9 @@ pub struct ServeArgs {
     /// Days a deleted API key stays restorable (0 to 3650; 0: deleted at once).
     #[arg(long, env = "KEYGATE_RECOVERY_WINDOW_DAYS", default_value = "30")]
     pub recovery_window_days: String,
+    /// Earlier values of a secret kept (0 to 100; 0: none).
+    #[arg(long, env = "KEYGATE_SECRET_VERSIONS", default_value = "10")]
+    pub secret_versions: String,
     /// JSON of the public keys secret scanning alerts are signed with.
     #[arg(long, env = "KEYGATE_SECRET_SCANNING_KEYS")]
     pub secret_scanning_keys: Option<String>,
@@ -389,6 +397,8 @@ pub struct Settings {
     pub secret_scanning_keys: ScanningKeysSource,
     /// How long a deleted API key stays restorable; `None`: deleted at once.
     pub recovery_window: Option<chrono::Duration>,
+    /// How many earlier values of a secret are kept.
+    pub secret_versions: i64,
 }
 
 impl Settings {
@@ -414,6 +424,7 @@ impl Settings {
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
             secret_scanning_keys: ScanningKeysSource::None,
             recovery_window: Some(chrono::Duration::days(DEFAULT_RECOVERY_WINDOW_DAYS)),
+            secret_versions: DEFAULT_SECRET_VERSIONS,
         }
     }
 }
@@ -441,6 +452,7 @@ impl fmt::Debug for Settings {
             .field("retired_master_keys", &self.retired_master_keys)
             .field("secret_scanning_keys", &self.secret_scanning_keys)
             .field("recovery_window", &self.recovery_window)
+            .field("secret_versions", &self.secret_versions)
             .finish()
     }
 }
@@ -637,6 +649,8 @@ impl ServeArgs {
             0 => None,
             days => Some(chrono::Duration::days(days)),
         };
+        let secret_versions =
+            parse_number("KEYGATE_SECRET_VERSIONS", &self.secret_versions, 0, 100)?;
         let database = self.database.settings()?;
         let (master_key, retired_master_keys) = self.keyring.sources(&database)?;
         let secret_scanning_keys = match (
@@ -653,6 +667,7 @@ impl ServeArgs {
         };
         Ok(Settings {
             recovery_window,
+            secret_versions,
             secret_scanning_keys,
             bind,
             master_key,

@@ -293,6 +293,7 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             scanning_keys: Arc::new(scanning_keys),
             recovery_window: settings.recovery_window,
+            secret_versions: settings.secret_versions,
         });
         let deadline = DefaultDeadline(settings.request_deadline);
         let server_state = state.clone();

@@ -37,6 +37,8 @@ pub struct AppState {
     pub scanning_keys: Arc<ScanningKeys>,
     /// How long a deleted API key stays restorable; `None`: deleted at once.
     pub recovery_window: Option<chrono::Duration>,
+    /// How many earlier values of a secret are kept (`KEYGATE_SECRET_VERSIONS`).
+    pub secret_versions: i64,
 }
 
 impl AppState {

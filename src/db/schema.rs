@@ -130,8 +130,30 @@ diesel::table! {
         created_at -> Timestamp,
         /// Last change.
         updated_at -> Timestamp,
+        /// Number of the current value (1 for the first).
+        version -> BigInt,
         /// When it was deleted, while the recovery window keeps it.
         deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Values a secret had before its current one, newest
+    /// `KEYGATE_SECRET_VERSIONS` kept; `value` is an AES-256-GCM envelope
+    /// bound to the row (id `<secret_id>/<version>`).
+    secret_versions (organization_id, id) {
+        /// Owning organization.
+        organization_id -> Text,
+        /// `<secret_id>/<version>`.
+        id -> Text,
+        /// The secret.
+        secret_id -> Text,
+        /// Its number.
+        version -> BigInt,
+        /// Encrypted value.
+        value -> Binary,
+        /// When this value was set.
+        created_at -> Timestamp,
     }
 }
 
@@ -355,6 +377,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     encryption_keys,
     secrets,
+    secret_versions,
     connectors,
     projects,
     api_proxies,

@@ -20,7 +20,7 @@ const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
 /// Every variable keygate reads; removed before each run so the tests do not
 /// depend on the environment they run in.
-const KEYGATE_VARS: [&str; 19] = [
+const KEYGATE_VARS: [&str; 20] = [
     "DATABASE_URL",
     "KEYGATE_BIND",
     "KEYGATE_POOL_SIZE",
@@ -39,6 +39,7 @@ const KEYGATE_VARS: [&str; 19] = [
     "KEYGATE_RETIRED_MASTER_KEYS",
     "KEYGATE_RETIRED_MASTER_KEYS_FILE",
     "KEYGATE_BODY_TIMEOUT_MS",
+    "KEYGATE_SECRET_VERSIONS",
     "RUST_LOG",
 ];
 
@@ -940,6 +941,8 @@ fn bad_configuration_fails_at_start_naming_the_variable() {
         ("KEYGATE_AUDIT_RETENTION_DAYS", "36501"),
         ("KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", "3601"),
         ("KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", "soon"),
+        ("KEYGATE_SECRET_VERSIONS", "101"),
+        ("KEYGATE_SECRET_VERSIONS", "-1"),
     ];
     for (variable, value) in cases {
         for args in [&[][..], &["serve"][..]] {

@@ -251,3 +251,25 @@ async fn a_window_of_zero_deletes_a_secret_at_once() {
         .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+backend_test! {
+    async fn an_undeleted_secret_keeps_its_versions_and_a_new_one_starts_afresh(app) {
+        let key = &app.bootstrap_key;
+        for value in ["v1-value", "v2-value", "v3-value"] {
+            put_secret(&app, "rotating", value).await;
+        }
+        assert_eq!(app.delete("/v1/secrets/rotating", key).await.status(), StatusCode::NO_CONTENT);
+        assert_problem(app.get("/v1/secrets/rotating?version=1", key).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_eq!(app.post("/v1/secrets/rotating/undelete", key, &json!({})).await.status(), StatusCode::OK);
+        let v1: Value = app.get("/v1/secrets/rotating?version=1", key).await.json().await.unwrap();
+        assert_eq!(v1["value"], "v1-value", "an undelete brings the versions back too");
+        // Deleted again and replaced by a new secret of its id: the new one
+        // has none of the old one's versions.
+        assert_eq!(app.delete("/v1/secrets/rotating", key).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(put_secret(&app, "rotating", "fresh").await, StatusCode::CREATED);
+        assert_problem(app.get("/v1/secrets/rotating?version=2", key).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_eq!(put_secret(&app, "rotating", "fresh-2").await, StatusCode::OK);
+        let v1: Value = app.get("/v1/secrets/rotating?version=1", key).await.json().await.unwrap();
+        assert_eq!(v1["value"], "fresh");
+    }
+}

@@ -194,6 +194,19 @@ impl Node {
         body["value"].as_str().unwrap().to_owned()
     }
 
+    /// Version 1 of secret `id` opens with its first value, `value-0`.
+    async fn first_version_opens(&self, id: &str) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/secrets/{id}?version=1"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "get_secret {id}?version=1: {body}");
+        assert_eq!(body["value"], "value-0", "{body}");
+    }
+
     /// The provider credential and the proxy keys of [`Node::fill_others`]
     /// open and match: an equal create answers 200 (it opens the stored
     /// data), the pair checks valid and a wrong pair does not.
@@ -318,7 +331,18 @@ async fn moves_every_value(backend: Backend) {
             format!("value-{i}"),
         ));
     }
+    // The first secret's replaced value is kept as its version 1.
+    let (status, body) = node
+        .send(
+            reqwest::Method::PUT,
+            &format!("/v1/secrets/{}", ids[0].0),
+            Some(json!({"value": "value-0-replaced"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "put_secret: {body}");
+    ids[0].1 = "value-0-replaced".to_owned();
     node.fill_others().await;
+    node.first_version_opens(&ids[0].0).await;
     node.stop().await;
 
     // B alone cannot start while values need A, and says what to do.
@@ -338,6 +362,7 @@ async fn moves_every_value(backend: Backend) {
     for (id, value) in &ids {
         assert_eq!(&node.secret(id).await, value);
     }
+    node.first_version_opens(&ids[0].0).await;
     node.others_open().await;
     // A key hashed under A is still found: another proxy cannot take it.
     let (status, _) = node
@@ -367,8 +392,8 @@ async fn moves_every_value(backend: Backend) {
     let (ok, stderr) = site.rekey_to_end(true, &["--check"]);
     assert!(!ok, "a check with values under A fails: {stderr}");
     assert!(
-        stderr.contains(&format!("master key {a_id}: 24 values remain")),
-        "20 secrets, a credential, a secret key and its two hashes... : {stderr}"
+        stderr.contains(&format!("master key {a_id}: 25 values remain")),
+        "20 secrets, a secret version, a credential, a secret key and its two hashes... : {stderr}"
     );
     assert_eq!(site.secrets_under().get(&a_id), Some(&20));
 
@@ -384,6 +409,10 @@ async fn moves_every_value(backend: Backend) {
         "{stderr}"
     );
     assert!(
+        stderr.contains("secret_versions.value: 1 of 1 rows done, 0 to go, 1 re-sealed"),
+        "{stderr}"
+    );
+    assert!(
         stderr.contains("api_proxy_keys.key_hash: 2 of 2 rows done, 0 to go, 2 re-sealed"),
         "{stderr}"
     );
@@ -395,6 +424,7 @@ async fn moves_every_value(backend: Backend) {
     for (id, value) in &ids {
         assert_eq!(&node.secret(id).await, value);
     }
+    node.first_version_opens(&ids[0].0).await;
     node.others_open().await;
     node.stop().await;
     assert_eq!(site.secrets_under().keys().collect::<Vec<_>>(), vec![&b_id]);
@@ -410,6 +440,7 @@ async fn moves_every_value(backend: Backend) {
     for (id, value) in &ids {
         assert_eq!(&node.secret(id).await, value);
     }
+    node.first_version_opens(&ids[0].0).await;
     node.others_open().await;
     node.stop().await;
 }

@@ -15,12 +15,13 @@ use crate::backend_test;
 use crate::helpers::*;
 
 /// The exact fields of a secret's metadata.
-const METADATA_FIELDS: [&str; 5] = [
+const METADATA_FIELDS: [&str; 6] = [
     "id",
     "organization_id",
     "description",
     "created_at",
     "updated_at",
+    "version",
 ];
 
 /// Asserts a metadata view: exactly the metadata fields, no `value`.
@@ -116,6 +117,55 @@ async fn read(app: &TestApp, id: &str) -> (String, Value) {
     assert_eq!(res.status(), StatusCode::OK, "get_secret {id}");
     let etag = header(&res, "etag");
     (etag, res.json().await.unwrap())
+}
+
+/// GET /v1/secrets/{id}?version=N with a key.
+async fn get_version(app: &TestApp, key: &str, id: &str, version: &str) -> Response {
+    app.get(&format!("/v1/secrets/{id}?version={version}"), key)
+        .await
+}
+
+/// The version numbers of GET /v1/secrets/{id}/versions (bootstrap key),
+/// asserting 200, metadata only and the current flag on the first only.
+async fn version_numbers(app: &TestApp, id: &str) -> Vec<i64> {
+    let res = app
+        .get(&format!("/v1/secrets/{id}/versions"), &app.bootstrap_key)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "list_secret_versions {id}");
+    let body: Value = res.json().await.unwrap();
+    let data = body["data"].as_array().expect("data");
+    for (i, v) in data.iter().enumerate() {
+        let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["created_at", "current", "version"], "{body}");
+        assert_eq!(
+            v["current"],
+            json!(i == 0),
+            "only the newest is current: {body}"
+        );
+    }
+    data.iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect()
+}
+
+/// POST /v1/secrets/{id}/versions/{version}/restore, optionally with `If-Match`.
+async fn restore(
+    app: &TestApp,
+    key: &str,
+    id: &str,
+    version: &str,
+    if_match: Option<&str>,
+) -> Response {
+    send(
+        app,
+        Method::POST,
+        &format!("/v1/secrets/{id}/versions/{version}/restore"),
+        key,
+        if_match,
+        None,
+    )
+    .await
 }
 
 /// Every secret id the key lists, paging with `limit`.
@@ -1089,4 +1139,208 @@ async fn with_a_larger_body_limit_the_value_limit_counts_bytes() {
             .unwrap();
         assert_field_error(res, "value", what).await;
     }
+}
+
+backend_test! {
+    async fn every_kept_version_reads_back_exactly_and_restore_makes_a_new_one(app) {
+        let values = ["first 🔑 value", "second \" value", "third\nvalue", "fourth value"];
+        let created = create(&app, json!({"value": values[0], "description": "versioned"})).await;
+        assert_eq!(created.body["version"], 1);
+        let id = created.id;
+        for value in &values[1..] {
+            let res = put_secret(&app, &app.bootstrap_key, &id, &json!({"value": value, "description": "versioned"}), None).await;
+            assert_eq!(res.status(), StatusCode::OK, "put_secret");
+        }
+        let (etag, current) = read(&app, &id).await;
+        assert_eq!(current["value"], values[3]);
+        assert_eq!(current["version"], 4);
+        assert_eq!(current["value_version"], 4);
+        for (n, value) in values.iter().enumerate() {
+            let version = n + 1;
+            let res = get_version(&app, &app.bootstrap_key, &id, &version.to_string()).await;
+            assert_eq!(res.status(), StatusCode::OK, "version {version}");
+            assert_eq!(header(&res, "etag"), etag, "the secret's ETag, whichever version");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["value"], *value, "version {version}");
+            assert_eq!(body["value_version"], version);
+            assert_eq!(body["version"], 4, "the secret's current version");
+        }
+        assert_eq!(version_numbers(&app, &id).await, [4, 3, 2, 1]);
+        let res = app.get(&format!("/v1/secrets/{id}/versions"), &app.bootstrap_key).await;
+        assert_eq!(header(&res, "etag"), etag, "the list carries the secret's ETag");
+        let text = res.text().await.unwrap();
+        for value in &values {
+            assert!(!shows(&text, value), "the list shows a value: {text}");
+        }
+        // Earlier values are sealed at rest too.
+        let sealed: Vec<StoredRow> = load_rows(&app, "SELECT id, value FROM secret_versions ORDER BY id");
+        assert_eq!(sealed.len(), 3);
+        for row in &sealed {
+            for value in &values {
+                assert!(!row.value.windows(value.len()).any(|w| w == value.as_bytes()), "{} holds plaintext", row.id);
+            }
+        }
+
+        // Restore: If-Match guards it; a new version with the old value.
+        let res = restore(&app, &app.bootstrap_key, &id, "2", Some("\"stale\"")).await;
+        assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED, "a stale If-Match");
+        let res = restore(&app, &app.bootstrap_key, &id, "2", Some(&etag)).await;
+        assert_eq!(res.status(), StatusCode::OK, "restore");
+        let new_etag = header(&res, "etag");
+        assert_ne!(new_etag, etag, "a restore changes the ETag");
+        let restored: Value = res.json().await.unwrap();
+        assert_metadata(&restored, "restore");
+        assert_eq!(restored["version"], 5);
+        assert_eq!(restored["description"], "versioned", "the description stays");
+        let (etag_now, current) = read(&app, &id).await;
+        assert_eq!(etag_now, new_etag);
+        assert_eq!(current["value"], values[1], "the restored value is current");
+        assert_eq!(current["value_version"], 5);
+        let res = get_version(&app, &app.bootstrap_key, &id, "4").await;
+        assert_eq!(res.json::<Value>().await.unwrap()["value"], values[3], "the replaced value is kept");
+        assert_eq!(version_numbers(&app, &id).await, [5, 4, 3, 2, 1]);
+        let res = put_secret(&app, &app.bootstrap_key, &id, &json!({"value": "x"}), Some(&etag)).await;
+        assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED, "the old ETag no longer matches");
+        let (_, events) = secret_events(&app).await;
+        assert_eq!(
+            events.iter().filter(|e| e["resource_id"] == id).count(),
+            1 + 3 + 1 + 4 + 1 + 1 + 1,
+            "create, 3 puts, a read, 4 version reads, a restore, a read and a version read are audited (refused writes are not): {events:?}"
+        );
+
+        // Unknown and bad versions.
+        let res = get_version(&app, &app.bootstrap_key, &id, "6").await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = restore(&app, &app.bootstrap_key, &id, "99", None).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        for bad in ["0", "-1"] {
+            let res = get_version(&app, &app.bootstrap_key, &id, bad).await;
+            assert_field_error(res, "version", &format!("?version={bad}")).await;
+            let res = restore(&app, &app.bootstrap_key, &id, bad, None).await;
+            assert_field_error(res, "version", &format!("restore {bad}")).await;
+        }
+        for (bad, code) in [("abc", "invalid_query_parameter"), ("1.5", "invalid_query_parameter")] {
+            let res = get_version(&app, &app.bootstrap_key, &id, bad).await;
+            let body = assert_problem(res, StatusCode::BAD_REQUEST, code).await;
+            assert_eq!(body["errors"][0]["field"], "version", "{body}");
+            assert!(!body.to_string().contains(bad), "echoes the value: {body}");
+        }
+        for bad in ["abc", "1.5"] {
+            let res = restore(&app, &app.bootstrap_key, &id, bad, None).await;
+            let body = assert_problem(res, StatusCode::BAD_REQUEST, "invalid_path_parameter").await;
+            assert_eq!(body["errors"][0]["field"], "version", "{body}");
+        }
+        let res = get_version(&app, &app.bootstrap_key, "no-such-secret", "1").await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+
+        // Roles: a serving key lists versions but reads or restores none.
+        let (_, serving) = app.key_with_role("serving").await;
+        assert_eq!(app.get(&format!("/v1/secrets/{id}/versions"), &serving).await.status(), StatusCode::OK);
+        assert_eq!(get_version(&app, &serving, &id, "1").await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(restore(&app, &serving, &id, "1", None).await.status(), StatusCode::FORBIDDEN);
+
+        // Another organization sees none of it.
+        let (_, other) = app.other_organization("versions-other").await;
+        assert_problem(get_version(&app, &other, &id, "1").await, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.get(&format!("/v1/secrets/{id}/versions"), &other).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(restore(&app, &other, &id, "1", None).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_eq!(read(&app, &id).await.1["value"], values[1], "unchanged by the other organization");
+
+        // Deleting the secret keeps its versions for the recovery window
+        // (an undelete brings them back); the purge removes them with it.
+        let res = delete_secret(&app, &app.bootstrap_key, &id, None).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let kept = execute(&app, "UPDATE secret_versions SET version = version");
+        assert!(kept > 0);
+        let mut conn = any_connection(&app);
+        let after_now = chrono::Utc::now() + chrono::Duration::days(1);
+        assert_eq!(keygate::resources::secrets::repo::purge_deleted(&mut conn, after_now).unwrap(), 1);
+        assert_eq!(execute(&app, "UPDATE secret_versions SET version = version"), 0);
+    }
+}
+
+/// Versions beyond `KEYGATE_SECRET_VERSIONS` are pruned by the write that
+/// makes them too many; 0 keeps none.
+async fn versions_are_pruned_at_the_limit(backend: keygate::config::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.secret_versions = 2).await else {
+        return;
+    };
+    let id = create(&app, json!({"value": "v1"})).await.id;
+    for n in 2..=5 {
+        let res = put_secret(
+            &app,
+            &app.bootstrap_key,
+            &id,
+            &json!({"value": format!("v{n}")}),
+            None,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let kept = (n - 1).min(2) as usize;
+        assert_eq!(
+            execute(&app, "UPDATE secret_versions SET version = version"),
+            kept,
+            "after v{n}"
+        );
+    }
+    assert_eq!(version_numbers(&app, &id).await, [5, 4, 3]);
+    for (version, value) in [("3", "v3"), ("4", "v4"), ("5", "v5")] {
+        let res = get_version(&app, &app.bootstrap_key, &id, version).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["value"], value);
+    }
+    for pruned in ["1", "2"] {
+        assert_problem(
+            get_version(&app, &app.bootstrap_key, &id, pruned).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        assert_problem(
+            restore(&app, &app.bootstrap_key, &id, pruned, None).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    // A restore is a new version and prunes too.
+    assert_eq!(
+        restore(&app, &app.bootstrap_key, &id, "3", None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(version_numbers(&app, &id).await, [6, 5, 4]);
+    assert_eq!(read(&app, &id).await.1["value"], "v3");
+
+    let Some(none) = TestApp::spawn_with(backend, |s| s.secret_versions = 0).await else {
+        return;
+    };
+    let id = create(&none, json!({"value": "v1"})).await.id;
+    let res = put_secret(
+        &none,
+        &none.bootstrap_key,
+        &id,
+        &json!({"value": "v2"}),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(version_numbers(&none, &id).await, [2]);
+    assert_problem(
+        get_version(&none, &none.bootstrap_key, &id, "1").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn versions_are_pruned_at_the_limit_sqlite() {
+    versions_are_pruned_at_the_limit(keygate::config::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn versions_are_pruned_at_the_limit_postgres() {
+    versions_are_pruned_at_the_limit(keygate::config::Backend::Postgres).await;
 }

@@ -409,12 +409,14 @@ pub async fn es_get_secret(
     let vault = state.vault()?.clone();
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let row = state
+    let (row, value) = state
         .db
-        .write(move |conn| secrets::read(conn, &org, &id, audit.clone()))
+        .write(move |conn| secrets::read_version(conn, &vault, &org, &id, None, audit.clone()))
         .await?;
-    let value = secrets::open(&vault, &row)?;
-    Ok(web::Json(SecretValue { id: row.id, value }))
+    Ok(web::Json(SecretValue {
+        id: row.id,
+        value: value.value,
+    }))
 }
 
 /// Create or replace a connector secret
@@ -440,6 +442,7 @@ pub async fn es_put_secret(
     let value = body.into_inner().value;
     secret_rules::check_value(&value)?;
     let vault = state.vault()?.clone();
+    let keep = state.secret_versions;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let (_, created) = state
@@ -453,6 +456,7 @@ pub async fn es_put_secret(
                 &value,
                 None,
                 &IfMatch::parse(None),
+                keep,
                 audit.clone(),
             )
         })

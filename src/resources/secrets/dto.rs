@@ -18,6 +18,30 @@ pub struct SecretPath {
     pub secret_id: ResourceId,
 }
 
+/// `?version=` of `get_secret`.
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// The version to read (1 for the first value); the current one when
+    /// absent. 404 when that version is not kept.
+    #[param(minimum = 1, example = 3)]
+    #[validate(range(min = 1, message = "must be at least 1"))]
+    pub version: Option<i64>,
+}
+
+/// Path of `restore_secret_version`.
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[into_params(parameter_in = Path)]
+pub struct SecretVersionPath {
+    /// The secret's id.
+    #[param(value_type = String, pattern = "^[a-z0-9][a-z0-9_-]{0,127}$", example = "my-connector-api-key")]
+    pub secret_id: ResourceId,
+    /// The version to restore (1 for the first value).
+    #[param(minimum = 1, example = 3)]
+    #[validate(range(min = 1, message = "must be at least 1"))]
+    pub version: i64,
+}
+
 /// Body of `create_secret` and `put_secret`. `Debug` hides the value.
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +96,10 @@ pub struct Secret {
     pub created_at: DateTime<Utc>,
     /// When its value last changed.
     pub updated_at: DateTime<Utc>,
+    /// Number of its current value: 1 for the first, one more for each
+    /// replacement or restore.
+    #[schema(minimum = 1, example = 1)]
+    pub version: i64,
     /// When it was deleted; present only on a deleted secret, which only a
     /// list with `include_deleted=true` shows. It can be brought back with
     /// `undelete_secret` until the recovery window ends.
@@ -88,17 +116,25 @@ impl From<&SecretRow> for Secret {
             description: row.description.clone(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
+            version: row.version,
             deleted_at: row.deleted_at.map(|t| t.and_utc()),
         }
     }
 }
 
-/// A secret with its value (the answer of `get_secret`). `Debug` hides it.
+/// A secret with the value of one version (the answer of `get_secret`).
+/// `Debug` hides the value.
 #[derive(Serialize, ToSchema)]
 pub struct SecretWithValue {
-    /// The metadata.
+    /// The metadata (of the secret as it is now).
     #[serde(flatten)]
     pub secret: Secret,
+    /// The version `value` is: the current one unless `?version=` asked
+    /// for another.
+    #[schema(minimum = 1, example = 1)]
+    pub value_version: i64,
+    /// When that version's value was set.
+    pub value_created_at: DateTime<Utc>,
     /// The plaintext value.
     #[schema(example = "encoded-api-key-value")]
     pub value: String,
@@ -108,9 +144,30 @@ impl std::fmt::Debug for SecretWithValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretWithValue")
             .field("secret", &self.secret)
+            .field("value_version", &self.value_version)
             .field("value", &"<redacted>")
             .finish()
     }
+}
+
+/// One version of a secret: metadata, never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretVersion {
+    /// Its number (1 for the first value).
+    #[schema(minimum = 1, example = 1)]
+    pub version: i64,
+    /// When this value was set.
+    pub created_at: DateTime<Utc>,
+    /// Whether it is the secret's current value.
+    pub current: bool,
+}
+
+/// The versions of a secret still kept, newest (the current one) first:
+/// at most `KEYGATE_SECRET_VERSIONS` earlier ones besides the current one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretVersionList {
+    /// The versions, newest first.
+    pub data: Vec<SecretVersion>,
 }
 
 /// What `put_secret` did.

@@ -3,8 +3,11 @@
 use actix_web::http::header;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
+use validator::Validate;
+
 use super::dto::{
-    PutResult, PutSecretResult, Secret, SecretBody, SecretList, SecretPath, SecretWithValue,
+    PutResult, PutSecretResult, Secret, SecretBody, SecretList, SecretPath, SecretVersion,
+    SecretVersionList, SecretVersionPath, SecretWithValue, VersionQuery,
 };
 use super::repo;
 use super::TAG;
@@ -101,44 +104,145 @@ pub async fn list_secrets(
 
 /// Get a secret's value
 ///
-/// Returns the secret with its plaintext `value`. Needs a `personal` key (a
-/// policy may narrow that); every read is recorded in the audit trail.
+/// Returns the secret with its plaintext `value`: the current one, or with
+/// `?version=N` that earlier version while it is kept
+/// (`KEYGATE_SECRET_VERSIONS` earlier ones, 10 by default; 404 once
+/// pruned). Needs a `personal` key (a policy may narrow that); every read
+/// is recorded in the audit trail. The `ETag` is the secret's, whichever
+/// version is read.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("secret"))),
-    params(SecretPath),
-    responses((status = 200, description = "The secret with its value.", body = SecretWithValue,
-        headers(("ETag" = String, description = "Version of the secret."))))
+    params(SecretPath, VersionQuery),
+    responses(
+        (status = 200, description = "The secret with the value of the version asked for.", body = SecretWithValue,
+            headers(("ETag" = String, description = "Version of the secret."))),
+        (status = 404, description = "No such secret, or that version is not kept.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(404, "not_found", "secret version my-connector-api-key/3 was not found", "/v1/secrets/my-connector-api-key"))),
+    )
 )]
 #[get("/secrets/{secret_id}")]
 pub async fn get_secret(
     caller: Caller,
     state: web::Data<AppState>,
     path: Path<SecretPath>,
+    query: Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().secret_id.0;
+    let query = query.into_inner();
+    query.validate()?;
     let vault = state.vault()?.clone();
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let row = state
+    let (row, value) = state
         .db
-        .write(move |conn| repo::read(conn, &org, &id, audit.clone()))
+        .write(move |conn| {
+            repo::read_version(conn, &vault, &org, &id, query.version, audit.clone())
+        })
         .await?;
-    let value = repo::open(&vault, &row)?;
     Ok(json_with_etag(
         &row.etag(),
         &SecretWithValue {
             secret: Secret::from(&row),
-            value,
+            value_version: value.version,
+            value_created_at: value.created_at.and_utc(),
+            value: value.value,
         },
     ))
+}
+
+/// List a secret's versions
+///
+/// The versions still kept, newest (the current one) first: numbers and
+/// times only, never values.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Serving))),
+    params(SecretPath),
+    responses((status = 200, description = "The secret's versions.", body = SecretVersionList,
+        headers(("ETag" = String, description = "Version of the secret."))))
+)]
+#[get("/secrets/{secret_id}/versions")]
+pub async fn list_secret_versions(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<SecretPath>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().secret_id.0;
+    let org = caller.organization_id;
+    let (row, versions) = state
+        .db
+        .read(move |conn| repo::versions(conn, &org, &id))
+        .await?;
+    let data = versions
+        .into_iter()
+        .map(|(version, created_at)| SecretVersion {
+            version,
+            created_at: created_at.and_utc(),
+            current: version == row.version,
+        })
+        .collect();
+    Ok(json_with_etag(&row.etag(), &SecretVersionList { data }))
+}
+
+/// Restore a secret version
+///
+/// Stores the value of an earlier version as the secret's new current
+/// version (the next number; the description stays), keeping the value it
+/// replaces as `put_secret` does. `If-Match` guards it; 404 when that
+/// version is not kept. Restoring the current version makes a new version
+/// with the same value.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
+    params(SecretVersionPath, IfMatch),
+    responses(
+        (status = 200, description = "The secret, its current version now holding the restored value.", body = Secret,
+            headers(("ETag" = String, description = "Version of the secret."))),
+        (status = 404, description = "No such secret, or that version is not kept.", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(404, "not_found", "secret version my-connector-api-key/3 was not found", "/v1/secrets/my-connector-api-key/versions/3/restore"))),
+    )
+)]
+#[post("/secrets/{secret_id}/versions/{version}/restore")]
+pub async fn restore_secret_version(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<SecretVersionPath>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let path = path.into_inner();
+    path.validate()?;
+    let (id, version) = (path.secret_id.0, path.version);
+    let vault = state.vault()?.clone();
+    let keep = state.secret_versions;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let row = state
+        .db
+        .write(move |conn| {
+            repo::restore(
+                conn,
+                &vault,
+                &org,
+                &id,
+                version,
+                &if_match,
+                keep,
+                audit.clone(),
+            )
+        })
+        .await?;
+    Ok(json_with_etag(&row.etag(), &Secret::from(&row)))
 }
 
 /// Create or replace a secret
 ///
 /// Stores the value under this id: 201 with `result: created` when the id
 /// was new in the organization, else 200 with `result: updated` (the value
-/// and description are replaced; `If-Match` guards the replacement).
+/// and description are replaced; `If-Match` guards the replacement). The
+/// replaced value is kept as an earlier version (see `get_secret`'s
+/// `version`); beyond `KEYGATE_SECRET_VERSIONS` the oldest are deleted in
+/// the same transaction.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::ServingAndIndexing)), ("x-keygate-audit" = json!("secret"))),
@@ -163,6 +267,7 @@ pub async fn put_secret(
     let body = body.into_inner();
     body.check()?;
     let vault = state.vault()?.clone();
+    let keep = state.secret_versions;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
     let (row, created) = state
@@ -176,6 +281,7 @@ pub async fn put_secret(
                 &body.value,
                 body.description.clone(),
                 &if_match,
+                keep,
                 audit.clone(),
             )
         })

@@ -17,6 +17,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(handlers::create_secret)
         .service(handlers::list_secrets)
         .service(handlers::get_secret)
+        .service(handlers::list_secret_versions)
+        .service(handlers::restore_secret_version)
         .service(handlers::put_secret)
         .service(handlers::delete_secret)
         .service(handlers::undelete_secret);

@@ -1,0 +1,2 @@
+DROP TABLE secret_versions;
+ALTER TABLE secrets DROP COLUMN version;
