@@ -20,10 +20,11 @@ async fn verify_code(app: &TestApp, key: &str) -> String {
     verdict["code"].as_str().unwrap().to_owned()
 }
 
-async fn listed_ids(app: &TestApp, query: &str) -> Vec<String> {
+/// The ids a list answers (its first 100), with `query`.
+async fn listed(app: &TestApp, collection: &str, query: &str) -> Vec<String> {
     let page: Value = app
         .get(
-            &format!("/v1/api_keys?limit=100&{query}"),
+            &format!("{collection}?limit=100&{query}"),
             &app.bootstrap_key,
         )
         .await
@@ -36,6 +37,14 @@ async fn listed_ids(app: &TestApp, query: &str) -> Vec<String> {
         .iter()
         .map(|k| k["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+async fn listed_ids(app: &TestApp, query: &str) -> Vec<String> {
+    listed(app, "/v1/api_keys", query).await
+}
+
+async fn listed_secret_ids(app: &TestApp, query: &str) -> Vec<String> {
+    listed(app, "/v1/secrets", query).await
 }
 
 backend_test! {
@@ -127,24 +136,6 @@ async fn a_window_of_zero_deletes_at_once() {
         .post(&format!("{path}/undelete"), &app.bootstrap_key, &json!({}))
         .await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
-}
-
-async fn listed_secret_ids(app: &TestApp, query: &str) -> Vec<String> {
-    let page: Value = app
-        .get(
-            &format!("/v1/secrets?limit=100&{query}"),
-            &app.bootstrap_key,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 async fn put_secret(app: &TestApp, id: &str, value: &str) -> StatusCode {
