@@ -157,11 +157,22 @@ pub async fn authenticate(
     let surface = surfaces.for_path(req.path());
     let outcome = match identify(&state, surface.presented_key(req.headers())).await {
         Err(refused) => Err(refused),
-        Ok(record) => permit(&req, route, &record, &request_id).map_err(|err| (err, Some(record))),
+        Ok(record) => match permit(&req, route, &record, &request_id) {
+            Ok(caller) => Ok((caller, record)),
+            Err(err) => Err((err, Some(record))),
+        },
     };
     match outcome {
-        Ok(caller) => {
-            state.last_used.touch(&caller.key_id, now().naive_utc());
+        Ok((caller, record)) => {
+            let at = now();
+            // keygate's own API counts against the calling key's limits
+            // (and its identity's); the dialects answer as their vendors do.
+            if surface.name() == NATIVE {
+                if let Err(limited) = within_limits(&state, &record, at).await {
+                    return Ok(req.error_response(limited));
+                }
+            }
+            state.last_used.touch(&caller.key_id, at.naive_utc());
             if let Some(contract) = route.contract.clone() {
                 req.extensions_mut().insert(contract);
             }
@@ -182,6 +193,31 @@ pub async fn authenticate(
             }
             Ok(req.error_response(err))
         }
+    }
+}
+
+/// Name of the native surface (`surface::Surface::name`).
+const NATIVE: &str = "native";
+
+/// Counts one request against the calling key's rate limits and its
+/// identity's; 429 `rate_limited` when one is exhausted (nothing counted).
+async fn within_limits(
+    state: &AppState,
+    record: &KeyRecord,
+    at: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let metered = state
+        .metering
+        .meter(&state.db, record, None, 1, false, at)
+        .await?;
+    match metered.ratelimits.into_iter().find(|l| l.exceeded) {
+        Some(l) if metered.refusal.is_some() => Err(ApiError::RateLimited {
+            retry_after: ((l.reset_at_ms - at.timestamp_millis()) as f64 / 1000.0).ceil().max(1.0) as i64,
+            window: (l.duration + 999) / 1000,
+            limit: l.limit,
+            name: l.name,
+        }),
+        _ => Ok(()),
     }
 }
 

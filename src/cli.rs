@@ -169,6 +169,7 @@ fn create_key(args: CreateKeyArgs) -> Result<(), CliError> {
         expires_at: None,
         enabled: true,
         resource_scopes: None,
+        usage: Default::default(),
     };
     let (row, key) = db
         .write_blocking(|conn| {

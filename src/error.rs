@@ -112,6 +112,18 @@ pub enum ApiError {
     /// 415: body is not JSON.
     #[error("request body must be application/json")]
     UnsupportedMediaType,
+    /// 429: a rate limit of the calling key (or its identity) is exhausted.
+    #[error("the rate limit {name} of this key allows {limit} requests per {window} s; retry after {retry_after} s")]
+    RateLimited {
+        /// The exhausted limit's name.
+        name: String,
+        /// Its limit per window.
+        limit: i64,
+        /// Its window in whole seconds (rounded up).
+        window: i64,
+        /// Seconds until its window resets (rounded up).
+        retry_after: i64,
+    },
     /// 503: the database cannot be reached now.
     #[error("the database is unavailable")]
     Unavailable,
@@ -213,6 +225,7 @@ impl ApiError {
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable | ApiError::MasterKeyMissing => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -233,6 +246,7 @@ impl ApiError {
             ApiError::BodyTimeout { .. } => "body_timeout",
             ApiError::UriTooLong { .. } => "uri_too_long",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable => "service_unavailable",
             ApiError::MasterKeyMissing => "master_key_missing",
             ApiError::Timeout => "request_timeout",

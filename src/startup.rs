@@ -36,6 +36,7 @@ use crate::http::timeout::{request_timeout, DefaultDeadline};
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
+use crate::keys::usage::Metering;
 use crate::resources::api_keys::repo as api_keys;
 use crate::resources::organizations::repo::{self as organizations, DEFAULT_ORGANIZATION};
 use crate::resources::providers::repo as providers;
@@ -287,6 +288,7 @@ impl Application {
             db,
             caches,
             last_used: Arc::new(LastUsed::default()),
+            metering: Arc::new(Metering::default()),
             vault,
             policy_names: Arc::new(routes.policy_names()),
             refusals: Arc::new(Refusals::default()),
@@ -385,6 +387,7 @@ impl Application {
             loop {
                 tick.tick().await;
                 state.flush_last_used().await;
+                state.metering.sweep(crate::db::now());
             }
         });
         let state = self.state.clone();
@@ -457,6 +460,7 @@ impl Application {
             task.abort();
         }
         self.state.flush_last_used().await;
+        self.state.metering.give_back(&self.state.db).await;
         result
     }
 

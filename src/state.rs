@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::keys::cache::KeyCaches;
 use crate::keys::last_used::{self, LastUsed};
 use crate::keys::rights::PolicyNames;
+use crate::keys::usage::Metering;
 use crate::metrics::{metrics, MetricsToken};
 
 /// What every handler can reach.
@@ -25,6 +26,8 @@ pub struct AppState {
     pub caches: Arc<KeyCaches>,
     /// `last_used_at` values waiting to be written.
     pub last_used: Arc<LastUsed>,
+    /// Rate-limit windows and credit leases of this node.
+    pub metering: Arc<Metering>,
     /// The sealing service, when a master key is configured.
     pub vault: Option<Vault>,
     /// The operationIds and path parameters an `api_policy` may name.

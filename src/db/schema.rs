@@ -49,6 +49,54 @@ diesel::table! {
         /// When the key was deleted, while it is kept for the recovery
         /// window; `NULL` for a live key.
         deleted_at -> Nullable<Timestamp>,
+        /// The identity the key belongs to, if any.
+        identity_id -> Nullable<Text>,
+        /// JSON array of the key's own rate limits, if any.
+        ratelimits -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Identities: a customer's keys grouped under its own id.
+    identities (id) {
+        /// `idn_` id.
+        id -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// The customer's own id, unique per organization.
+        external_id -> Text,
+        /// Display name.
+        name -> Nullable<Text>,
+        /// JSON object of free-form metadata.
+        metadata -> Nullable<Text>,
+        /// JSON array of the identity's shared rate limits, if any.
+        ratelimits -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Credit balances of keys and identities; no row: unlimited.
+    credits (owner_id) {
+        /// The `aky_` key or `idn_` identity.
+        owner_id -> Text,
+        /// Owning organization.
+        organization_id -> Text,
+        /// Credits left in the database (nodes may hold leased ones).
+        remaining -> BigInt,
+        /// Refill period in milliseconds, if refilled.
+        refill_interval -> Nullable<BigInt>,
+        /// What a refill sets `remaining` to.
+        refill_amount -> Nullable<BigInt>,
+        /// Start of the current refill period.
+        refilled_at -> Timestamp,
+        /// Grows with every absolute change; voids older leases.
+        epoch -> BigInt,
+        /// Last change.
+        updated_at -> Timestamp,
     }
 }
 
@@ -104,6 +152,8 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::joinable!(api_keys -> identities (identity_id));
+diesel::joinable!(credits -> api_keys (owner_id));
 
 diesel::table! {
     /// Ids of the master keys that encrypted this database.
@@ -386,5 +436,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     organization_settings,
     provider_credentials,
     providers,
-    cache_invalidations
+    cache_invalidations,
+    identities,
+    credits
 );

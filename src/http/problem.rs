@@ -214,6 +214,29 @@ impl ResponseError for ApiError {
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             }
+            ApiError::RateLimited {
+                name,
+                limit,
+                window,
+                retry_after,
+            } => {
+                // draft-ietf-httpapi-ratelimit-headers: the policy and the
+                // state of the exhausted limit (`name` is 1 to 64 of
+                // A-Z a-z 0-9 . _ -, safe in a quoted string).
+                let pairs = [
+                    (header::RETRY_AFTER.as_str(), retry_after.to_string()),
+                    ("ratelimit-policy", format!("\"{name}\";q={limit};w={window}")),
+                    ("ratelimit", format!("\"{name}\";r=0;t={retry_after}")),
+                ];
+                for (name, value) in pairs {
+                    if let (Ok(name), Ok(value)) = (
+                        header::HeaderName::try_from(name),
+                        header::HeaderValue::from_str(&value),
+                    ) {
+                        headers.insert(name, value);
+                    }
+                }
+            }
             // The rest of the body may still come; the connection is not
             // reused for another request.
             ApiError::BodyTimeout { .. } => {

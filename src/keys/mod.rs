@@ -3,9 +3,12 @@
 //! rotation machinery for API keys, cluster keys and cluster service keys
 //! (`model`, `repo`, `dto`), the identity records a look-up finds
 //! (`records`), the look-up caches and their invalidation after commit
-//! (`cache`), and `last_used_at` written behind (`last_used`).
+//! (`cache`), `last_used_at` written behind (`last_used`), and usage control: rate
+//! limits and credit leases on the hot path (`usage`) over the balances
+//! (`credits`).
 
 pub mod cache;
+pub mod credits;
 pub mod dto;
 pub mod format;
 pub mod last_used;
@@ -13,6 +16,7 @@ pub mod model;
 pub mod records;
 pub mod repo;
 pub mod rights;
+pub mod usage;
 
 /// `owner_kind` of API key secrets.
 pub const OWNER_API_KEY: &str = "api_key";

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::KeySecretRow;
 use super::rights::Rights;
+use super::usage::KeyUsage;
 
 /// An API key found by one of its secrets, with its rights parsed once (it
 /// is what the authentication cache holds).
@@ -21,6 +22,8 @@ pub struct KeyRecord {
     pub rights: Rights,
     /// The secret presented.
     pub secret: KeySecretRow,
+    /// Its limits and balance, and its identity's.
+    pub usage: KeyUsage,
 }
 
 /// Why a known key does not authenticate.

@@ -13,10 +13,11 @@ use super::format::{self, GeneratedKey, KeyKind};
 use super::model::{KeySecretRow, STATE_CURRENT, STATE_PENDING};
 use super::records::KeyRecord;
 use super::rights::Rights;
+use super::usage::{CreditTerms, IdentityUsage, KeyUsage, RateLimit};
 use super::OWNER_API_KEY;
 use crate::crypto::hash_key;
 use crate::db::changes;
-use crate::db::schema::{api_keys, key_secrets};
+use crate::db::schema::{api_keys, credits, identities, key_secrets};
 use crate::db::{now, AnyConnection};
 use crate::error::ApiError;
 
@@ -260,8 +261,10 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
         Option<chrono::NaiveDateTime>,
         Option<String>,
     );
+    type UsageColumns = (Option<String>, Option<String>, Option<i64>);
     let found = key_secrets::table
         .inner_join(api_keys::table.on(api_keys::id.eq(key_secrets::owner_id)))
+        .left_join(credits::table.on(credits::owner_id.eq(api_keys::id)))
         .filter(key_secrets::key_hash.eq(hash))
         .filter(key_secrets::owner_kind.eq(OWNER_API_KEY))
         // A key deleted into the recovery window never authenticates.
@@ -277,34 +280,86 @@ pub fn find_api_key(conn: &mut AnyConnection, hash: &str) -> Result<Option<KeyRe
                 api_keys::expires_at,
                 api_keys::resource_scopes,
             ),
+            (
+                api_keys::identity_id,
+                api_keys::ratelimits,
+                credits::epoch.nullable(),
+            ),
             KeySecretRow::as_select(),
         ))
-        .first::<(Columns, KeySecretRow)>(conn)
+        .first::<(Columns, UsageColumns, KeySecretRow)>(conn)
         .optional()?;
-    found
-        .map(
-            |(
-                (key_id, organization_id, enabled, role, policy, cidrs, expires_at, scopes),
-                secret,
-            )| {
-                let rights = Rights::from_stored(
-                    &role,
-                    policy.as_deref(),
-                    cidrs.as_deref(),
-                    expires_at.map(|t| t.and_utc()),
-                    scopes.as_deref(),
-                )
-                .map_err(|what| {
-                    ApiError::internal(format!("api key {key_id} has a corrupt {what}"))
-                })?;
-                Ok(KeyRecord {
-                    key_id,
-                    organization_id,
-                    enabled,
-                    rights,
-                    secret,
-                })
-            },
-        )
-        .transpose()
+    let Some((
+        (key_id, organization_id, enabled, role, policy, cidrs, expires_at, scopes),
+        (identity_id, ratelimits, epoch),
+        secret,
+    )) = found
+    else {
+        return Ok(None);
+    };
+    let corrupt = |what| ApiError::internal(format!("api key {key_id} has a corrupt {what}"));
+    let rights = Rights::from_stored(
+        &role,
+        policy.as_deref(),
+        cidrs.as_deref(),
+        expires_at.map(|t| t.and_utc()),
+        scopes.as_deref(),
+    )
+    .map_err(corrupt)?;
+    let usage = KeyUsage {
+        ratelimits: RateLimit::from_stored(ratelimits.as_deref()).map_err(corrupt)?,
+        credits: epoch.map(|epoch| CreditTerms { epoch }),
+        identity: match identity_id {
+            Some(id) => find_identity(conn, &id)?,
+            None => None,
+        },
+    };
+    Ok(Some(KeyRecord {
+        key_id,
+        organization_id,
+        enabled,
+        rights,
+        secret,
+        usage,
+    }))
+}
+
+/// What usage control needs of a key's identity.
+fn find_identity(conn: &mut AnyConnection, id: &str) -> Result<Option<IdentityUsage>, ApiError> {
+    type Columns = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
+    let found = identities::table
+        .left_join(credits::table.on(credits::owner_id.eq(identities::id)))
+        .filter(identities::id.eq(id))
+        .select((
+            identities::id,
+            identities::external_id,
+            identities::name,
+            identities::metadata,
+            identities::ratelimits,
+            credits::epoch.nullable(),
+        ))
+        .first::<Columns>(conn)
+        .optional()?;
+    let Some((id, external_id, name, metadata, ratelimits, epoch)) = found else {
+        return Ok(None);
+    };
+    let corrupt = |what| ApiError::internal(format!("identity {id} has a corrupt {what}"));
+    let metadata = metadata
+        .map(|m| serde_json::from_str(&m).map_err(|_| corrupt("metadata")))
+        .transpose()?;
+    Ok(Some(IdentityUsage {
+        ratelimits: RateLimit::from_stored(ratelimits.as_deref()).map_err(corrupt)?,
+        credits: epoch.map(|epoch| CreditTerms { epoch }),
+        id,
+        external_id,
+        name,
+        metadata,
+    }))
 }

@@ -10,6 +10,7 @@ pub mod audit_events;
 pub mod clusters;
 pub mod connectors;
 pub mod document;
+pub mod identities;
 pub mod key_policies;
 pub mod leaks;
 pub mod organizations;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .wrap(from_fn(crate::auth::authenticate))
                 .configure(api_keys::configure)
                 .configure(verify::configure)
+                .configure(identities::configure)
                 .configure(audit_events::configure)
                 .configure(secrets::configure)
                 .configure(connectors::configure)

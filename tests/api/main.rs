@@ -30,3 +30,4 @@ mod providers;
 mod recovery;
 mod rekey;
 mod secrets;
+mod usage;

@@ -39,7 +39,7 @@ fn view(key: NativeApiKey, secret_key: Option<String>) -> ApiKey {
 }
 
 fn view_of(row: ApiKeyRow) -> Result<ApiKey, ApiError> {
-    Ok(view(NativeApiKey::from_row(row, Vec::new())?, None))
+    Ok(view(NativeApiKey::from_row(row, Vec::new(), None)?, None))
 }
 
 /// The native field names in a 400, as Vectara's: `resource_scopes` is
@@ -82,6 +82,9 @@ pub async fn vectara_create_api_key(
         expires_at: None,
         enabled: None,
         resource_scopes: body.corpus_keys,
+        identity_id: None,
+        ratelimits: None,
+        credits: None,
     }
     .into_input(&state.policy_names)
     .map_err(vendor_fields)?;
@@ -93,7 +96,7 @@ pub async fn vectara_create_api_key(
         .write(move |conn| repo::create(conn, &org, &input, audit.clone()))
         .await?;
     let location = format!("{PREFIX}/{}", row.id);
-    let created = view(NativeApiKey::from_row(row, Vec::new())?, Some(key.value));
+    let created = view(NativeApiKey::from_row(row, Vec::new(), None)?, Some(key.value));
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
         .json(created))
@@ -201,6 +204,9 @@ pub async fn vectara_update_api_key(
         api_policy: None,
         allowed_cidrs: None,
         expires_at: None,
+        identity_id: None,
+        ratelimits: None,
+        credits: None,
     }
     .into_patch(&state.policy_names)?;
     let audit = caller.audit(&id);

@@ -7,12 +7,15 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::model::ApiKeyRow;
-use super::repo::{ApiKeyPatch, ImportedKey, ListFilter, NewApiKey};
+use super::repo::{ApiKeyPatch, ImportedKey, KeyUsageInput, ListFilter, NewApiKey};
 use crate::error::{field_errors, ApiError, FieldError};
 use crate::fields::present;
+use crate::keys::credits::{CreditRow, Credits, CreditsInput};
 use crate::keys::dto::PendingKey;
 use crate::keys::rights::{ApiPolicy, PolicyNames, Role};
+use crate::keys::usage::RateLimit;
 use crate::net::Cidr;
+use crate::resources::identities::dto::IdentityId;
 
 crate::prefixed_id!(
     /// An API key id: `aky_` and 32 hex digits.
@@ -68,6 +71,34 @@ pub struct CreateApiKey {
     /// scopes. Not for `personal` keys, which manage the organization.
     #[schema(nullable = true, min_items = 1, max_items = 100, example = json!(["docs", "faq"]))]
     pub resource_scopes: Option<Vec<ResourceScope>>,
+    /// The identity (`idn_` id, of this organization) the key belongs to;
+    /// its shared limits and credits then apply to the key too.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^idn_[0-9a-f]{32}$", example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub identity_id: Option<IdentityId>,
+    /// The key's own rate limits (at most 20, distinct names), applied to
+    /// its verifies and to its own calls of this API.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, max_items = 20)]
+    pub ratelimits: Option<Vec<RateLimit>>,
+    /// The key's credit balance; absent: unlimited.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub credits: Option<CreditsInput>,
+}
+
+/// The field errors of a body's usage fields.
+fn check_usage(
+    ratelimits: Option<&[RateLimit]>,
+    credits: Option<&CreditsInput>,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Some(limits) = ratelimits {
+        errors.extend(RateLimit::check_all("ratelimits", limits));
+    }
+    if let Some(credits) = credits {
+        errors.extend(credits.check("credits"));
+    }
 }
 
 /// One resource scope: 1 to 64 letters, digits, `_`, `-` or `=`.
@@ -129,6 +160,7 @@ impl CreateApiKey {
     pub fn into_input(self, names: &PolicyNames) -> Result<NewApiKey, ApiError> {
         let mut errors = field_errors(&self);
         check_policy(self.api_policy.as_ref(), names, &mut errors);
+        check_usage(self.ratelimits.as_deref(), self.credits.as_ref(), &mut errors);
         if let Some(scopes) = &self.resource_scopes {
             errors.extend(check_resource_scopes(
                 "resource_scopes",
@@ -149,6 +181,11 @@ impl CreateApiKey {
             resource_scopes: self
                 .resource_scopes
                 .map(|s| s.into_iter().map(|s| s.0).collect()),
+            usage: KeyUsageInput {
+                identity_id: self.identity_id.map(|i| i.0),
+                ratelimits: self.ratelimits.unwrap_or_default(),
+                credits: self.credits,
+            },
         })
     }
 }
@@ -184,6 +221,18 @@ pub struct UpdateApiKey {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(example = "2030-01-01T00:00:00Z")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// The identity the key belongs to, or `null` to detach it.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, pattern = "^idn_[0-9a-f]{32}$", example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub identity_id: Option<Option<IdentityId>>,
+    /// The key's own rate limits, replacing the earlier ones (`[]`: none).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, max_items = 20)]
+    pub ratelimits: Option<Vec<RateLimit>>,
+    /// A new credit balance (replacing the earlier one and what nodes had
+    /// leased of it), or `null` for unlimited.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    pub credits: Option<Option<CreditsInput>>,
 }
 
 impl UpdateApiKey {
@@ -198,6 +247,9 @@ impl UpdateApiKey {
                 .allowed_cidrs
                 .map(|c| c.map(|c| c.into_iter().map(|c| c.0).collect())),
             expires_at: self.expires_at,
+            identity_id: self.identity_id.map(|i| i.map(|i| i.0)),
+            ratelimits: self.ratelimits,
+            credits: self.credits,
         })
     }
 
@@ -218,6 +270,11 @@ impl UpdateApiKey {
         check_policy(
             self.api_policy.as_ref().and_then(Option::as_ref),
             names,
+            &mut errors,
+        );
+        check_usage(
+            self.ratelimits.as_deref(),
+            self.credits.as_ref().and_then(Option::as_ref),
             &mut errors,
         );
         ApiError::check_fields(errors)
@@ -317,12 +374,25 @@ pub struct ApiKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "2026-12-01T12:00:00Z")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The identity the key belongs to, or `null`.
+    #[schema(required = true, nullable = true, example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub identity_id: Option<String>,
+    /// The key's own rate limits (its identity's apply too).
+    pub ratelimits: Vec<RateLimit>,
+    /// The key's own credit balance, or `null` when unlimited.
+    #[schema(required = true, nullable = true)]
+    pub credits: Option<Credits>,
 }
 
 impl ApiKey {
     /// The view of a row and its pending keys.
-    pub fn from_row(row: ApiKeyRow, pending_keys: Vec<PendingKey>) -> Result<ApiKey, ApiError> {
+    pub fn from_row(
+        row: ApiKeyRow,
+        pending_keys: Vec<PendingKey>,
+        credits: Option<&CreditRow>,
+    ) -> Result<ApiKey, ApiError> {
         let rights = row.rights()?;
+        let ratelimits = row.ratelimits()?;
         Ok(ApiKey {
             id: row.id,
             organization_id: row.organization_id,
@@ -342,6 +412,9 @@ impl ApiKey {
             last_used_at: row.last_used_at.map(|t| t.and_utc()),
             pending_keys,
             deleted_at: row.deleted_at.map(|t| t.and_utc()),
+            identity_id: row.identity_id,
+            ratelimits,
+            credits: credits.map(Credits::from),
         })
     }
 }
@@ -503,6 +576,9 @@ impl ImportApiKeys {
                 expires_at: key.expires_at,
                 enabled: key.enabled,
                 resource_scopes: None,
+                identity_id: None,
+                ratelimits: None,
+                credits: None,
             };
             let input = match create.into_input(names) {
                 Ok(input) => Some(input),

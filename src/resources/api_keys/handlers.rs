@@ -18,17 +18,21 @@ use crate::http::conditional::{json_with_etag, IfMatch};
 use crate::http::page::PageQuery;
 use crate::http::params::{Path, Query};
 use crate::http::problem::problem_example;
+use crate::keys::credits::{ChangeCredits, CreditRow, Credits};
 use crate::keys::dto::{RevokedPending, RotateKey};
 use crate::keys::rights::Role;
 use crate::state::AppState;
 
 /// The view with its `ETag`.
 fn respond(
-    row: ApiKeyRow,
-    pending: Vec<crate::keys::dto::PendingKey>,
+    (row, pending, credits): (
+        ApiKeyRow,
+        Vec<crate::keys::dto::PendingKey>,
+        Option<CreditRow>,
+    ),
 ) -> Result<HttpResponse, ApiError> {
     let etag = row.etag();
-    Ok(json_with_etag(&etag, &ApiKey::from_row(row, pending)?))
+    Ok(json_with_etag(&etag, &ApiKey::from_row(row, pending, credits.as_ref())?))
 }
 
 /// Create an API key
@@ -59,14 +63,18 @@ pub async fn create_api_key(
     input.rights().ensure_within(&caller.rights)?;
     let audit = caller.audit("");
     let org = caller.organization_id.clone();
-    let (row, key) = state
+    let (row, key, credits) = state
         .db
-        .write(move |conn| repo::create(conn, &org, &input, audit.clone()))
+        .write(move |conn| {
+            let (row, key) = repo::create(conn, &org, &input, audit.clone())?;
+            let balance = crate::keys::credits::one(conn, &row.id)?;
+            Ok((row, key, balance))
+        })
         .await?;
     let location = format!("/v1/api_keys/{}", row.id);
     let etag = row.etag();
     let created = ApiKeyWithSecret {
-        api_key: ApiKey::from_row(row, Vec::new())?,
+        api_key: ApiKey::from_row(row, Vec::new(), credits.as_ref())?,
         key: key.value,
     };
     Ok(HttpResponse::Created()
@@ -116,7 +124,7 @@ pub async fn import_api_keys(
         .await?;
     let data = rows
         .into_iter()
-        .map(|row| ApiKey::from_row(row, Vec::new()))
+        .map(|row| ApiKey::from_row(row, Vec::new(), None))
         .collect::<Result<_, _>>()?;
     Ok(HttpResponse::Created().json(ImportedApiKeys { data }))
 }
@@ -144,12 +152,13 @@ pub async fn list_api_keys(
     let filter = filter.into_inner().into_filter(state.recovery_window);
     let org = caller.organization_id;
     let query_page = page.clone();
-    let (rows, mut pending) = state
+    let (rows, mut pending, balances) = state
         .db
         .read(move |conn| {
             let rows = repo::list(conn, &org, &filter, &query_page)?;
             let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            Ok((rows, repo::pending_keys(conn, &ids)?))
+            let balances = crate::keys::credits::of(conn, &ids)?;
+            Ok((rows, repo::pending_keys(conn, &ids)?, balances))
         })
         .await?;
     let (rows, next_cursor) = page.finish(rows, |r| &r.id);
@@ -157,7 +166,8 @@ pub async fn list_api_keys(
         .into_iter()
         .map(|row| {
             let of_row = pending.remove(&row.id).unwrap_or_default();
-            ApiKey::from_row(row, of_row)
+            let balance = balances.get(&row.id);
+            ApiKey::from_row(row, of_row, balance)
         })
         .collect::<Result<_, _>>()?;
     Ok(web::Json(ApiKeyList { data, next_cursor }))
@@ -181,11 +191,11 @@ pub async fn get_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().api_key_id.0;
     let org = caller.organization_id;
-    let (row, pending) = state
+    let view = state
         .db
         .read(move |conn| repo::get_with_pending(conn, &org, &id))
         .await?;
-    respond(row, pending)
+    respond(view)
 }
 
 /// Update an API key
@@ -217,7 +227,7 @@ pub async fn update_api_key(
     let patch = body.into_inner().into_patch(&state.policy_names)?;
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let (row, pending) = state
+    let view = state
         .db
         .write(move |conn| {
             let row = repo::update_within(
@@ -232,7 +242,7 @@ pub async fn update_api_key(
             repo::with_pending(conn, row)
         })
         .await?;
-    respond(row, pending)
+    respond(view)
 }
 
 /// Delete an API key
@@ -315,18 +325,19 @@ pub async fn rotate_api_key(
     let grace = body.grace_seconds();
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let (row, pending, key) = state
+    let view_and_key = state
         .db
         .write(move |conn| {
             let check = repo::within(&caller.rights);
             let (_, key) = repo::rotate(conn, &org, &id, &if_match, grace, check, audit.clone())?;
-            let (row, pending) = repo::get_with_pending(conn, &org, &id)?;
-            Ok((row, pending, key))
+            let view = repo::get_with_pending(conn, &org, &id)?;
+            Ok((view, key))
         })
         .await?;
+    let ((row, pending, credits), key) = (view_and_key.0, view_and_key.1);
     let etag = row.etag();
     let body = ApiKeyWithSecret {
-        api_key: ApiKey::from_row(row, pending)?,
+        api_key: ApiKey::from_row(row, pending, credits.as_ref())?,
         key: key.value,
     };
     Ok(json_with_etag(&etag, &body))
@@ -359,7 +370,7 @@ pub async fn undelete_api_key(
     };
     let audit = caller.audit(&id);
     let org = caller.organization_id.clone();
-    let (row, pending) = state
+    let view = state
         .db
         .write(move |conn| {
             repo::undelete(
@@ -373,7 +384,7 @@ pub async fn undelete_api_key(
             repo::get_with_pending(conn, &org, &id)
         })
         .await?;
-    respond(row, pending)
+    respond(view)
 }
 
 /// Revoke an API key's pending keys
@@ -417,9 +428,48 @@ pub async fn revoke_pending_api_key(
 #[get("/me")]
 pub async fn get_me(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (org, id) = (caller.organization_id, caller.key_id);
-    let (row, pending) = state
+    let view = state
         .db
         .read(move |conn| repo::get_with_pending(conn, &org, &id))
         .await?;
-    respond(row, pending)
+    respond(view)
+}
+
+/// Change an API key's credits
+///
+/// `set` makes the key's own balance `value` (creating one if the key is
+/// unlimited; what nodes had leased of the old balance is void),
+/// `increment` adds `value`, `decrement` takes `value` away down to 0. A
+/// key without a balance answers `increment` and `decrement` with 409
+/// `no_credits`. The caller must hold at least the key's rights. Audited.
+#[utoipa::path(
+    tag = TAG,
+    extensions(("x-keygate-role" = json!(Role::Personal)), ("x-keygate-audit" = json!("api_key"))),
+    params(ApiKeyPath),
+    request_body(content = ChangeCredits, example = json!({"operation": "set", "value": 1000})),
+    responses(
+        (status = 200, description = "The balance after the change.", body = Credits),
+        (status = 409, description = "The key has no balance to increment or decrement (`no_credits`).", body = crate::http::problem::ProblemDetails, content_type = "application/problem+json",
+            example = json!(problem_example(409, "no_credits", "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3 has no credit balance (it is unlimited); set one first", "/v1/api_keys/aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3/credits"))),
+    )
+)]
+#[post("/api_keys/{api_key_id}/credits")]
+pub async fn change_api_key_credits(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: Path<ApiKeyPath>,
+    body: JsonBody<ChangeCredits>,
+) -> Result<web::Json<Credits>, ApiError> {
+    let id = path.into_inner().api_key_id.0;
+    let body = body.into_inner();
+    body.check()?;
+    let audit = caller.audit(&id);
+    let org = caller.organization_id.clone();
+    let row = state
+        .db
+        .write(move |conn| {
+            repo::change_credits(conn, &org, &id, &caller.rights, body, audit.clone())
+        })
+        .await?;
+    Ok(web::Json(Credits::from(&row)))
 }

@@ -21,5 +21,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(handlers::undelete_api_key)
         .service(handlers::rotate_api_key)
         .service(handlers::revoke_pending_api_key)
+        .service(handlers::change_api_key_credits)
         .service(handlers::get_me);
 }

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use crate::db::schema::api_keys;
 use crate::error::ApiError;
 use crate::keys::rights::{ApiPolicy, Rights};
+use crate::keys::usage::RateLimit;
 
 /// One API key's metadata.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -43,6 +44,10 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<NaiveDateTime>,
     /// When it was deleted (kept for the recovery window); `None` if live.
     pub deleted_at: Option<NaiveDateTime>,
+    /// The identity it belongs to.
+    pub identity_id: Option<String>,
+    /// Its own rate limits, JSON.
+    pub ratelimits: Option<String>,
 }
 
 impl ApiKeyRow {
@@ -61,6 +66,12 @@ impl ApiKeyRow {
             self.resource_scopes.as_deref(),
         )
         .map_err(|what| ApiError::internal(format!("api key {} has a corrupt {what}", self.id)))
+    }
+
+    /// The key's own rate limits.
+    pub fn ratelimits(&self) -> Result<Vec<RateLimit>, ApiError> {
+        RateLimit::from_stored(self.ratelimits.as_deref())
+            .map_err(|what| ApiError::internal(format!("api key {} has a corrupt {what}", self.id)))
     }
 }
 
@@ -93,6 +104,10 @@ pub struct ApiKeyChanges {
     pub allowed_cidrs: Option<Option<String>>,
     /// New expiry, or NULL.
     pub expires_at: Option<Option<NaiveDateTime>>,
+    /// New identity, or NULL.
+    pub identity_id: Option<Option<String>>,
+    /// New rate limits JSON, or NULL.
+    pub ratelimits: Option<Option<String>>,
     /// Always set.
     pub updated_at: Option<NaiveDateTime>,
 }

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use super::model::{cidrs_json, policy_json, scopes_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
-use crate::db::schema::{api_keys, connectors, key_secrets};
+use crate::db::schema::{api_keys, connectors, identities, key_secrets};
 use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, new_id, now, AnyConnection};
 use crate::error::ApiError;
@@ -21,6 +21,8 @@ use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::model::KeySecretRow;
 use crate::keys::repo::{self as rotation, Owner};
 use crate::keys::rights::{ApiPolicy, Rights, Role};
+use crate::keys::credits::{self, CreditRow, CreditsInput};
+use crate::keys::usage::RateLimit;
 use crate::keys::OWNER_API_KEY;
 use crate::resources::key_policies::repo as key_policies;
 
@@ -41,6 +43,36 @@ pub struct NewApiKey {
     pub enabled: bool,
     /// Resource scopes, if scoped.
     pub resource_scopes: Option<Vec<String>>,
+    /// Its identity, limits and balance.
+    pub usage: KeyUsageInput,
+}
+
+/// A new key's identity, rate limits and credit balance.
+#[derive(Debug, Clone, Default)]
+pub struct KeyUsageInput {
+    /// The identity it belongs to.
+    pub identity_id: Option<String>,
+    /// Its own rate limits.
+    pub ratelimits: Vec<RateLimit>,
+    /// Its own balance; `None`: unlimited.
+    pub credits: Option<CreditsInput>,
+}
+
+/// 400 unless the organization has this identity (a body's `identity_id`).
+fn check_identity(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<(), ApiError> {
+    let found: i64 = identities::table
+        .filter(identities::organization_id.eq(organization_id))
+        .filter(identities::id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if found == 0 {
+        return Err(ApiError::invalid_field(
+            "identity_id",
+            "not_found",
+            "must be the id of an identity of this organization",
+        ));
+    }
+    Ok(())
 }
 
 impl NewApiKey {
@@ -69,7 +101,7 @@ pub fn insert(
     conn: &mut AnyConnection,
     organization_id: &str,
     input: &NewApiKey,
-) -> QueryResult<(ApiKeyRow, GeneratedKey)> {
+) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
     insert_with_secret(
         conn,
         organization_id,
@@ -84,7 +116,7 @@ pub fn insert_with_secret(
     organization_id: &str,
     input: &NewApiKey,
     key: GeneratedKey,
-) -> QueryResult<(ApiKeyRow, GeneratedKey)> {
+) -> Result<(ApiKeyRow, GeneratedKey), ApiError> {
     let at = now().naive_utc();
     let row = ApiKeyRow {
         id: new_id("aky_"),
@@ -102,10 +134,16 @@ pub fn insert_with_secret(
         updated_at: at,
         last_used_at: None,
         deleted_at: None,
+        identity_id: input.usage.identity_id.clone(),
+        ratelimits: RateLimit::to_stored(&input.usage.ratelimits),
     };
+    if let Some(identity) = &row.identity_id {
+        check_identity(conn, organization_id, identity)?;
+    }
     diesel::insert_into(api_keys::table)
         .values(&row)
         .execute(conn)?;
+    credits::put(conn, organization_id, &row.id, input.usage.credits.as_ref())?;
     let key = rotation::issue_given(conn, owner(organization_id, &row.id), key)?;
     Ok((row, key))
 }
@@ -189,10 +227,16 @@ pub fn import(
                 updated_at: at.naive_utc(),
                 last_used_at: None,
                 deleted_at: None,
+                identity_id: input.usage.identity_id.clone(),
+                ratelimits: RateLimit::to_stored(&input.usage.ratelimits),
             };
+            if let Some(identity) = &row.identity_id {
+                check_identity(conn, organization_id, identity)?;
+            }
             diesel::insert_into(api_keys::table)
                 .values(&row)
                 .execute(conn)?;
+            credits::put(conn, organization_id, &row.id, input.usage.credits.as_ref())?;
             rotation::issue_hashed(
                 conn,
                 owner(organization_id, &row.id),
@@ -329,7 +373,7 @@ pub fn get_with_pending(
     conn: &mut AnyConnection,
     organization_id: &str,
     id: &str,
-) -> Result<(ApiKeyRow, Vec<PendingKey>), ApiError> {
+) -> Result<(ApiKeyRow, Vec<PendingKey>, Option<CreditRow>), ApiError> {
     // One round trip: the key joined to each of its pending secrets (one
     // row without any when it has none).
     let rows: Vec<(ApiKeyRow, Option<KeySecretRow>)> = api_keys::table
@@ -356,17 +400,19 @@ pub fn get_with_pending(
         .chain(rows.filter_map(|(_, secret)| secret))
         .map(|secret| PendingKey::from(&secret))
         .collect();
-    Ok((row, pending))
+    let balance = credits::one(conn, &row.id)?;
+    Ok((row, pending, balance))
 }
 
-/// A key and its still-working pending keys.
+/// A key, its still-working pending keys and its credit balance.
 pub fn with_pending(
     conn: &mut AnyConnection,
     row: ApiKeyRow,
-) -> Result<(ApiKeyRow, Vec<PendingKey>), ApiError> {
+) -> Result<(ApiKeyRow, Vec<PendingKey>, Option<CreditRow>), ApiError> {
     let mut pending = pending_keys(conn, std::slice::from_ref(&row.id))?;
     let of_row = pending.remove(&row.id).unwrap_or_default();
-    Ok((row, of_row))
+    let balance = credits::one(conn, &row.id)?;
+    Ok((row, of_row, balance))
 }
 
 /// One key of the organization, or 404.
@@ -421,6 +467,12 @@ pub struct ApiKeyPatch {
     pub allowed_cidrs: Option<Option<Vec<IpNet>>>,
     /// New expiry, or never.
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// New identity, or none.
+    pub identity_id: Option<Option<String>>,
+    /// New rate limits (empty: none).
+    pub ratelimits: Option<Vec<RateLimit>>,
+    /// New balance, or unlimited.
+    pub credits: Option<Option<CreditsInput>>,
 }
 
 impl ApiKeyPatch {
@@ -443,6 +495,8 @@ impl ApiKeyPatch {
             api_policy: self.api_policy.map(|p| p.as_ref().map(policy_json)),
             allowed_cidrs: self.allowed_cidrs.map(|c| c.as_deref().map(cidrs_json)),
             expires_at: self.expires_at.map(|t| t.map(|t| t.naive_utc())),
+            identity_id: self.identity_id,
+            ratelimits: self.ratelimits.map(|l| RateLimit::to_stored(&l)),
             updated_at: None,
         };
         (changes, after)
@@ -471,20 +525,30 @@ pub fn update_within(
             "expires_at",
         )?;
     }
-    update(
-        conn,
-        organization_id,
-        id,
-        if_match,
-        |current| {
-            let before = current.rights()?;
-            before.ensure_within(caller)?;
-            let (changes, after) = patch.apply(&before);
-            after.ensure_within(caller)?;
-            Ok(changes)
-        },
-        audit,
-    )
+    let credits = patch.credits;
+    if let Some(Some(identity)) = &patch.identity_id {
+        check_identity(conn, organization_id, identity)?;
+    }
+    conn.transaction(|conn| {
+        let row = update(
+            conn,
+            organization_id,
+            id,
+            if_match,
+            |current| {
+                let before = current.rights()?;
+                before.ensure_within(caller)?;
+                let (changes, after) = patch.apply(&before);
+                after.ensure_within(caller)?;
+                Ok(changes)
+            },
+            audit,
+        )?;
+        if let Some(credits) = credits {
+            credits::put(conn, organization_id, id, credits.as_ref())?;
+        }
+        Ok(row)
+    })
 }
 
 /// Loads a key, checks `If-Match`, lets `change` decide the changes (and
@@ -558,6 +622,7 @@ pub fn delete(
             rotation::changed(owner(organization_id, id));
         } else {
             rotation::delete_all(conn, owner(organization_id, id))?;
+            credits::remove(conn, id)?;
             diesel::delete(api_keys::table.filter(api_keys::id.eq(id)))
                 .execute(conn)
                 .map_err(|e| ApiError::from_db_with_conflict(e, used))?;
@@ -623,6 +688,7 @@ pub fn purge_deleted(conn: &mut AnyConnection, cutoff: DateTime<Utc>) -> Result<
             .load(conn)?;
         for (id, organization_id) in &batch {
             rotation::delete_all(conn, owner(organization_id, id))?;
+            credits::remove(conn, id)?;
             diesel::delete(api_keys::table.filter(api_keys::id.eq(id))).execute(conn)?;
         }
         Ok(batch.len())
@@ -689,5 +755,23 @@ pub fn revoke_pending(
         }
         audit.record(conn)?;
         Ok(revoked)
+    })
+}
+
+/// Applies a credits operation to a key's own balance, for a caller holding
+/// at least the key's rights, with the audit event.
+pub fn change_credits(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+    caller: &Rights,
+    body: credits::ChangeCredits,
+    audit: AuditEvent,
+) -> Result<CreditRow, ApiError> {
+    conn.transaction(|conn| {
+        get(conn, organization_id, id)?.rights()?.ensure_within(caller)?;
+        let row = credits::change(conn, organization_id, id, body)?;
+        audit.record(conn)?;
+        Ok(row)
     })
 }

@@ -63,7 +63,7 @@ pub async fn create_organization(
     let body = CreatedOrganization {
         organization: created.organization.into(),
         api_key: ApiKeyWithSecret {
-            api_key: ApiKey::from_row(created.api_key, Vec::new())?,
+            api_key: ApiKey::from_row(created.api_key, Vec::new(), None)?,
             key: created.key.value,
         },
     };

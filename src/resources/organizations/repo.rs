@@ -41,6 +41,7 @@ fn first_key(name: &str, creator: Option<&Rights>) -> Result<NewApiKey, ApiError
         expires_at: creator.and_then(|r| r.expires_at),
         enabled: true,
         resource_scopes: None,
+        usage: Default::default(),
     };
     if let Some(creator) = creator {
         key.rights().ensure_within(creator)?;

@@ -8,6 +8,7 @@ use validator::Validate;
 use crate::fields::present;
 use crate::keys::records::{ClusterKeyRecord, KeyRecord, Unusable};
 use crate::keys::rights::Role;
+use crate::keys::usage::{Metered, Refusal, Scope};
 use crate::net::IpAddress;
 use crate::resources::clusters::domain::ClusterService;
 
@@ -29,6 +30,26 @@ pub struct VerifyKey {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub client_ip: Option<IpAddress>,
+    /// What this verify costs, 0 to 10,000 (default 1): each applied rate
+    /// limit counts it and each credit balance of the key and its identity
+    /// pays it. 0 checks the limits without counting.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(range(min = 0, max = 10000, message = "must be 0 to 10000"))]
+    #[schema(nullable = false, minimum = 0, maximum = 10000, example = 1)]
+    pub cost: Option<i64>,
+    /// The names of the rate limits to apply, of the key's and its
+    /// identity's; absent: all of them. A name neither has is not applied.
+    #[serde(default, deserialize_with = "present")]
+    #[validate(length(max = 40, message = "must name at most 40 limits"))]
+    #[schema(nullable = false, max_items = 40, example = json!(["requests"]))]
+    pub ratelimits: Option<Vec<String>>,
+}
+
+impl VerifyKey {
+    /// The cost of this verify.
+    pub fn cost(&self) -> i64 {
+        self.cost.unwrap_or(1)
+    }
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -36,6 +57,8 @@ impl std::fmt::Debug for VerifyKey {
         f.debug_struct("VerifyKey")
             .field("key", &"<redacted>")
             .field("client_ip", &self.client_ip)
+            .field("cost", &self.cost)
+            .field("ratelimits", &self.ratelimits)
             .finish()
     }
 }
@@ -56,6 +79,78 @@ pub enum VerifyCode {
     Expired,
     /// `client_ip` is outside the key's `allowed_cidrs`.
     IpNotAllowed,
+    /// An applied rate limit is exhausted for its window (see
+    /// `ratelimits`); nothing was counted or spent.
+    RateLimited,
+    /// A credit balance of the key or its identity cannot pay the `cost`
+    /// (see `credits`); nothing was counted or spent.
+    UsageExceeded,
+}
+
+impl VerifyCode {
+    /// The code as written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyCode::Valid => "VALID",
+            VerifyCode::Malformed => "MALFORMED",
+            VerifyCode::NotFound => "NOT_FOUND",
+            VerifyCode::Disabled => "DISABLED",
+            VerifyCode::Expired => "EXPIRED",
+            VerifyCode::IpNotAllowed => "IP_NOT_ALLOWED",
+            VerifyCode::RateLimited => "RATE_LIMITED",
+            VerifyCode::UsageExceeded => "USAGE_EXCEEDED",
+        }
+    }
+}
+
+/// The identity a verified key belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedIdentity {
+    /// `idn_` id.
+    #[schema(example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    pub id: String,
+    /// The customer's own id.
+    #[schema(example = "customer-42")]
+    pub external_id: String,
+    /// Display name, or `null`.
+    #[schema(required = true, nullable = true, example = "Acme Ltd")]
+    pub name: Option<String>,
+    /// The identity's metadata, or `null`.
+    #[schema(required = true, nullable = true, value_type = Option<Object>, example = json!({"plan": "pro"}))]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One rate limit applied to a verify.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppliedRateLimit {
+    /// The limit's name.
+    #[schema(example = "requests")]
+    pub name: String,
+    /// `key` (the key's own) or `identity` (shared by the identity's keys).
+    pub scope: Scope,
+    /// Units allowed per window.
+    #[schema(example = 10)]
+    pub limit: i64,
+    /// The window in milliseconds.
+    #[schema(example = 1000)]
+    pub duration: i64,
+    /// Units left in the current window after this verify.
+    #[schema(example = 9)]
+    pub remaining: i64,
+    /// When the current window ends.
+    pub reset_at: DateTime<Utc>,
+    /// Whether this verify was over the limit.
+    pub exceeded: bool,
+}
+
+/// A credit balance a verify paid from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpentCredits {
+    /// `key` or `identity`.
+    pub scope: Scope,
+    /// Credits left after this verify, as the answering node knows them.
+    #[schema(example = 99)]
+    pub remaining: i64,
 }
 
 /// Whether a verified key is the key's current secret or a rotated-away one
@@ -126,6 +221,15 @@ pub struct Verification {
     /// `null` when it is not scoped (or not found).
     #[schema(required = true, nullable = true, example = json!(["docs", "faq"]))]
     pub resource_scopes: Option<Vec<String>>,
+    /// The identity the API key belongs to, or `null`.
+    #[schema(required = true, nullable = true)]
+    pub identity: Option<VerifiedIdentity>,
+    /// The rate limits applied to a key that is otherwise valid, with what
+    /// is left of each; empty when none apply.
+    pub ratelimits: Vec<AppliedRateLimit>,
+    /// The credit balances paid from (the key's, its identity's); empty
+    /// when the key and its identity are unlimited.
+    pub credits: Vec<SpentCredits>,
 }
 
 fn status_of(secret: &crate::keys::model::KeySecretRow) -> KeyStatus {
@@ -151,7 +255,43 @@ impl Verification {
             cluster_id: None,
             service: None,
             resource_scopes: None,
+            identity: None,
+            ratelimits: Vec::new(),
+            credits: Vec::new(),
         }
+    }
+
+    /// Adds what usage control said of a valid key; a refusal makes the
+    /// verdict invalid.
+    pub fn metered(mut self, metered: Metered) -> Verification {
+        match metered.refusal {
+            Some(Refusal::RateLimited) => self.code = VerifyCode::RateLimited,
+            Some(Refusal::UsageExceeded) => self.code = VerifyCode::UsageExceeded,
+            None => {}
+        }
+        self.valid = self.code == VerifyCode::Valid;
+        self.ratelimits = metered
+            .ratelimits
+            .into_iter()
+            .map(|l| AppliedRateLimit {
+                reset_at: l.reset_at(),
+                name: l.name,
+                scope: l.scope,
+                limit: l.limit,
+                duration: l.duration,
+                remaining: l.remaining,
+                exceeded: l.exceeded,
+            })
+            .collect();
+        self.credits = metered
+            .credits
+            .into_iter()
+            .map(|c| SpentCredits {
+                scope: c.scope,
+                remaining: c.remaining,
+            })
+            .collect();
+        self
     }
 
     /// The verdict on a found key of the caller's organization.
@@ -176,6 +316,14 @@ impl Verification {
             cluster_id: None,
             service: None,
             resource_scopes: record.rights.resource_scopes.clone(),
+            identity: record.usage.identity.as_ref().map(|i| VerifiedIdentity {
+                id: i.id.clone(),
+                external_id: i.external_id.clone(),
+                name: i.name.clone(),
+                metadata: i.metadata.clone(),
+            }),
+            ratelimits: Vec::new(),
+            credits: Vec::new(),
         }
     }
 
@@ -204,6 +352,9 @@ impl Verification {
             cluster_id: Some(record.cluster_id.clone()),
             service: record.service.as_deref().and_then(ClusterService::parse),
             resource_scopes: None,
+            identity: None,
+            ratelimits: Vec::new(),
+            credits: Vec::new(),
         }
     }
 }

@@ -70,8 +70,14 @@ pub async fn verify_key(
         }
         Lookup::Found(record) => {
             let at = now();
-            let verdict = Verification::of(&record, body.client_ip, at);
+            let mut verdict = Verification::of(&record, body.client_ip, at);
             if verdict.valid {
+                let names = body.ratelimits.as_deref();
+                let metered = state
+                    .metering
+                    .meter(&state.db, &record, names, body.cost(), true, at)
+                    .await?;
+                verdict = verdict.metered(metered);
                 state.last_used.touch(&record.key_id, at.naive_utc());
             }
             verdict
