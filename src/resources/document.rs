@@ -83,6 +83,7 @@ pub fn document() -> &'static Value {
             |doc| {
                 add_policy_names(doc);
                 add_unique_items(doc);
+                add_rate_limited(doc);
             },
         )
     });
@@ -112,6 +113,59 @@ fn add_policy_names(doc: &mut Value) {
 fn add_unique_items(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     schemas["CreateApiKey"]["properties"]["resource_scopes"]["uniqueItems"] = json!(true);
+}
+
+/// Every authenticated operation counts against the calling key's rate
+/// limits (`auth::authenticate`): each can answer 429, with the headers of
+/// draft-ietf-httpapi-ratelimit-headers.
+fn add_rate_limited(doc: &mut Value) {
+    let example = problem_example(
+        429,
+        "rate_limited",
+        "the rate limit api of this key allows 100 requests per 60 s; retry after 12 s",
+        "/v1/api_keys",
+    );
+    doc["components"]["responses"]["TooManyRequests"] = json!({
+        "description": "A rate limit of the calling key, or of its identity, is exhausted for its window (`rate_limited`): nothing was done. Retry after `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the exhausted limit's window resets.",
+                "schema": { "type": "integer", "minimum": 1, "example": 12 }
+            },
+            "RateLimit-Policy": {
+                "description": "The exhausted limit: its name, `q` units per window of `w` seconds (draft-ietf-httpapi-ratelimit-headers).",
+                "schema": { "type": "string", "example": "\"api\";q=100;w=60" }
+            },
+            "RateLimit": {
+                "description": "What is left of it: `r` units for `t` more seconds.",
+                "schema": { "type": "string", "example": "\"api\";r=0;t=12" }
+            }
+        },
+        "content": { "application/problem+json": {
+            "schema": { "$ref": "#/components/schemas/ProblemDetails" },
+            "example": example
+        } }
+    });
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for op in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        if op.get(crate::routes::ROLE_EXTENSION).is_some() {
+            if let Some(responses) = op["responses"].as_object_mut() {
+                responses.insert(
+                    "429".into(),
+                    json!({ "$ref": "#/components/responses/TooManyRequests" }),
+                );
+                let sorted: std::collections::BTreeMap<String, Value> =
+                    std::mem::take(responses).into_iter().collect();
+                responses.extend(sorted);
+            }
+        }
+    }
 }
 
 /// A shared error response as problem+json, with an example (the 400: one

@@ -227,8 +227,9 @@ fn every_error_response_has_an_example_of_its_own_status() {
 fn conflicts_and_unavailability_have_their_own_examples() {
     // The shared examples (404 and the like) are no example for a 409: each
     // conflict shows a code the server answers 409 with.
-    const CONFLICT_CODES: [&str; 5] = [
+    const CONFLICT_CODES: [&str; 6] = [
         "already_exists",
+        "no_credits",
         "still_referenced",
         "duplicate_key",
         "service_not_enabled",
@@ -272,6 +273,7 @@ fn tags_are_ordered_by_family() {
         [
             "api_keys",
             "verify",
+            "identities",
             "key_policies",
             "secret_scanning",
             "connectors",

@@ -309,7 +309,7 @@ pub async fn delete_api_key(
     request_body(content = Option<RotateKey>, example = json!({"grace_period_seconds": 86400})),
     responses((status = 200, description = "The key with its new secret, shown once; the previous secret is in `pending_keys`.", body = ApiKeyWithSecret,
         headers(("ETag" = String, description = "Version of the key, for `If-Match`.")),
-        example = json!({"id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "name": "search frontend", "api_key_role": "serving", "api_policy": null, "enabled": true, "allowed_cidrs": null, "expires_at": null, "resource_scopes": null, "key_prefix": "kg_ak_Ab3d", "key_last4": "x9Q2", "created_at": "2026-11-01T10:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "last_used_at": "2026-11-23T11:59:58Z", "pending_keys": [{"key_prefix": "kg_ak_Zx81", "key_last4": "Qw3e", "expires_at": "2026-11-24T12:00:00Z"}], "key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"})))
+        example = json!({"id": "aky_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "organization_id": "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3", "name": "search frontend", "api_key_role": "serving", "api_policy": null, "enabled": true, "allowed_cidrs": null, "expires_at": null, "resource_scopes": null, "key_prefix": "kg_ak_Ab3d", "key_last4": "x9Q2", "created_at": "2026-11-01T10:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "last_used_at": "2026-11-23T11:59:58Z", "pending_keys": [{"key_prefix": "kg_ak_Zx81", "key_last4": "Qw3e", "expires_at": "2026-11-24T12:00:00Z"}], "identity_id": null, "ratelimits": [], "credits": null, "key": "kg_ak_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z0x9Q2"})))
 )]
 #[post("/api_keys/{api_key_id}/rotate")]
 pub async fn rotate_api_key(
