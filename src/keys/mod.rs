@@ -3,8 +3,10 @@
 //! rotation machinery for API keys, cluster keys and cluster service keys
 //! (`model`, `repo`, `dto`), the identity records a look-up finds
 //! (`records`), the look-up caches and their invalidation after commit
-//! (`cache`), and `last_used_at` written behind (`last_used`).
+//! (`cache`), `last_used_at` written behind (`last_used`), and the verify
+//! outcomes counted for analytics, written behind too (`analytics`).
 
+pub mod analytics;
 pub mod cache;
 pub mod dto;
 pub mod format;
