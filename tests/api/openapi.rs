@@ -272,6 +272,7 @@ fn tags_are_ordered_by_family() {
         [
             "api_keys",
             "verify",
+            "analytics",
             "key_policies",
             "secret_scanning",
             "connectors",

@@ -10,7 +10,58 @@ pub const TAG: &str = "verify";
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use dto::VerifyCode;
+
+impl VerifyCode {
+    /// Every code, in the order of the document. Keep it whole: the
+    /// analytics filter `outcome` accepts these.
+    pub const ALL: [VerifyCode; 6] = [
+        VerifyCode::Valid,
+        VerifyCode::Malformed,
+        VerifyCode::NotFound,
+        VerifyCode::Disabled,
+        VerifyCode::Expired,
+        VerifyCode::IpNotAllowed,
+    ];
+
+    /// The code as it is serialized (`NOT_FOUND`), and as analytics store
+    /// it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyCode::Valid => "VALID",
+            VerifyCode::Malformed => "MALFORMED",
+            VerifyCode::NotFound => "NOT_FOUND",
+            VerifyCode::Disabled => "DISABLED",
+            VerifyCode::Expired => "EXPIRED",
+            VerifyCode::IpNotAllowed => "IP_NOT_ALLOWED",
+        }
+    }
+
+    /// The code named `name`, if any.
+    pub fn parse(name: &str) -> Option<VerifyCode> {
+        VerifyCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
 /// Registers the verify operation under the `/v1` scope.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(handlers::verify_key);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resources::verify::dto::VerifyCode;
+
+    #[test]
+    fn codes_are_named_as_serialized() {
+        for code in VerifyCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                code.as_str(),
+                "{code:?}"
+            );
+            assert_eq!(VerifyCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(VerifyCode::parse("not_found"), None);
+    }
 }
