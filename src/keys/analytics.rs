@@ -31,7 +31,7 @@ pub fn minute_of(at: DateTime<Utc>) -> i64 {
 /// One counter: how many verifies of an organization ended in `outcome`
 /// for one key and identity within one minute.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct VerificationCount {
+pub struct MinuteCount {
     /// The verifying caller's organization.
     pub organization_id: String,
     /// The verified key's id; [`NONE`] when no key was found.
@@ -168,11 +168,11 @@ impl Analytics {
 
     /// Takes what is counted, in key order: nodes adding to the same rows
     /// then lock them in the same order and cannot deadlock.
-    pub fn drain(&self) -> Vec<VerificationCount> {
+    pub fn drain(&self) -> Vec<MinuteCount> {
         let taken = std::mem::take(&mut *self.pending.lock());
-        let mut counts: Vec<VerificationCount> = taken
+        let mut counts: Vec<MinuteCount> = taken
             .into_iter()
-            .map(|(slot, count)| VerificationCount {
+            .map(|(slot, count)| MinuteCount {
                 organization_id: slot.organization_id.into(),
                 api_key_id: slot.api_key_id.into(),
                 identity_id: slot.identity_id.into(),
@@ -187,7 +187,7 @@ impl Analytics {
 
     /// Puts drained counts back (a flush that failed), added to what was
     /// counted since.
-    pub fn restore(&self, counts: Vec<VerificationCount>) {
+    pub fn restore(&self, counts: Vec<MinuteCount>) {
         for c in &counts {
             self.add(
                 (
@@ -207,7 +207,7 @@ impl Analytics {
 /// statement, in one transaction. Both backends read `$n` as numbered
 /// parameters and `ON CONFLICT ... DO UPDATE` with `excluded` alike;
 /// diesel's `on_conflict` does not build for the multi-backend connection.
-pub fn write(conn: &mut AnyConnection, counts: &[VerificationCount]) -> QueryResult<usize> {
+pub fn write(conn: &mut AnyConnection, counts: &[MinuteCount]) -> QueryResult<usize> {
     type Backend = <AnyConnection as Connection>::Backend;
     conn.transaction(|conn| {
         let mut written = 0;
@@ -291,16 +291,15 @@ mod tests {
         let drained = analytics.drain();
         assert!(analytics.is_empty(), "a drain takes everything");
         let minute = minute_of(first);
-        let row = |org: &str, key: &str, identity: &str, outcome: &str, minute: i64, count| {
-            VerificationCount {
+        let row =
+            |org: &str, key: &str, identity: &str, outcome: &str, minute: i64, count| MinuteCount {
                 organization_id: org.into(),
                 api_key_id: key.into(),
                 identity_id: identity.into(),
                 outcome: outcome.into(),
                 minute,
                 count,
-            }
-        };
+            };
         assert_eq!(
             drained,
             vec![
