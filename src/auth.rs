@@ -212,7 +212,9 @@ async fn within_limits(
         .await?;
     match metered.ratelimits.into_iter().find(|l| l.exceeded) {
         Some(l) if metered.refusal.is_some() => Err(ApiError::RateLimited {
-            retry_after: ((l.reset_at_ms - at.timestamp_millis()) as f64 / 1000.0).ceil().max(1.0) as i64,
+            retry_after: ((l.reset_at_ms - at.timestamp_millis()) as f64 / 1000.0)
+                .ceil()
+                .max(1.0) as i64,
             window: (l.duration + 999) / 1000,
             limit: l.limit,
             name: l.name,

@@ -19,6 +19,8 @@
 //! | `KEYGATE_REQUEST_DEADLINE_MS` | `5000` | keygate's bound on every request (100 to 600000); a longer `Request-Timeout` is cut to it; running out is 503 |
 //! | `KEYGATE_SHUTDOWN_TIMEOUT_SECONDS` | `20` | how long a stopping server lets requests in flight finish (0 to 3600) |
 //! | `KEYGATE_AUDIT_RETENTION_DAYS` | `400` | audit events older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
+//! | `KEYGATE_ANALYTICS_FLUSH_MS` | `1000` | how often the verification counts noted in memory are added to the database (100 to 600000) |
+//! | `KEYGATE_ANALYTICS_RETENTION_DAYS` | `90` | verification counts older than this are purged, hourly (0 to 36500; 0 keeps them forever) |
 //! | `KEYGATE_MASTER_KEY` | — | base64 of 32 bytes: the AES-256-GCM key for stored secrets |
 //! | `KEYGATE_MASTER_KEY_FILE` | `master.key` beside an SQLite file | a file holding that base64 text; with SQLite and neither variable, `master.key` is created beside the database (mode 0600) |
 //! | `KEYGATE_RETIRED_MASTER_KEYS` | — | retired master keys (base64, separated by commas or whitespace): they open what they sealed until `keygate rekey` has moved it to the active key |
@@ -41,6 +43,10 @@ use clap::Args;
 /// Days an audit event is kept by default: a little over a year, so a
 /// yearly review still finds last year's events.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+
+/// Days verification counts are kept by default: a quarter, enough to
+/// compare this month's usage with the two before.
+pub const DEFAULT_ANALYTICS_RETENTION_DAYS: i64 = 90;
 
 /// Days a deleted API key stays restorable by default, as Google Cloud
 /// keeps deleted API keys.
@@ -113,6 +119,12 @@ pub struct ServeArgs {
     /// Days an audit event is kept (0 to 36500; 0: forever).
     #[arg(long, env = "KEYGATE_AUDIT_RETENTION_DAYS", default_value = "400")]
     pub audit_retention_days: String,
+    /// How often verification counts are written, in ms (100 to 600000).
+    #[arg(long, env = "KEYGATE_ANALYTICS_FLUSH_MS", default_value = "1000")]
+    pub analytics_flush_ms: String,
+    /// Days verification counts are kept (0 to 36500; 0: forever).
+    #[arg(long, env = "KEYGATE_ANALYTICS_RETENTION_DAYS", default_value = "90")]
+    pub analytics_retention_days: String,
     #[command(flatten)]
     #[expect(missing_docs, reason = "flattened clap group")]
     pub keyring: KeyringArgs,
@@ -389,6 +401,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<chrono::Duration>,
+    /// How often verification counts are written.
+    pub analytics_flush: Duration,
+    /// How long verification counts are kept; `None`: forever.
+    pub analytics_retention: Option<chrono::Duration>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
     /// Where the retired master keys come from.
@@ -422,6 +438,8 @@ impl Settings {
             request_deadline: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(20),
             audit_retention: Some(chrono::Duration::days(DEFAULT_AUDIT_RETENTION_DAYS)),
+            analytics_flush: Duration::from_secs(1),
+            analytics_retention: Some(chrono::Duration::days(DEFAULT_ANALYTICS_RETENTION_DAYS)),
             secret_scanning_keys: ScanningKeysSource::None,
             recovery_window: Some(chrono::Duration::days(DEFAULT_RECOVERY_WINDOW_DAYS)),
             secret_versions: DEFAULT_SECRET_VERSIONS,
@@ -448,6 +466,8 @@ impl fmt::Debug for Settings {
             .field("request_deadline", &self.request_deadline)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("audit_retention", &self.audit_retention)
+            .field("analytics_flush", &self.analytics_flush)
+            .field("analytics_retention", &self.analytics_retention)
             .field("master_key", &self.master_key)
             .field("retired_master_keys", &self.retired_master_keys)
             .field("secret_scanning_keys", &self.secret_scanning_keys)
@@ -627,6 +647,21 @@ impl ServeArgs {
             0 => None,
             days => Some(chrono::Duration::days(days)),
         };
+        let analytics_flush = parse_number(
+            "KEYGATE_ANALYTICS_FLUSH_MS",
+            &self.analytics_flush_ms,
+            100,
+            600_000,
+        )?;
+        let analytics_retention = match parse_number(
+            "KEYGATE_ANALYTICS_RETENTION_DAYS",
+            &self.analytics_retention_days,
+            0,
+            36_500,
+        )? {
+            0 => None,
+            days => Some(chrono::Duration::days(days)),
+        };
         let metrics_token = match self.metrics_token.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(token) if !(16..=256).contains(&token.len()) || !token.is_ascii() => {
@@ -684,6 +719,8 @@ impl ServeArgs {
             request_deadline: Duration::from_millis(request_deadline),
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             audit_retention,
+            analytics_flush: Duration::from_millis(analytics_flush),
+            analytics_retention,
         })
     }
 }

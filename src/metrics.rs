@@ -4,7 +4,8 @@
 //! Code that counts something calls [`metrics`] and increments a family
 //! (an atomic add, and for labelled families a look-up of the label
 //! values); values that are a state, not an event (cache entries, pool
-//! connections, the `last_used_at` backlog), are read when scraped.
+//! connections, the `last_used_at` and analytics backlogs), are read when
+//! scraped.
 //! docs/OPERATIONS.md, "Metrics", lists the families.
 
 use std::sync::LazyLock;
@@ -64,6 +65,11 @@ pub struct Metrics {
     /// `keygate_audit_write_failures_total`: audit events (of refusals)
     /// that could not be written.
     pub audit_write_failures: IntCounter,
+    /// `keygate_analytics_backlog_counters`: verification counters waiting
+    /// for the next flush, at scrape.
+    pub analytics_backlog: IntGauge,
+    /// `keygate_analytics_flush_failures_total`.
+    pub analytics_flush_failures: IntCounter,
 }
 
 /// The counters of one authentication cache.
@@ -232,6 +238,16 @@ impl Metrics {
                 &r,
                 "keygate_audit_write_failures_total",
                 "Audit events that could not be written.",
+            ),
+            analytics_backlog: gauge(
+                &r,
+                "keygate_analytics_backlog_counters",
+                "Verification counters waiting for the next flush.",
+            ),
+            analytics_flush_failures: counter(
+                &r,
+                "keygate_analytics_flush_failures_total",
+                "Verification count flushes that failed (their counts are kept for the next).",
             ),
             registry: r,
         }

@@ -33,6 +33,7 @@ use crate::http::client::client_ip;
 use crate::http::observe::observe;
 use crate::http::request_id::check_request_target;
 use crate::http::timeout::{request_timeout, DefaultDeadline};
+use crate::keys::analytics::Analytics;
 use crate::keys::cache::KeyCaches;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::last_used::LastUsed;
@@ -151,7 +152,9 @@ pub struct Application {
     port: u16,
     state: web::Data<AppState>,
     flush_every: Duration,
+    analytics_flush_every: Duration,
     audit_retention: Option<chrono::Duration>,
+    analytics_retention: Option<chrono::Duration>,
     /// PostgreSQL: where this node starts following the other nodes'
     /// changes, and how.
     peers: Option<Peers>,
@@ -214,10 +217,12 @@ async fn purge_deleted(state: &AppState) -> Result<usize, ApiError> {
     Ok(purged)
 }
 
-/// How often audit events past the retention are purged (and once at start).
+/// How often audit events and verification counts past their retention
+/// are purged (and once at start).
 const AUDIT_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
-/// How long a forced stop (a second signal) waits for `last_used_at`.
+/// How long a forced stop (a second signal) waits for `last_used_at` and
+/// the verification counts.
 const FORCED_FLUSH: Duration = Duration::from_secs(2);
 
 impl Application {
@@ -289,6 +294,7 @@ impl Application {
             caches,
             last_used: Arc::new(LastUsed::default()),
             metering: Arc::new(Metering::default()),
+            analytics: Arc::new(Analytics::default()),
             vault,
             policy_names: Arc::new(routes.policy_names()),
             refusals: Arc::new(Refusals::default()),
@@ -356,7 +362,9 @@ impl Application {
                 port,
                 state,
                 flush_every: settings.last_used_flush,
+                analytics_flush_every: settings.analytics_flush,
                 audit_retention: settings.audit_retention,
+                analytics_retention: settings.analytics_retention,
                 peers,
                 shutdown_timeout: settings.shutdown_timeout,
                 _sqlite_lock: sqlite_lock,
@@ -376,9 +384,10 @@ impl Application {
         self.port
     }
 
-    /// Runs until stopped, writing `last_used_at` every flush interval and
-    /// once more at shutdown, reporting unstored refusals every minute, and
-    /// purging audit events past the retention at start and every hour.
+    /// Runs until stopped, writing `last_used_at` and the verification
+    /// counts every flush interval and once more at shutdown, reporting
+    /// unstored refusals every minute, and purging audit events and
+    /// verification counts past their retention at start and every hour.
     pub async fn run(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let every = self.flush_every;
@@ -388,6 +397,15 @@ impl Application {
                 tick.tick().await;
                 state.flush_last_used().await;
                 state.metering.sweep(crate::db::now());
+            }
+        });
+        let state = self.state.clone();
+        let every = self.analytics_flush_every;
+        let analytics_flusher = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(every);
+            loop {
+                tick.tick().await;
+                state.flush_analytics().await;
             }
         });
         let state = self.state.clone();
@@ -401,6 +419,7 @@ impl Application {
         });
         let state = self.state.clone();
         let retention = self.audit_retention;
+        let analytics_retention = self.analytics_retention;
         let purger = actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(AUDIT_PURGE_EVERY);
             loop {
@@ -411,6 +430,16 @@ impl Application {
                         "purged {n} API keys, secrets and credentials deleted before the recovery window"
                     ),
                     Err(err) => log::warn!("could not purge deleted API keys, secrets and credentials: {err}"),
+                }
+                if let Some(retention) = analytics_retention {
+                    match state.purge_analytics(retention).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!(
+                            "purged {n} verification counts older than {} days",
+                            retention.num_days()
+                        ),
+                        Err(err) => log::warn!("could not purge old verification counts: {err}"),
+                    }
                 }
                 let Some(retention) = retention else { continue };
                 match state.purge_audit(retention).await {
@@ -456,10 +485,13 @@ impl Application {
             None => (None, None),
         };
         let result = self.server.await;
-        for task in [flusher, reporter, purger].into_iter().chain(follower) {
+        for task in [flusher, analytics_flusher, reporter, purger]
+            .into_iter()
+            .chain(follower)
+        {
             task.abort();
         }
-        self.state.flush_last_used().await;
+        self.state.flush().await;
         self.state.metering.give_back(&self.state.db).await;
         result
     }
@@ -467,7 +499,8 @@ impl Application {
     /// [`Application::run`] until SIGINT or SIGTERM, then stops gracefully:
     /// no new connections, requests in flight finish (up to
     /// `KEYGATE_SHUTDOWN_TIMEOUT_SECONDS`; a second signal ends them at once), pending
-    /// `last_used_at` values are written, and the result is `Ok`. For the
+    /// `last_used_at` values and verification counts are written, and the
+    /// result is `Ok`. For the
     /// binary; tests use `run` and stop with [`Application::handle`].
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let handle = self.server.handle();
@@ -484,9 +517,12 @@ impl Application {
                 again = stop_signal() => {
                     // actix ignores a second stop while the first drains.
                     log::warn!("{again} again: stopping at once");
-                    let flushed = tokio::time::timeout(FORCED_FLUSH, state.flush_last_used());
+                    let flushed = tokio::time::timeout(FORCED_FLUSH, state.flush());
                     if flushed.await.is_err() {
-                        log::warn!("last_used_at not written within {} s", FORCED_FLUSH.as_secs());
+                        log::warn!(
+                            "last_used_at and verification counts not written within {} s",
+                            FORCED_FLUSH.as_secs()
+                        );
                     }
                     std::process::exit(0);
                 }

@@ -1,5 +1,6 @@
 //! What every handler can reach, as `web::Data<AppState>`: the database,
-//! the look-up caches, the `last_used_at` values waiting to be written, the
+//! the look-up caches, the `last_used_at` values and verification counts
+//! waiting to be written, the
 //! sealing service and the names an `api_policy` may use. Built by
 //! `startup`; it imports nothing above the toolkit.
 
@@ -10,6 +11,7 @@ use crate::crypto::signature::ScanningKeys;
 use crate::crypto::vault::Vault;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::keys::analytics::{self, Analytics};
 use crate::keys::cache::KeyCaches;
 use crate::keys::last_used::{self, LastUsed};
 use crate::keys::rights::PolicyNames;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub last_used: Arc<LastUsed>,
     /// Rate-limit windows and credit leases of this node.
     pub metering: Arc<Metering>,
+    /// Verify outcomes counted, waiting to be written.
+    pub analytics: Arc<Analytics>,
     /// The sealing service, when a master key is configured.
     pub vault: Option<Vault>,
     /// The operationIds and path parameters an `api_policy` may name.
@@ -82,7 +86,7 @@ impl AppState {
     }
 
     /// The metrics in the text format, with the gauges that are a state
-    /// (cache entries, pool, `last_used_at` backlog) read now.
+    /// (cache entries, pool, `last_used_at` and analytics backlogs) read now.
     pub fn render_metrics(&self) -> String {
         let m = metrics();
         m.cache_entries
@@ -97,6 +101,7 @@ impl AppState {
             m.pool_max.set(max.into());
         }
         m.last_used_backlog.set(self.last_used.len() as i64);
+        m.analytics_backlog.set(self.analytics.len() as i64);
         m.render()
     }
 
@@ -114,5 +119,43 @@ impl AppState {
             metrics().last_used_flush_failures.inc();
             log::warn!("could not write last_used_at: {err}");
         }
+    }
+
+    /// Adds the verification counts noted since the last flush to the
+    /// database; when that fails they are kept for the next flush.
+    pub async fn flush_analytics(&self) {
+        let counts = Arc::new(self.analytics.drain());
+        if counts.is_empty() {
+            return;
+        }
+        let batch = counts.clone();
+        let written = self
+            .db
+            .write(move |conn| Ok(analytics::write(conn, &batch)?))
+            .await;
+        if let Err(err) = written {
+            metrics().analytics_flush_failures.inc();
+            log::warn!(
+                "could not write {} verification counts (kept for the next flush): {err}",
+                counts.len()
+            );
+            let counts = Arc::try_unwrap(counts).unwrap_or_else(|shared| (*shared).clone());
+            self.analytics.restore(counts);
+        }
+    }
+
+    /// Writes what waits to be written: `last_used_at` values and
+    /// verification counts.
+    pub async fn flush(&self) {
+        futures_util::future::join(self.flush_last_used(), self.flush_analytics()).await;
+    }
+
+    /// Purges the verification counts of minutes older than `retention`;
+    /// returns how many rows.
+    pub async fn purge_analytics(&self, retention: chrono::Duration) -> Result<usize, ApiError> {
+        let cutoff = chrono::Utc::now() - retention;
+        self.db
+            .write(move |conn| Ok(analytics::purge_before(conn, cutoff)?))
+            .await
     }
 }

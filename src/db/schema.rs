@@ -420,6 +420,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// How many verifies ended in each outcome, per organization, API key
+    /// (`''`: none), identity (`''`: none) and minute; counted in memory
+    /// and added in batches (`crate::keys::analytics`).
+    verification_counts (organization_id, api_key_id, identity_id, outcome, minute) {
+        /// The verifying caller's organization.
+        organization_id -> Text,
+        /// The verified key's id; `''` when no key was found.
+        api_key_id -> Text,
+        /// The key's identity; `''` when it has none.
+        identity_id -> Text,
+        /// The verdict's code (`VALID`, `NOT_FOUND`, ...).
+        outcome -> Text,
+        /// The minute's start, in seconds since the Unix epoch (UTC).
+        minute -> BigInt,
+        /// Verifies of that minute.
+        count -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     api_keys,
@@ -438,5 +458,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     providers,
     cache_invalidations,
     identities,
-    credits
+    credits,
+    verification_counts
 );

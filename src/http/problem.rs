@@ -225,7 +225,10 @@ impl ResponseError for ApiError {
                 // A-Z a-z 0-9 . _ -, safe in a quoted string).
                 let pairs = [
                     (header::RETRY_AFTER.as_str(), retry_after.to_string()),
-                    ("ratelimit-policy", format!("\"{name}\";q={limit};w={window}")),
+                    (
+                        "ratelimit-policy",
+                        format!("\"{name}\";q={limit};w={window}"),
+                    ),
                     ("ratelimit", format!("\"{name}\";r=0;t={retry_after}")),
                 ];
                 for (name, value) in pairs {

@@ -233,14 +233,20 @@ fn save(conn: &mut AnyConnection, row: &CreditRow) -> QueryResult<usize> {
 /// is left, at least `need`, at most [`MAX_LEASE`] (more only when `need`
 /// is), never more than is left. Grants nothing when the balance cannot pay
 /// `need`; `None` when there is no balance any more.
-pub fn lease(conn: &mut AnyConnection, owner_id: &str, need: i64) -> Result<Option<Grant>, ApiError> {
+pub fn lease(
+    conn: &mut AnyConnection,
+    owner_id: &str,
+    need: i64,
+) -> Result<Option<Grant>, ApiError> {
     conn.transaction(|conn| {
         let Some(mut row) = row_for_write(conn, owner_id)? else {
             return Ok(None);
         };
         let refilled = row.refill(now().naive_utc());
         let granted = if row.remaining >= need {
-            (row.remaining / LEASE_SHARE).clamp(need, MAX_LEASE.max(need)).min(row.remaining)
+            (row.remaining / LEASE_SHARE)
+                .clamp(need, MAX_LEASE.max(need))
+                .min(row.remaining)
         } else {
             0
         };
@@ -283,7 +289,10 @@ pub fn give_back(
 }
 
 /// The balances of these owners, by owner.
-pub fn of(conn: &mut AnyConnection, owner_ids: &[String]) -> QueryResult<HashMap<String, CreditRow>> {
+pub fn of(
+    conn: &mut AnyConnection,
+    owner_ids: &[String],
+) -> QueryResult<HashMap<String, CreditRow>> {
     Ok(credits::table
         .filter(credits::owner_id.eq_any(owner_ids))
         .select(CreditRow::as_select())
@@ -349,7 +358,9 @@ pub fn put(
     if current.is_some() {
         save(conn, &row)?;
     } else {
-        diesel::insert_into(credits::table).values(&row).execute(conn)?;
+        diesel::insert_into(credits::table)
+            .values(&row)
+            .execute(conn)?;
     }
     Ok(Some(row))
 }
@@ -377,8 +388,7 @@ pub fn change(
             remaining: body.value,
             refill: None,
         };
-        return Ok(put(conn, organization_id, owner_id, Some(&input))?
-            .expect("a balance was set"));
+        return Ok(put(conn, organization_id, owner_id, Some(&input))?.expect("a balance was set"));
     };
     let at = now().naive_utc();
     row.refill(at);

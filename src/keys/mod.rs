@@ -3,10 +3,12 @@
 //! rotation machinery for API keys, cluster keys and cluster service keys
 //! (`model`, `repo`, `dto`), the identity records a look-up finds
 //! (`records`), the look-up caches and their invalidation after commit
-//! (`cache`), `last_used_at` written behind (`last_used`), and usage control: rate
-//! limits and credit leases on the hot path (`usage`) over the balances
-//! (`credits`).
+//! (`cache`), `last_used_at` written behind (`last_used`), the verify
+//! outcomes counted for analytics, written behind too (`analytics`), and
+//! usage control: rate limits and credit leases on the hot path (`usage`)
+//! over the balances (`credits`).
 
+pub mod analytics;
 pub mod cache;
 pub mod credits;
 pub mod dto;

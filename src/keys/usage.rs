@@ -33,7 +33,12 @@ pub const MAX_RATELIMITS: usize = 20;
 pub struct RateLimit {
     /// The limit's name, unique on its key or identity; a verify may name
     /// the limits it applies. 1 to 64 of `A-Z a-z 0-9 . _ -`.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$", example = "requests")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9._-]{1,64}$",
+        example = "requests"
+    )]
     pub name: String,
     /// Units of cost allowed per window, 1 to 1,000,000,000.
     #[schema(minimum = 1, maximum = 1_000_000_000, example = 10)]
@@ -94,8 +99,7 @@ impl RateLimit {
 
     /// The stored form of a list (`None` for an empty one).
     pub fn to_stored(limits: &[RateLimit]) -> Option<String> {
-        (!limits.is_empty())
-            .then(|| serde_json::to_string(limits).expect("rate limits serialize"))
+        (!limits.is_empty()).then(|| serde_json::to_string(limits).expect("rate limits serialize"))
     }
 
     /// A stored list read back.
@@ -171,10 +175,11 @@ impl KeyUsage {
         names: Option<&'a [String]>,
     ) -> impl Iterator<Item = (Scope, &'a str, &'a RateLimit)> + 'a {
         let own = self.ratelimits.iter().map(move |l| (Scope::Key, key_id, l));
-        let shared = self
-            .identity
-            .iter()
-            .flat_map(|i| i.ratelimits.iter().map(move |l| (Scope::Identity, i.id.as_str(), l)));
+        let shared = self.identity.iter().flat_map(|i| {
+            i.ratelimits
+                .iter()
+                .map(move |l| (Scope::Identity, i.id.as_str(), l))
+        });
         own.chain(shared)
             .filter(move |(_, _, l)| names.is_none_or(|n| n.contains(&l.name)))
     }
@@ -286,7 +291,12 @@ impl<V> Sharded<V> {
     fn drain(&self) -> Vec<(String, V)> {
         self.shards
             .iter()
-            .flat_map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).drain().collect::<Vec<_>>())
+            .flat_map(|s| {
+                s.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .drain()
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -388,7 +398,9 @@ impl Metering {
         }
         if metered.refusal.is_none() && spend && cost > 0 {
             let balances = [
-                usage.credits.map(|t| (Scope::Key, record.key_id.as_str(), t)),
+                usage
+                    .credits
+                    .map(|t| (Scope::Key, record.key_id.as_str(), t)),
                 usage
                     .identity
                     .as_ref()
@@ -403,7 +415,10 @@ impl Metering {
                     }
                     None => {
                         metered.refusal = Some(Refusal::UsageExceeded);
-                        metered.credits.push(BalanceState { scope, remaining: 0 });
+                        metered.credits.push(BalanceState {
+                            scope,
+                            remaining: 0,
+                        });
                         break;
                     }
                 }
@@ -429,7 +444,14 @@ impl Metering {
     }
 
     /// Counts `cost` against one limit if it fits in the current window.
-    fn count(&self, owner: &str, scope: Scope, limit: &RateLimit, cost: i64, now_ms: i64) -> LimitState {
+    fn count(
+        &self,
+        owner: &str,
+        scope: Scope,
+        limit: &RateLimit,
+        cost: i64,
+        now_ms: i64,
+    ) -> LimitState {
         let start = now_ms - now_ms.rem_euclid(limit.duration);
         self.windows.with(owner, Vec::new, |windows| {
             let window = match windows.iter_mut().position(|w| w.name == limit.name) {
@@ -509,7 +531,9 @@ impl Metering {
             Spend::Short(need) => need,
         };
         let id = owner.to_owned();
-        let grant = db.write(move |conn| credits::lease(conn, &id, need)).await?;
+        let grant = db
+            .write(move |conn| credits::lease(conn, &id, need))
+            .await?;
         let Some(grant) = grant else {
             // The balance was removed meanwhile: the key is unlimited now.
             return Ok(Some(0));
@@ -527,7 +551,10 @@ impl Metering {
             ends_ms: grant.ends_ms,
             period: grant.period,
         });
-        if lease.epoch != grant.epoch || lease.period != grant.period || lease.is_void(grant.epoch, now_ms) {
+        if lease.epoch != grant.epoch
+            || lease.period != grant.period
+            || lease.is_void(grant.epoch, now_ms)
+        {
             // Leased under an older epoch or period: what is left is void.
             lease.left = 0;
             lease.epoch = grant.epoch;
@@ -554,9 +581,8 @@ impl Metering {
     /// Forgets windows that ended before `at` (called periodically).
     pub fn sweep(&self, at: DateTime<Utc>) {
         let now_ms = at.timestamp_millis();
-        self.windows.retain(|windows| {
-            windows.iter().any(|w| w.start + w.duration > now_ms)
-        });
+        self.windows
+            .retain(|windows| windows.iter().any(|w| w.start + w.duration > now_ms));
     }
 
     /// Returns the unspent part of every lease to the database (at a clean
@@ -577,7 +603,9 @@ impl Metering {
             .write(move |conn| credits::give_back(conn, &leases))
             .await;
         match result {
-            Ok(returned) => log::info!("returned the unspent credits of {returned} of {count} leases"),
+            Ok(returned) => {
+                log::info!("returned the unspent credits of {returned} of {count} leases")
+            }
             Err(err) => log::warn!("could not return the unspent credits of {count} leases: {err}"),
         }
     }
@@ -608,7 +636,10 @@ mod tests {
         }
         assert!(m.count("aky_a", Scope::Key, &l, 1, t + 20).exceeded);
         assert!(!m.count("aky_b", Scope::Key, &l, 1, t + 20).exceeded);
-        assert!(!m.count("aky_a", Scope::Key, &l, 1, 1_700_000_001_000).exceeded);
+        assert!(
+            !m.count("aky_a", Scope::Key, &l, 1, 1_700_000_001_000)
+                .exceeded
+        );
     }
 
     #[test]
@@ -624,7 +655,11 @@ mod tests {
 
     #[test]
     fn limit_rules_name_each_field() {
-        let bad = [limit("a b", 0, 10), limit("x", 1, 1000), limit("x", 1, 1000)];
+        let bad = [
+            limit("a b", 0, 10),
+            limit("x", 1, 1000),
+            limit("x", 1, 1000),
+        ];
         let fields: Vec<String> = RateLimit::check_all("ratelimits", &bad)
             .into_iter()
             .map(|e| e.field)
@@ -656,7 +691,18 @@ mod tests {
         assert!(matches!(m.spend("aky_a", terms, 1, 10), Spend::Short(1)));
         assert!(matches!(m.spend("aky_a", terms, 1, 1000), Spend::Short(1)));
         let newer = CreditTerms { epoch: 2 };
-        assert_eq!(m.add_lease("aky_b", Grant { ends_ms: None, ..grant }, 1, 0), Some(9));
+        assert_eq!(
+            m.add_lease(
+                "aky_b",
+                Grant {
+                    ends_ms: None,
+                    ..grant
+                },
+                1,
+                0
+            ),
+            Some(9)
+        );
         assert!(matches!(m.spend("aky_b", newer, 1, 0), Spend::Short(1)));
     }
 }

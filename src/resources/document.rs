@@ -30,6 +30,7 @@ use crate::routes::Routes;
         (name = "api_keys", description = "API keys: the credentials callers authenticate with, with roles, policies, address rules and expiry."),
         (name = "verify", description = "Verification of keys your callers present, for services holding a `serving` key."),
         (name = "identities", description = "Identities: your customers, under your own id for each, grouping their keys under shared rate limits and credits."),
+        (name = "analytics", description = "Verification analytics: how many verifies ended in each outcome, by time bucket, key, identity and outcome."),
         (name = "key_policies", description = "Each organization's key policy: the lifetime rules its API keys are held to, and what a leak report does to a reported key."),
         (name = "secret_scanning", description = "Leak intake: GitHub's secret scanning partner alerts, signed by GitHub, that disable or revoke keygate keys found in public code."),
         (name = "connectors", description = "Connectors (Elasticsearch family): a data source (`service_type`) synced into an index, with the API key it writes with and the secret holding that key."),

@@ -4,6 +4,7 @@
 //! scope they are registered under, its OpenAPI document (`document`), and
 //! how it reads keys and writes errors ([`Native`]).
 
+pub mod analytics;
 pub mod api_keys;
 pub mod api_proxies;
 pub mod audit_events;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .configure(api_keys::configure)
                 .configure(verify::configure)
                 .configure(identities::configure)
+                .configure(analytics::configure)
                 .configure(audit_events::configure)
                 .configure(secrets::configure)
                 .configure(connectors::configure)

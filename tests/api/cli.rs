@@ -20,7 +20,7 @@ const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
 /// Every variable keygate reads; removed before each run so the tests do not
 /// depend on the environment they run in.
-const KEYGATE_VARS: [&str; 20] = [
+const KEYGATE_VARS: [&str; 22] = [
     "DATABASE_URL",
     "KEYGATE_BIND",
     "KEYGATE_POOL_SIZE",
@@ -40,6 +40,8 @@ const KEYGATE_VARS: [&str; 20] = [
     "KEYGATE_RETIRED_MASTER_KEYS_FILE",
     "KEYGATE_BODY_TIMEOUT_MS",
     "KEYGATE_SECRET_VERSIONS",
+    "KEYGATE_ANALYTICS_FLUSH_MS",
+    "KEYGATE_ANALYTICS_RETENTION_DAYS",
     "RUST_LOG",
 ];
 
@@ -943,6 +945,9 @@ fn bad_configuration_fails_at_start_naming_the_variable() {
         ("KEYGATE_SHUTDOWN_TIMEOUT_SECONDS", "soon"),
         ("KEYGATE_SECRET_VERSIONS", "101"),
         ("KEYGATE_SECRET_VERSIONS", "-1"),
+        ("KEYGATE_ANALYTICS_FLUSH_MS", "99"),
+        ("KEYGATE_ANALYTICS_RETENTION_DAYS", "-1"),
+        ("KEYGATE_ANALYTICS_RETENTION_DAYS", "36501"),
     ];
     for (variable, value) in cases {
         for args in [&[][..], &["serve"][..]] {

@@ -181,6 +181,7 @@ impl TestApp {
         );
         // Short, so tests see last_used_at without waiting long.
         settings.last_used_flush = std::time::Duration::from_millis(200);
+        settings.analytics_flush = std::time::Duration::from_millis(200);
         configure(&mut settings);
         let (app, printed) = Application::build(&settings, 1).expect("application starts");
         assert!(

@@ -601,7 +601,11 @@ backend_test! {
         assert!(verdict["cluster_id"].is_null() && verdict["service"].is_null(), "{verdict}");
         // resource_scopes came with scoped keys (null: not scoped).
         assert!(verdict["resource_scopes"].is_null(), "{verdict}");
-        assert_eq!(verdict.as_object().unwrap().len(), 11, "exactly the documented fields: {verdict}");
+        // identity, ratelimits and credits came with usage control.
+        assert!(verdict["identity"].is_null(), "{verdict}");
+        assert_eq!(verdict["ratelimits"], json!([]), "{verdict}");
+        assert_eq!(verdict["credits"], json!([]), "{verdict}");
+        assert_eq!(verdict.as_object().unwrap().len(), 14, "exactly the documented fields: {verdict}");
 
         // The verifier itself, with no expiry.
         let verdict = verify(&app, &verifier, json!({"key": verifier})).await;

@@ -274,6 +274,7 @@ fn tags_are_ordered_by_family() {
             "api_keys",
             "verify",
             "identities",
+            "analytics",
             "key_policies",
             "secret_scanning",
             "connectors",

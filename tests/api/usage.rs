@@ -313,7 +313,11 @@ async fn each_of_three_nodes_counts_a_limit_exactly_and_together_they_admit_at_m
         return;
     };
     let admin = nodes[0].bootstrap_key.clone();
-    let (_, key) = limited_key(&nodes[0], json!({"ratelimits": [{"name": "requests", "limit": 10, "duration": 3600000}]})).await;
+    let (_, key) = limited_key(
+        &nodes[0],
+        json!({"ratelimits": [{"name": "requests", "limit": 10, "duration": 3600000}]}),
+    )
+    .await;
     let mut total = 0;
     for node in &nodes {
         let mut answers = Vec::new();
@@ -325,4 +329,34 @@ async fn each_of_three_nodes_counts_a_limit_exactly_and_together_they_admit_at_m
         total += valid;
     }
     assert_eq!(total, 30, "with N nodes at most N x L per window");
+}
+
+backend_test! {
+    async fn analytics_count_a_scripted_run_by_identity_and_outcome(app) {
+        let start = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let identity = create_identity(&app, json!({"external_id": "counted", "ratelimits": [{"name": "requests", "limit": 3, "duration": 3600000}]})).await;
+        let id = identity["id"].as_str().unwrap();
+        let (_, a) = limited_key(&app, json!({"identity_id": id})).await;
+        let (_, b) = limited_key(&app, json!({"identity_id": id, "credits": {"remaining": 1}})).await;
+        // a: VALID, VALID; b: VALID, then over the shared limit; a: over it.
+        let script = [(&a, "VALID"), (&a, "VALID"), (&b, "VALID"), (&b, "RATE_LIMITED"), (&a, "RATE_LIMITED")];
+        for (key, code) in script {
+            assert_eq!(verify(&app, &app.bootstrap_key, key, json!({})).await["code"], code);
+        }
+        // A key whose balance is empty.
+        let (_, c) = limited_key(&app, json!({"credits": {"remaining": 0}})).await;
+        assert_eq!(verify(&app, &app.bootstrap_key, &c, json!({})).await["code"], "USAGE_EXCEEDED");
+        let end = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let path = format!("/v1/analytics/verifications?start={}&end={end}&bucket=hour&group_by=identity,outcome", start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let body = crate::analytics::analytics_once(&app, &app.bootstrap_key, &path, 6).await;
+        let of_identity: i64 = body["data"].as_array().unwrap().iter()
+            .filter(|r| r["identity_id"] == id)
+            .map(|r| r["count"].as_i64().unwrap())
+            .sum();
+        assert_eq!(of_identity, 5, "{body}");
+        let outcomes = crate::analytics::by(&body, "outcome");
+        assert_eq!(outcomes["VALID"], 3, "{body}");
+        assert_eq!(outcomes["RATE_LIMITED"], 2, "{body}");
+        assert_eq!(outcomes["USAGE_EXCEEDED"], 1, "{body}");
+    }
 }

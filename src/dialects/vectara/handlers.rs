@@ -96,7 +96,10 @@ pub async fn vectara_create_api_key(
         .write(move |conn| repo::create(conn, &org, &input, audit.clone()))
         .await?;
     let location = format!("{PREFIX}/{}", row.id);
-    let created = view(NativeApiKey::from_row(row, Vec::new(), None)?, Some(key.value));
+    let created = view(
+        NativeApiKey::from_row(row, Vec::new(), None)?,
+        Some(key.value),
+    );
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
         .json(created))

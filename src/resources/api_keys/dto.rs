@@ -160,7 +160,11 @@ impl CreateApiKey {
     pub fn into_input(self, names: &PolicyNames) -> Result<NewApiKey, ApiError> {
         let mut errors = field_errors(&self);
         check_policy(self.api_policy.as_ref(), names, &mut errors);
-        check_usage(self.ratelimits.as_deref(), self.credits.as_ref(), &mut errors);
+        check_usage(
+            self.ratelimits.as_deref(),
+            self.credits.as_ref(),
+            &mut errors,
+        );
         if let Some(scopes) = &self.resource_scopes {
             errors.extend(check_resource_scopes(
                 "resource_scopes",
@@ -375,7 +379,11 @@ pub struct ApiKey {
     #[schema(nullable = false, example = "2026-12-01T12:00:00Z")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// The identity the key belongs to, or `null`.
-    #[schema(required = true, nullable = true, example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    #[schema(
+        required = true,
+        nullable = true,
+        example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+    )]
     pub identity_id: Option<String>,
     /// The key's own rate limits (its identity's apply too).
     pub ratelimits: Vec<RateLimit>,

@@ -32,7 +32,10 @@ fn respond(
     ),
 ) -> Result<HttpResponse, ApiError> {
     let etag = row.etag();
-    Ok(json_with_etag(&etag, &ApiKey::from_row(row, pending, credits.as_ref())?))
+    Ok(json_with_etag(
+        &etag,
+        &ApiKey::from_row(row, pending, credits.as_ref())?,
+    ))
 }
 
 /// Create an API key

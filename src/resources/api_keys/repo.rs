@@ -16,12 +16,12 @@ use crate::db::schema::{api_keys, connectors, identities, key_secrets};
 use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, new_id, now, AnyConnection};
 use crate::error::ApiError;
+use crate::keys::credits::{self, CreditRow, CreditsInput};
 use crate::keys::dto::PendingKey;
 use crate::keys::format::{self, GeneratedKey, KeyKind};
 use crate::keys::model::KeySecretRow;
 use crate::keys::repo::{self as rotation, Owner};
 use crate::keys::rights::{ApiPolicy, Rights, Role};
-use crate::keys::credits::{self, CreditRow, CreditsInput};
 use crate::keys::usage::RateLimit;
 use crate::keys::OWNER_API_KEY;
 use crate::resources::key_policies::repo as key_policies;
@@ -59,7 +59,11 @@ pub struct KeyUsageInput {
 }
 
 /// 400 unless the organization has this identity (a body's `identity_id`).
-fn check_identity(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<(), ApiError> {
+fn check_identity(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<(), ApiError> {
     let found: i64 = identities::table
         .filter(identities::organization_id.eq(organization_id))
         .filter(identities::id.eq(id))
@@ -769,7 +773,9 @@ pub fn change_credits(
     audit: AuditEvent,
 ) -> Result<CreditRow, ApiError> {
     conn.transaction(|conn| {
-        get(conn, organization_id, id)?.rights()?.ensure_within(caller)?;
+        get(conn, organization_id, id)?
+            .rights()?
+            .ensure_within(caller)?;
         let row = credits::change(conn, organization_id, id, body)?;
         audit.record(conn)?;
         Ok(row)

@@ -65,7 +65,12 @@ pub struct CreateIdentity {
     pub external_id: String,
     /// A name for people, up to 200 characters.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(nullable = true, min_length = 1, max_length = 200, example = "Acme Ltd")]
+    #[schema(
+        nullable = true,
+        min_length = 1,
+        max_length = 200,
+        example = "Acme Ltd"
+    )]
     pub name: Option<String>,
     /// Free-form metadata returned with every verify of the identity's
     /// keys: a JSON object of at most 4,096 bytes.
@@ -114,7 +119,12 @@ pub struct UpdateIdentity {
     /// A new external id, unique in the organization.
     #[serde(default, deserialize_with = "present")]
     #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
-    #[schema(nullable = false, min_length = 1, max_length = 255, example = "customer-42")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "customer-42"
+    )]
     pub external_id: Option<String>,
     /// A new name, or `null` to clear it.
     #[serde(default, with = "::serde_with::rust::double_option")]
@@ -165,7 +175,10 @@ impl UpdateIdentity {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Identity {
     /// `idn_` and 32 hex digits.
-    #[schema(pattern = "^idn_[0-9a-f]{32}$", example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
+    #[schema(
+        pattern = "^idn_[0-9a-f]{32}$",
+        example = "idn_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+    )]
     pub id: String,
     /// The organization the identity belongs to.
     #[schema(example = "org_0190a0b1c2d3e4f5a6b7c8d9e0f1a2b3")]
@@ -193,7 +206,8 @@ pub struct Identity {
 impl Identity {
     /// The view of a row and its balance.
     pub fn from_row(row: IdentityRow, credits: Option<&CreditRow>) -> Result<Identity, ApiError> {
-        let corrupt = |what| ApiError::internal(format!("identity {} has a corrupt {what}", row.id));
+        let corrupt =
+            |what| ApiError::internal(format!("identity {} has a corrupt {what}", row.id));
         let metadata = row
             .metadata
             .as_deref()

@@ -3,7 +3,9 @@
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
-use super::dto::{CreateIdentity, Identity, IdentityFilter, IdentityList, IdentityPath, UpdateIdentity};
+use super::dto::{
+    CreateIdentity, Identity, IdentityFilter, IdentityList, IdentityPath, UpdateIdentity,
+};
 use super::model::IdentityRow;
 use super::repo;
 use super::TAG;
@@ -21,7 +23,10 @@ use crate::state::AppState;
 /// A 200 with the identity and its `ETag`.
 fn respond((row, credits): (IdentityRow, Option<CreditRow>)) -> Result<HttpResponse, ApiError> {
     let etag = row.etag();
-    Ok(json_with_etag(&etag, &Identity::from_row(row, credits.as_ref())?))
+    Ok(json_with_etag(
+        &etag,
+        &Identity::from_row(row, credits.as_ref())?,
+    ))
 }
 
 /// Create an identity

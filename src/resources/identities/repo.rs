@@ -89,7 +89,11 @@ pub fn list(
 }
 
 /// The organization's identity with this id, or 404.
-pub fn get(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<IdentityRow, ApiError> {
+pub fn get(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<IdentityRow, ApiError> {
     identities::table
         .filter(identities::organization_id.eq(organization_id))
         .filter(identities::id.eq(id))

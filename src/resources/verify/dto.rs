@@ -88,7 +88,26 @@ pub enum VerifyCode {
 }
 
 impl VerifyCode {
-    /// The code as written on the wire.
+    /// Every code, in the order of the document. Keep it whole: the
+    /// analytics filter `outcome` accepts these.
+    pub const ALL: [VerifyCode; 8] = [
+        VerifyCode::Valid,
+        VerifyCode::Malformed,
+        VerifyCode::NotFound,
+        VerifyCode::Disabled,
+        VerifyCode::Expired,
+        VerifyCode::IpNotAllowed,
+        VerifyCode::RateLimited,
+        VerifyCode::UsageExceeded,
+    ];
+
+    /// The code named `name`, if any.
+    pub fn parse(name: &str) -> Option<VerifyCode> {
+        VerifyCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The code as it is serialized (`NOT_FOUND`), and as analytics store
+    /// it.
     pub fn as_str(self) -> &'static str {
         match self {
             VerifyCode::Valid => "VALID",

@@ -39,7 +39,8 @@ use crate::state::AppState;
 /// and never overspent.
 /// After a key's first check,
 /// answers come from memory (at most 1 s stale by default) at a rate that
-/// does not depend on how many keys exist.
+/// does not depend on how many keys exist. Every verdict is counted, per
+/// key and outcome, for `get_verification_analytics`.
 #[utoipa::path(
     tag = TAG,
     extensions(("x-keygate-role" = json!(Role::Serving))),
@@ -74,7 +75,7 @@ pub async fn verify_key(
             }
             _ => Verification::unknown(VerifyCode::NotFound),
         };
-        return Ok(web::Json(verdict));
+        return Ok(counted(&state, &caller, verdict));
     }
     let verdict = match lookup(&state, &body.key).await? {
         Lookup::Malformed => Verification::unknown(VerifyCode::Malformed),
@@ -97,5 +98,16 @@ pub async fn verify_key(
             verdict
         }
     };
-    Ok(web::Json(verdict))
+    Ok(counted(&state, &caller, verdict))
+}
+
+/// The answer, its outcome counted for analytics (in memory).
+fn counted(state: &AppState, caller: &Caller, verdict: Verification) -> web::Json<Verification> {
+    let key = verdict.api_key_id.as_deref();
+    let identity = verdict.identity.as_ref().map(|i| i.id.as_str());
+    let outcome = verdict.code.as_str();
+    state
+        .analytics
+        .note(&caller.organization_id, key, identity, outcome, now());
+    web::Json(verdict)
 }

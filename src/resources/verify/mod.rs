@@ -14,3 +14,21 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(handlers::verify_key);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::resources::verify::dto::VerifyCode;
+
+    #[test]
+    fn codes_are_named_as_serialized() {
+        for code in VerifyCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                code.as_str(),
+                "{code:?}"
+            );
+            assert_eq!(VerifyCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(VerifyCode::parse("not_found"), None);
+    }
+}
