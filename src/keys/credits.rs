@@ -339,6 +339,10 @@ pub fn put(
     input: Option<&CreditsInput>,
 ) -> Result<Option<CreditRow>, ApiError> {
     let current = row_for_write(conn, owner_id)?;
+    if current.is_none() && input.is_none() {
+        return Ok(None);
+    }
+    // Cached copies of the keys concerned hold the balance's epoch.
     changed(conn, owner_id)?;
     let Some(input) = input else {
         diesel::delete(credits::table.filter(credits::owner_id.eq(owner_id))).execute(conn)?;
