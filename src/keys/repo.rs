@@ -13,7 +13,7 @@ use super::format::{self, GeneratedKey, KeyKind};
 use super::model::{KeySecretRow, STATE_CURRENT, STATE_PENDING};
 use super::records::KeyRecord;
 use super::rights::Rights;
-use super::usage::{CreditTerms, IdentityUsage, KeyUsage, RateLimit};
+use super::usage::{metadata_from_stored, CreditTerms, IdentityUsage, KeyUsage, RateLimit};
 use super::OWNER_API_KEY;
 use crate::crypto::hash_key;
 use crate::db::changes;
@@ -351,9 +351,7 @@ fn find_identity(conn: &mut AnyConnection, id: &str) -> Result<Option<IdentityUs
         return Ok(None);
     };
     let corrupt = |what| ApiError::internal(format!("identity {id} has a corrupt {what}"));
-    let metadata = metadata
-        .map(|m| serde_json::from_str(&m).map_err(|_| corrupt("metadata")))
-        .transpose()?;
+    let metadata = metadata_from_stored(metadata.as_deref()).map_err(corrupt)?;
     Ok(Some(IdentityUsage {
         ratelimits: RateLimit::from_stored(ratelimits.as_deref()).map_err(corrupt)?,
         credits: epoch.map(|epoch| CreditTerms { epoch }),

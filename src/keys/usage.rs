@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::credits::{self, Grant};
+use super::credits::{self, CreditsInput, Grant};
 use super::records::KeyRecord;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError};
@@ -108,6 +108,28 @@ impl RateLimit {
             serde_json::from_str(text).map_err(|_| "ratelimits")
         })
     }
+}
+
+/// The field errors of a body's `ratelimits` and `credits` (a key's or an
+/// identity's).
+pub fn check_usage(
+    ratelimits: Option<&[RateLimit]>,
+    credits: Option<&CreditsInput>,
+) -> Vec<FieldError> {
+    let mut errors = ratelimits.map_or_else(Vec::new, |l| RateLimit::check_all("ratelimits", l));
+    if let Some(credits) = credits {
+        errors.extend(credits.check("credits"));
+    }
+    errors
+}
+
+/// An identity's stored metadata read back.
+pub fn metadata_from_stored(
+    stored: Option<&str>,
+) -> Result<Option<serde_json::Value>, &'static str> {
+    stored
+        .map(|m| serde_json::from_str(m).map_err(|_| "metadata"))
+        .transpose()
 }
 
 /// Whose limit or balance it is.

@@ -152,6 +152,27 @@ backend_test! {
         assert_eq!(answers[0]["identity"]["metadata"], json!({"plan": "pro"}));
         assert_eq!(answers[0]["ratelimits"][0]["scope"], "identity");
         assert_eq!(answers[4]["ratelimits"][0]["remaining"], 0);
+        // A change to the identity reaches its keys' cached records at once.
+        let res = app.patch(&format!("/v1/identities/{id}"), &app.bootstrap_key, &json!({"ratelimits": [{"name": "requests", "limit": 50, "duration": 60000}], "metadata": {"plan": "max"}})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let answer = verify(&app, &app.bootstrap_key, &a, json!({})).await;
+        assert_eq!(answer["code"], "VALID", "{answer}");
+        assert_eq!(answer["identity"]["metadata"], json!({"plan": "max"}));
+        // And a change to a key's own limits reaches its record too.
+        let res = app.get("/v1/api_keys?limit=100", &app.bootstrap_key).await;
+        let keys: Value = res.json().await.unwrap();
+        let a_id = keys["data"].as_array().unwrap().iter()
+            .find(|k| k["identity_id"] == id).unwrap()["id"].as_str().unwrap().to_owned();
+        let res = app.patch(&format!("/v1/api_keys/{a_id}"), &app.bootstrap_key, &json!({"ratelimits": [{"name": "own", "limit": 1, "duration": 60000}]})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let shown: Value = res.json().await.unwrap();
+        assert_eq!(shown["ratelimits"][0]["name"], "own");
+        let first = verify(&app, &app.bootstrap_key, &a, json!({})).await;
+        assert_eq!(first["code"], "VALID", "{first}");
+        assert_eq!(first["ratelimits"].as_array().unwrap().len(), 2, "its own and its identity's: {first}");
+        let third = verify(&app, &app.bootstrap_key, &a, json!({})).await;
+        assert_eq!(third["code"], "RATE_LIMITED", "{third}");
+        assert_eq!(third["ratelimits"][0]["scope"], "key", "{third}");
         // A cost counts that many units.
         let (_, c) = limited_key(&app, json!({"ratelimits": [{"name": "tokens", "limit": 10, "duration": 60000}]})).await;
         let answer = verify(&app, &app.bootstrap_key, &c, json!({"cost": 7})).await;

@@ -13,7 +13,7 @@ use crate::fields::present;
 use crate::keys::credits::{CreditRow, Credits, CreditsInput};
 use crate::keys::dto::PendingKey;
 use crate::keys::rights::{ApiPolicy, PolicyNames, Role};
-use crate::keys::usage::RateLimit;
+use crate::keys::usage::{check_usage, RateLimit};
 use crate::net::Cidr;
 use crate::resources::identities::dto::IdentityId;
 
@@ -87,20 +87,6 @@ pub struct CreateApiKey {
     pub credits: Option<CreditsInput>,
 }
 
-/// The field errors of a body's usage fields.
-fn check_usage(
-    ratelimits: Option<&[RateLimit]>,
-    credits: Option<&CreditsInput>,
-    errors: &mut Vec<FieldError>,
-) {
-    if let Some(limits) = ratelimits {
-        errors.extend(RateLimit::check_all("ratelimits", limits));
-    }
-    if let Some(credits) = credits {
-        errors.extend(credits.check("credits"));
-    }
-}
-
 /// One resource scope: 1 to 64 letters, digits, `_`, `-` or `=`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 #[schema(value_type = String, pattern = "^[A-Za-z0-9_=-]{1,64}$", example = "docs")]
@@ -160,11 +146,10 @@ impl CreateApiKey {
     pub fn into_input(self, names: &PolicyNames) -> Result<NewApiKey, ApiError> {
         let mut errors = field_errors(&self);
         check_policy(self.api_policy.as_ref(), names, &mut errors);
-        check_usage(
+        errors.extend(check_usage(
             self.ratelimits.as_deref(),
             self.credits.as_ref(),
-            &mut errors,
-        );
+        ));
         if let Some(scopes) = &self.resource_scopes {
             errors.extend(check_resource_scopes(
                 "resource_scopes",
@@ -276,11 +261,10 @@ impl UpdateApiKey {
             names,
             &mut errors,
         );
-        check_usage(
+        errors.extend(check_usage(
             self.ratelimits.as_deref(),
             self.credits.as_ref().and_then(Option::as_ref),
-            &mut errors,
-        );
+        ));
         ApiError::check_fields(errors)
     }
 }

@@ -10,7 +10,7 @@ use super::repo::NewIdentity;
 use crate::error::{field_errors, ApiError, FieldError};
 use crate::fields::present;
 use crate::keys::credits::{CreditRow, Credits, CreditsInput};
-use crate::keys::usage::RateLimit;
+use crate::keys::usage::{check_usage, metadata_from_stored, RateLimit};
 
 crate::prefixed_id!(
     /// An identity id: `idn_` and 32 hex digits.
@@ -94,12 +94,10 @@ impl CreateIdentity {
         if let Some(metadata) = &self.metadata {
             check_metadata(metadata, &mut errors);
         }
-        if let Some(limits) = &self.ratelimits {
-            errors.extend(RateLimit::check_all("ratelimits", limits));
-        }
-        if let Some(credits) = &self.credits {
-            errors.extend(credits.check("credits"));
-        }
+        errors.extend(check_usage(
+            self.ratelimits.as_deref(),
+            self.credits.as_ref(),
+        ));
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         ApiError::check_fields(errors)?;
         Ok(NewIdentity {
@@ -152,12 +150,10 @@ impl UpdateIdentity {
         if let Some(Some(metadata)) = &self.metadata {
             check_metadata(metadata, &mut errors);
         }
-        if let Some(limits) = &self.ratelimits {
-            errors.extend(RateLimit::check_all("ratelimits", limits));
-        }
-        if let Some(Some(credits)) = &self.credits {
-            errors.extend(credits.check("credits"));
-        }
+        errors.extend(check_usage(
+            self.ratelimits.as_deref(),
+            self.credits.as_ref().and_then(Option::as_ref),
+        ));
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         ApiError::check_fields(errors)?;
         let changes = IdentityChanges {
@@ -208,11 +204,7 @@ impl Identity {
     pub fn from_row(row: IdentityRow, credits: Option<&CreditRow>) -> Result<Identity, ApiError> {
         let corrupt =
             |what| ApiError::internal(format!("identity {} has a corrupt {what}", row.id));
-        let metadata = row
-            .metadata
-            .as_deref()
-            .map(|m| serde_json::from_str(m).map_err(|_| corrupt("metadata")))
-            .transpose()?;
+        let metadata = metadata_from_stored(row.metadata.as_deref()).map_err(corrupt)?;
         let ratelimits = RateLimit::from_stored(row.ratelimits.as_deref()).map_err(corrupt)?;
         Ok(Identity {
             id: row.id,
