@@ -93,6 +93,15 @@ backend_test! {
         assert_eq!(res.status(), StatusCode::OK);
         let res = app.delete(&format!("/v1/identities/{id}"), &admin).await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let res = app.get(&format!("/v1/identities/{id}"), &admin).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.get("/v1/audit_events?resource_type=identity", &admin).await;
+        let events: Value = res.json().await.unwrap();
+        let actions: Vec<&str> = events["data"].as_array().unwrap().iter()
+            .filter(|e| e["resource_id"] == id.as_str() && e["outcome"] == "success")
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["create_identity", "update_identity", "delete_identity"], "{events}");
     }
 }
 
