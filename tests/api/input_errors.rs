@@ -55,7 +55,7 @@ backend_test! {
                 r#"{"name": "k"}"#, "api_key_role", "required", "is required"),
             ("an unknown member named like a key", Method::POST, "/v1/api_keys",
                 r#"{"name": "k", "api_key_role": "serving", "kg_ak_SECRET": true}"#,
-                "*", "unknown_field", "a member of this object is not one of its fields; expected one of `name`, `api_key_role`, `api_policy`, `allowed_cidrs`, `expires_at`, `enabled`, `resource_scopes`"),
+                "*", "unknown_field", "a member of this object is not one of its fields; expected one of `name`, `api_key_role`, `api_policy`, `allowed_cidrs`, `expires_at`, `enabled`, `resource_scopes`, `identity_id`, `ratelimits`, `credits`"),
             ("a nested wrong type", Method::POST, "/v1/api_keys",
                 r#"{"name": "k", "api_key_role": "serving", "api_policy": {"allowed_operations": {"get_api_key": {"allow_any_resource": "SECRET"}}}}"#,
                 "api_policy.allowed_operations.get_api_key.allow_any_resource", "invalid_type", "must be a boolean"),
