@@ -16,9 +16,10 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-/// Like [`present`] for a whole number, which JSON Schema also allows to be
-/// written with a zero fraction (`86400.0`).
-pub fn present_whole<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+/// Deserializes a whole number, which JSON Schema also allows to be
+/// written with a zero fraction (`86400.0`): for a required `integer`
+/// field.
+pub fn whole<'de, D>(deserializer: D) -> Result<i64, D::Error>
 where
     D: Deserializer<'de>,
 {
@@ -29,10 +30,16 @@ where
             .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
             .map(|f| f as i64)
     });
-    whole
-        .map(Some)
-        // The number sent is not repeated (error::deserialize_error).
-        .ok_or_else(|| serde::de::Error::custom("must be a whole number"))
+    // The number sent is not repeated (error::deserialize_error).
+    whole.ok_or_else(|| serde::de::Error::custom("must be a whole number"))
+}
+
+/// Like [`present`] for a whole number (see [`whole`]).
+pub fn present_whole<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    whole(deserializer).map(Some)
 }
 
 /// Like [`present_whole`] for a field whose `null` means "none" (use with

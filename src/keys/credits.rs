@@ -77,9 +77,11 @@ impl CreditRow {
 pub struct Refill {
     /// The period in milliseconds, 60,000 (a minute) to 2,678,400,000 (31
     /// days); periods start when the balance is set.
+    #[serde(deserialize_with = "crate::fields::whole")]
     #[schema(minimum = 60_000, maximum = 2_678_400_000_i64, example = 86_400_000)]
     pub interval: i64,
     /// What `remaining` is set to at each refill, 1 to 10^12.
+    #[serde(deserialize_with = "crate::fields::whole")]
     #[schema(minimum = 1, maximum = 1_000_000_000_000_i64, example = 1000)]
     pub amount: i64,
 }
@@ -90,6 +92,7 @@ pub struct Refill {
 pub struct CreditsInput {
     /// Credits to start with, 0 to 10^12; each successful verify spends its
     /// `cost`.
+    #[serde(deserialize_with = "crate::fields::whole")]
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64, example = 1000)]
     pub remaining: i64,
     /// An optional refill; `null` or absent: none.
@@ -179,6 +182,7 @@ pub struct ChangeCredits {
     /// `set`, `increment` or `decrement`.
     pub operation: Operation,
     /// 0 to 10^12.
+    #[serde(deserialize_with = "crate::fields::whole")]
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64, example = 100)]
     pub value: i64,
 }

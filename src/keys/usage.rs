@@ -41,9 +41,11 @@ pub struct RateLimit {
     )]
     pub name: String,
     /// Units of cost allowed per window, 1 to 1,000,000,000.
+    #[serde(deserialize_with = "crate::fields::whole")]
     #[schema(minimum = 1, maximum = 1_000_000_000, example = 10)]
     pub limit: i64,
     /// The window in milliseconds, 1,000 (a second) to 86,400,000 (a day).
+    #[serde(deserialize_with = "crate::fields::whole")]
     #[schema(minimum = 1000, maximum = 86_400_000, example = 1000)]
     pub duration: i64,
 }

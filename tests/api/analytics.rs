@@ -314,3 +314,39 @@ async fn a_stop_writes_the_counts_and_a_start_purges_old_ones() {
     stop(&address).await;
     assert!(gone, "counts older than the retention are purged at start");
 }
+
+backend_test! {
+    /// The documented `group_by` pattern admits exactly the lists the
+    /// server accepts: each name at most once, in any order.
+    async fn the_group_by_pattern_admits_exactly_what_the_server_accepts(app) {
+        let doc = keygate::resources::document();
+        let param = doc["paths"][PATH]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "group_by")
+            .expect("group_by parameter");
+        let pattern = regex::Regex::new(param["schema"]["pattern"].as_str().unwrap()).unwrap();
+        let names = ["key", "identity", "outcome"];
+        let mut lists: Vec<String> = Vec::new();
+        for a in names {
+            lists.push(a.to_owned());
+            for b in names {
+                lists.push(format!("{a},{b}"));
+                for c in names {
+                    lists.push(format!("{a},{b},{c}"));
+                }
+            }
+        }
+        let (_, reader) = app.key_with_role("serving").await;
+        let hour = chrono::Duration::hours(1);
+        let mut admitted = 0;
+        for list in lists {
+            let res = app.get(&around_now(hour, hour, &format!("&group_by={list}")), &reader).await;
+            let documented = pattern.is_match(&list);
+            assert_eq!(res.status() == StatusCode::OK, documented, "{list}: {}", res.status());
+            admitted += usize::from(documented);
+        }
+        assert_eq!(admitted, 15);
+    }
+}

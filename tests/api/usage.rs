@@ -390,3 +390,93 @@ backend_test! {
         assert_eq!(outcomes["USAGE_EXCEEDED"], 1, "{body}");
     }
 }
+
+backend_test! {
+    /// JSON Schema's `integer` admits a zero fraction (`60000.0`): every
+    /// whole number of the usage bodies accepts it; a real fraction is 400
+    /// naming the field.
+    async fn usage_numbers_accept_a_zero_fraction_and_refuse_a_real_one(app) {
+        let admin = app.bootstrap_key.clone();
+        let identity = create_identity(&app, json!({
+            "external_id": "whole",
+            "ratelimits": [{"name": "requests", "limit": 2.0, "duration": 60000.0}],
+            "credits": {"remaining": 10.0, "refill": {"interval": 60000.0, "amount": 10.0}},
+        })).await;
+        assert_eq!(identity["ratelimits"], json!([{"name": "requests", "limit": 2, "duration": 60000}]));
+        assert_eq!(identity["credits"]["remaining"], 10);
+        assert_eq!(identity["credits"]["refill"], json!({"interval": 60000, "amount": 10}));
+        let id = identity["id"].as_str().unwrap().to_owned();
+        let (key_id, key) = limited_key(&app, json!({
+            "identity_id": id,
+            "ratelimits": [{"name": "own", "limit": 5.0, "duration": 1000.0}],
+            "credits": {"remaining": 3.0},
+        })).await;
+        let answer = verify(&app, &admin, &key, json!({"cost": 1.0, "ratelimits": ["requests"]})).await;
+        assert_eq!(answer["code"], "VALID", "{answer}");
+        assert_eq!(answer["ratelimits"][0]["remaining"], 1, "{answer}");
+
+        let res = app.post(&format!("/v1/api_keys/{key_id}/credits"), &admin, &json!({"operation": "set", "value": 7.0})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["remaining"], 7);
+        let res = app.post(&format!("/v1/identities/{id}/credits"), &admin, &json!({"operation": "increment", "value": 5.0})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["remaining"], 14);
+        let res = app.patch(&format!("/v1/identities/{id}"), &admin, &json!({"ratelimits": [{"name": "requests", "limit": 3.0, "duration": 1000.0}]})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["ratelimits"][0]["limit"], 3);
+
+        let fractions = [
+            ("/v1/verify".to_owned(), json!({"key": key, "cost": 1.5}), "cost"),
+            (format!("/v1/api_keys/{key_id}/credits"), json!({"operation": "set", "value": 2.5}), "value"),
+            (format!("/v1/identities/{id}/credits"), json!({"operation": "set", "value": 1e20}), "value"),
+            ("/v1/identities".to_owned(), json!({"external_id": "f", "ratelimits": [{"name": "r", "limit": 1.5, "duration": 1000}]}), "ratelimits[0].limit"),
+            ("/v1/identities".to_owned(), json!({"external_id": "f", "credits": {"remaining": 1, "refill": {"interval": 60000.5, "amount": 1}}}), "credits.refill.interval"),
+        ];
+        for (path, body, field) in fractions {
+            let res = app.post(&path, &admin, &body).await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+            assert_invalid(res, "invalid_body", field).await;
+        }
+    }
+}
+
+backend_test! {
+    /// The `external_id` filter has the lengths the document states.
+    async fn the_external_id_filter_is_1_to_255_characters(app) {
+        let admin = app.bootstrap_key.clone();
+        create_identity(&app, json!({"external_id": "e".repeat(255)})).await;
+        let res = app.get(&format!("/v1/identities?external_id={}", "e".repeat(255)), &admin).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["data"].as_array().unwrap().len(), 1);
+        for (query, case) in [("external_id=", "empty"), (&*format!("external_id={}", "e".repeat(256)), "256 characters")] {
+            let res = app.get(&format!("/v1/identities?{query}"), &admin).await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{case}");
+            assert_invalid(res, "validation_failed", "external_id").await;
+        }
+    }
+}
+
+/// Free-form metadata is an object with `additionalProperties: true`:
+/// without it openapi-generator warns that it cannot type the map.
+#[test]
+fn identity_metadata_is_documented_as_a_free_form_object() {
+    let doc = keygate::resources::document();
+    for schema in [
+        "CreateIdentity",
+        "UpdateIdentity",
+        "Identity",
+        "VerifiedIdentity",
+    ] {
+        let metadata = &doc["components"]["schemas"][schema]["properties"]["metadata"];
+        assert_eq!(
+            metadata["type"],
+            json!(["object", "null"]),
+            "{schema}: {metadata}"
+        );
+        assert_eq!(
+            metadata["additionalProperties"],
+            json!(true),
+            "{schema}: {metadata}"
+        );
+    }
+}

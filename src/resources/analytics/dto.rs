@@ -86,9 +86,10 @@ pub struct AnalyticsQuery {
     pub bucket: Option<Bucket>,
     /// What to split the counts by besides time: `key`, `identity` and
     /// `outcome`, comma-separated, each at most once (`key,outcome`). Absent:
-    /// one total a bucket.
+    /// one total a bucket. The pattern lists every such list, so it admits
+    /// exactly what the server does.
     #[param(
-        pattern = "^(key|identity|outcome)(,(key|identity|outcome)){0,2}$",
+        pattern = "^(key|identity|outcome|key,identity|key,outcome|identity,key|identity,outcome|outcome,key|outcome,identity|key,identity,outcome|key,outcome,identity|identity,key,outcome|identity,outcome,key|outcome,key,identity|outcome,identity,key)$",
         example = "key,outcome"
     )]
     pub group_by: Option<String>,

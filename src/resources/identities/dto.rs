@@ -31,11 +31,12 @@ pub struct IdentityPath {
 }
 
 /// Filters of `list_identities`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 pub struct IdentityFilter {
     /// Only the identity with this `external_id` (at most one).
     #[param(min_length = 1, max_length = 255, example = "customer-42")]
+    #[validate(length(min = 1, max = 255, message = "must be 1 to 255 characters"))]
     pub external_id: Option<String>,
 }
 
@@ -74,7 +75,7 @@ pub struct CreateIdentity {
     pub name: Option<String>,
     /// Free-form metadata returned with every verify of the identity's
     /// keys: a JSON object of at most 4,096 bytes.
-    #[schema(nullable = true, value_type = Option<Object>, example = json!({"plan": "pro"}))]
+    #[schema(nullable = true, value_type = Option<std::collections::HashMap<String, serde_json::Value>>, additional_properties = true, example = json!({"plan": "pro"}))]
     pub metadata: Option<serde_json::Value>,
     /// Rate limits all the identity's keys share (at most 20, distinct
     /// names).
@@ -131,7 +132,7 @@ pub struct UpdateIdentity {
     pub name: Option<Option<String>>,
     /// New metadata (replacing the old), or `null` to clear it.
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<Object>, example = json!({"plan": "enterprise"}))]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>, additional_properties = true, example = json!({"plan": "enterprise"}))]
     pub metadata: Option<Option<serde_json::Value>>,
     /// New shared rate limits, replacing the old (`[]`: none).
     #[serde(default, deserialize_with = "present")]
@@ -186,7 +187,7 @@ pub struct Identity {
     #[schema(required = true, nullable = true, example = "Acme Ltd")]
     pub name: Option<String>,
     /// Free-form metadata, or `null`.
-    #[schema(required = true, nullable = true, value_type = Option<Object>, example = json!({"plan": "pro"}))]
+    #[schema(required = true, nullable = true, value_type = Option<std::collections::HashMap<String, serde_json::Value>>, additional_properties = true, example = json!({"plan": "pro"}))]
     pub metadata: Option<serde_json::Value>,
     /// Rate limits all the identity's keys share.
     pub ratelimits: Vec<RateLimit>,

@@ -2,6 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
+use validator::Validate;
 
 use super::dto::{
     CreateIdentity, Identity, IdentityFilter, IdentityList, IdentityPath, UpdateIdentity,
@@ -84,7 +85,9 @@ pub async fn list_identities(
     filter: Query<IdentityFilter>,
 ) -> Result<web::Json<IdentityList>, ApiError> {
     let page = page.page()?;
-    let external_id = filter.into_inner().external_id;
+    let filter = filter.into_inner();
+    filter.validate()?;
+    let external_id = filter.external_id;
     let org = caller.organization_id;
     let query_page = page.clone();
     let (rows, balances) = state

@@ -33,7 +33,7 @@ pub struct VerifyKey {
     /// What this verify costs, 0 to 10,000 (default 1): each applied rate
     /// limit counts it and each credit balance of the key and its identity
     /// pays it. 0 checks the limits without counting.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::fields::present_whole")]
     #[validate(range(min = 0, max = 10000, message = "must be 0 to 10000"))]
     #[schema(nullable = false, minimum = 0, maximum = 10000, example = 1)]
     pub cost: Option<i64>,
@@ -135,7 +135,7 @@ pub struct VerifiedIdentity {
     #[schema(required = true, nullable = true, example = "Acme Ltd")]
     pub name: Option<String>,
     /// The identity's metadata, or `null`.
-    #[schema(required = true, nullable = true, value_type = Option<Object>, example = json!({"plan": "pro"}))]
+    #[schema(required = true, nullable = true, value_type = Option<std::collections::HashMap<String, serde_json::Value>>, additional_properties = true, example = json!({"plan": "pro"}))]
     pub metadata: Option<serde_json::Value>,
 }
 

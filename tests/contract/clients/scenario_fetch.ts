@@ -11,7 +11,8 @@ import {
   VerifyApi,
   VerifyCode,
 } from "./client";
-import type { ApiKey } from "./client";
+import type { ApiKey, Verification } from "./client";
+import { IdentitiesApi, Scope } from "./client";
 import {
   AdminConsentCredentialType,
   ConnectorCredentialType,
@@ -96,6 +97,61 @@ async function providerCredentials(config: Configuration, tag: string): Promise<
   check(deleted.raw.status === 204, `delete: status ${deleted.raw.status}`);
 }
 
+// Rate limit windows are aligned to the Unix epoch: start a scripted run at
+// least 5 s before the current one ends, so it cannot straddle two.
+async function waitForAFreshWindow(durationMs: number): Promise<void> {
+  const left = durationMs - (Date.now() % durationMs);
+  if (left < 5000) await new Promise((resolve) => setTimeout(resolve, left + 200));
+}
+
+// An identity sharing a limit of 2 per minute: its key's 3rd verify is RATE_LIMITED.
+async function limitedVerify(config: Configuration, tag: string): Promise<void> {
+  const identities = new IdentitiesApi(config);
+  const keys = new ApiKeysApi(config);
+  const verify = new VerifyApi(config);
+  const externalId = `contract-${CLIENT}-${tag}`;
+  const made = await identities.createIdentityRaw({
+    createIdentity: { externalId, ratelimits: [{ name: "requests", limit: 2, duration: 60000 }] },
+  });
+  check(made.raw.status === 201, `create identity: status ${made.raw.status}`);
+  const identity = await made.value();
+  check(identity.externalId === externalId, `create identity: ${JSON.stringify(identity)}`);
+  const limits = identity.ratelimits.map((r) => [r.name, r.limit, r.duration]);
+  check(JSON.stringify(limits) === JSON.stringify([["requests", 2, 60000]]), `create identity: ratelimits ${JSON.stringify(limits)}`);
+
+  const created = await keys.createApiKeyRaw({
+    createApiKey: { name: `limited-${tag}`, apiKeyRole: Role.Serving, identityId: identity.id },
+  });
+  check(created.raw.status === 201, `create limited key: status ${created.raw.status}`);
+  const key = await created.value();
+
+  await waitForAFreshWindow(60000);
+  const answers: Verification[] = [];
+  for (let n = 0; n < 3; n++) {
+    answers.push(await verify.verifyKey({ verifyKey: { key: key.key, ratelimits: ["requests"] } }));
+  }
+  const codes = answers.map((a) => a.code);
+  const expected = [VerifyCode.Valid, VerifyCode.Valid, VerifyCode.RateLimited];
+  check(JSON.stringify(codes) === JSON.stringify(expected), `limited verify: codes ${JSON.stringify(codes)}`);
+  const last = answers[2];
+  check(!last.valid, `limited verify 3: ${JSON.stringify(last)}`);
+  check(last.identity !== null && last.identity.externalId === externalId, `limited verify 3: identity ${JSON.stringify(last.identity)}`);
+  check(last.identity.id === identity.id, `limited verify 3: identity ${last.identity.id}`);
+  check(last.ratelimits.length === 1, `limited verify 3: ratelimits ${JSON.stringify(last.ratelimits)}`);
+  const applied = last.ratelimits[0];
+  check(applied.name === "requests" && applied.scope === Scope.Identity, `limited verify 3: ${JSON.stringify(applied)}`);
+  check(applied.remaining === 0 && applied.exceeded, `limited verify 3: ${JSON.stringify(applied)}`);
+  check(applied.resetAt instanceof Date && !Number.isNaN(applied.resetAt.getTime()), `limited verify 3: resetAt ${applied.resetAt}`);
+  const left = applied.resetAt.getTime() - Date.now();
+  check(left > 0 && left <= 60500, `limited verify 3: resetAt ${applied.resetAt.toISOString()} is ${left} ms away`);
+  check(answers[0].ratelimits[0]?.remaining === 1, `limited verify 1: ${JSON.stringify(answers[0].ratelimits)}`);
+
+  const deleted = await keys.deleteApiKeyRaw({ apiKeyId: key.id });
+  check(deleted.raw.status === 204, `delete limited key: status ${deleted.raw.status}`);
+  const gone = await identities.deleteIdentityRaw({ identityId: identity.id });
+  check(gone.raw.status === 204, `delete identity: status ${gone.raw.status}`);
+}
+
 async function main(): Promise<void> {
   const [baseUrl, key] = process.argv.slice(2);
   check(baseUrl !== undefined && key !== undefined, "usage: scenario.js BASE_URL KEY");
@@ -165,6 +221,7 @@ async function main(): Promise<void> {
   }
 
   await providerCredentials(config, Math.random().toString(16).slice(2, 14));
+  await limitedVerify(config, Math.random().toString(16).slice(2, 14));
 
   console.log(`${CLIENT}: ok`);
 }

@@ -17,6 +17,8 @@ import type {
   Provider,
   ProviderCredential,
 } from "./client";
+import { createIdentity, deleteIdentity } from "./client";
+import type { AppliedRateLimit, CreateIdentity, RateLimit, Verification } from "./client";
 import { client } from "./client/client.gen";
 
 const CLIENT = "hey-api";
@@ -74,6 +76,59 @@ async function providerCredentials(tag: string): Promise<void> {
   check(cleared.data !== undefined, `clear provider: status ${cleared.response.status}`);
   const deleted = await deleteProviderCredential({ path });
   check(deleted.response.status === 204, `delete: status ${deleted.response.status}`);
+}
+
+// Rate limit windows are aligned to the Unix epoch: start a scripted run at
+// least 5 s before the current one ends, so it cannot straddle two.
+async function waitForAFreshWindow(durationMs: number): Promise<void> {
+  const left = durationMs - (Date.now() % durationMs);
+  if (left < 5000) await new Promise((resolve) => setTimeout(resolve, left + 200));
+}
+
+// An identity sharing a limit of 2 per minute: its key's 3rd verify is RATE_LIMITED.
+async function limitedVerify(tag: string): Promise<void> {
+  const external_id = `contract-${CLIENT}-${tag}`;
+  const limit: RateLimit = { name: "requests", limit: 2, duration: 60000 };
+  const body: CreateIdentity = { external_id, ratelimits: [limit] };
+  const made = await createIdentity({ body });
+  check(made.response.status === 201, `create identity: status ${made.response.status} ${JSON.stringify(made.error)}`);
+  const identity = made.data;
+  check(identity !== undefined, "create identity: no data");
+  check(identity.external_id === external_id, `create identity: ${JSON.stringify(identity)}`);
+  check(JSON.stringify(identity.ratelimits) === JSON.stringify([limit]), `create identity: ratelimits ${JSON.stringify(identity.ratelimits)}`);
+
+  const created = await createApiKey({ body: { name: `limited-${tag}`, api_key_role: "serving", identity_id: identity.id } });
+  check(created.response.status === 201, `create limited key: status ${created.response.status} ${JSON.stringify(created.error)}`);
+  const key = created.data;
+  check(key !== undefined, "create limited key: no data");
+
+  await waitForAFreshWindow(limit.duration);
+  const answers: Verification[] = [];
+  for (let n = 1; n <= 3; n++) {
+    const v = await verifyKey({ body: { key: key.key, ratelimits: [limit.name] } });
+    check(v.data !== undefined, `limited verify ${n}: status ${v.response.status} ${JSON.stringify(v.error)}`);
+    answers.push(v.data);
+  }
+  const codes = answers.map((a) => a.code);
+  check(JSON.stringify(codes) === JSON.stringify(["VALID", "VALID", "RATE_LIMITED"]), `limited verify: codes ${JSON.stringify(codes)}`);
+  const last = answers[2];
+  check(!last.valid, `limited verify 3: ${JSON.stringify(last)}`);
+  check(last.identity !== null && last.identity.external_id === external_id, `limited verify 3: identity ${JSON.stringify(last.identity)}`);
+  check(last.identity.id === identity.id, `limited verify 3: identity ${last.identity.id}`);
+  check(last.ratelimits.length === 1, `limited verify 3: ratelimits ${JSON.stringify(last.ratelimits)}`);
+  const applied: AppliedRateLimit = last.ratelimits[0];
+  check(applied.name === "requests" && applied.scope === "identity", `limited verify 3: ${JSON.stringify(applied)}`);
+  check(applied.remaining === 0 && applied.exceeded, `limited verify 3: ${JSON.stringify(applied)}`);
+  const resetAt = Date.parse(applied.reset_at);
+  check(!Number.isNaN(resetAt), `limited verify 3: reset_at ${applied.reset_at}`);
+  const left = resetAt - Date.now();
+  check(left > 0 && left <= 60500, `limited verify 3: reset_at ${applied.reset_at} is ${left} ms away`);
+  check(answers[0].ratelimits[0]?.remaining === 1, `limited verify 1: ${JSON.stringify(answers[0].ratelimits)}`);
+
+  const deleted = await deleteApiKey({ path: { api_key_id: key.id } });
+  check(deleted.response.status === 204, `delete limited key: status ${deleted.response.status} ${JSON.stringify(deleted.error)}`);
+  const gone = await deleteIdentity({ path: { identity_id: identity.id } });
+  check(gone.response.status === 204, `delete identity: status ${gone.response.status} ${JSON.stringify(gone.error)}`);
 }
 
 async function main(): Promise<void> {
@@ -144,6 +199,7 @@ async function main(): Promise<void> {
   check(problem.code === "not_found" && problem.status === 404, `get after delete: ${JSON.stringify(problem)}`);
 
   await providerCredentials(Math.random().toString(16).slice(2, 14));
+  await limitedVerify(Math.random().toString(16).slice(2, 14));
 
   console.log(`${CLIENT}: ok`);
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
 from typing import NoReturn
 
 import keygate_client
@@ -20,6 +21,7 @@ from keygate_client.models import (
     CreateAdminConsentCredential,
     CreateApiKey,
     CreateConnectorCredential,
+    CreateIdentity,
     CreateProviderCredential,
     CreateServiceAccountCredential,
     CredentialDataUpdate,
@@ -27,7 +29,9 @@ from keygate_client.models import (
     KeyStatus,
     ProblemDetails,
     Provider,
+    RateLimit,
     Role,
+    Scope,
     ServiceAccountCredentialData,
     ServiceAccountCredentialType,
     UpdateApiKey,
@@ -116,6 +120,58 @@ def provider_credentials(api_client: keygate_client.ApiClient, tag: str) -> None
     check(deleted.status_code == 204, f"delete: status {deleted.status_code}")
 
 
+def wait_for_a_fresh_window(duration_ms: int) -> None:
+    """Rate limit windows are aligned to the Unix epoch: start a scripted run
+    at least 5 s before the current one ends, so it cannot straddle two."""
+    left = duration_ms - time.time() * 1000 % duration_ms
+    if left < 5000:
+        time.sleep(left / 1000 + 0.2)
+
+
+def limited_verify(api_client: keygate_client.ApiClient, tag: str) -> None:
+    """An identity sharing a limit of 2 per minute: its key's 3rd verify is RATE_LIMITED."""
+    identities = keygate_client.IdentitiesApi(api_client)
+    keys = keygate_client.ApiKeysApi(api_client)
+    verify = keygate_client.VerifyApi(api_client)
+    external_id = f"contract-{CLIENT}-{tag}"
+    made = identities.create_identity_with_http_info(
+        CreateIdentity(external_id=external_id, ratelimits=[RateLimit(name="requests", limit=2, duration=60000)])
+    )
+    check(made.status_code == 201, f"create identity: status {made.status_code}")
+    identity = made.data
+    check(identity.external_id == external_id, f"create identity: {identity}")
+    check([(r.name, r.limit, r.duration) for r in identity.ratelimits] == [("requests", 2, 60000)], f"{identity}")
+
+    created = keys.create_api_key_with_http_info(
+        CreateApiKey(name=f"limited-{tag}", api_key_role=Role.SERVING, identity_id=identity.id)
+    )
+    check(created.status_code == 201, f"create limited key: status {created.status_code}")
+    key = created.data
+
+    wait_for_a_fresh_window(60000)
+    answers = [verify.verify_key(VerifyKey(key=key.key, ratelimits=["requests"])) for _ in range(3)]
+    codes = [a.code for a in answers]
+    check(codes == [VerifyCode.VALID, VerifyCode.VALID, VerifyCode.RATE_LIMITED], f"limited verify: codes {codes}")
+    last = answers[2]
+    check(last.valid is False, f"limited verify 3: {last}")
+    check(last.identity is not None and last.identity.external_id == external_id, f"limited verify 3: {last.identity}")
+    assert last.identity is not None
+    check(last.identity.id == identity.id, f"limited verify 3: identity {last.identity.id}")
+    check(len(last.ratelimits) == 1, f"limited verify 3: ratelimits {last.ratelimits}")
+    applied = last.ratelimits[0]
+    check(applied.name == "requests" and applied.scope == Scope.IDENTITY, f"limited verify 3: {applied}")
+    check(applied.remaining == 0 and applied.exceeded is True, f"limited verify 3: {applied}")
+    check(applied.reset_at.tzinfo is not None, f"limited verify 3: reset_at {applied.reset_at!r}")
+    left = applied.reset_at.timestamp() - time.time()
+    check(0 < left <= 60.5, f"limited verify 3: reset_at {applied.reset_at} is {left:.1f} s away")
+    check(answers[0].ratelimits[0].remaining == 1, f"limited verify 1: {answers[0].ratelimits}")
+
+    deleted = keys.delete_api_key_with_http_info(key.id)
+    check(deleted.status_code == 204, f"delete limited key: status {deleted.status_code}")
+    gone = identities.delete_identity_with_http_info(identity.id)
+    check(gone.status_code == 204, f"delete identity: status {gone.status_code}")
+
+
 def main() -> None:
     if len(sys.argv) != 3:
         fail("usage: scenario_python_oag.py BASE_URL KEY")
@@ -184,6 +240,7 @@ def main() -> None:
             fail("get after delete: no NotFoundException")
 
         provider_credentials(api_client, secrets.token_hex(6))
+        limited_verify(api_client, secrets.token_hex(6))
 
     print(f"{CLIENT}: ok")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
 from typing import NoReturn
 
 from keygate_client import AuthenticatedClient, errors
@@ -18,6 +19,7 @@ from keygate_client.api.api_keys import (
     list_api_keys,
     update_api_key,
 )
+from keygate_client.api.identities import create_identity, delete_identity
 from keygate_client.api.providers import (
     create_provider_credential,
     delete_provider_credential,
@@ -36,14 +38,18 @@ from keygate_client.models import (
     CreateAdminConsentCredential,
     CreateApiKey,
     CreateConnectorCredential,
+    CreateIdentity,
     CreateServiceAccountCredential,
     CredentialType,
+    Identity,
     KeyStatus,
     ProblemDetails,
     Provider,
     ProviderCredential,
     ProviderSettings,
+    RateLimit,
     Role,
+    Scope,
     ServiceAccountCredentialData,
     ServiceAccountCredentialType,
     UpdateApiKey,
@@ -142,6 +148,69 @@ def provider_credentials(client: AuthenticatedClient, tag: str) -> None:
     check(deleted.status_code == 204, f"delete: status {deleted.status_code}")
 
 
+def wait_for_a_fresh_window(duration_ms: int) -> None:
+    """Rate limit windows are aligned to the Unix epoch: start a scripted run
+    at least 5 s before the current one ends, so it cannot straddle two."""
+    left = duration_ms - time.time() * 1000 % duration_ms
+    if left < 5000:
+        time.sleep(left / 1000 + 0.2)
+
+
+def limited_verify(client: AuthenticatedClient, tag: str) -> None:
+    """An identity sharing a limit of 2 per minute: its key's 3rd verify is RATE_LIMITED."""
+    external_id = f"contract-{CLIENT}-{tag}"
+    made = create_identity.sync_detailed(
+        client=client,
+        body=CreateIdentity(
+            external_id=external_id, ratelimits=[RateLimit(name="requests", limit=2, duration=60000)]
+        ),
+    )
+    check(made.status_code == 201, f"create identity: status {made.status_code}, body {made.content!r}")
+    identity = made.parsed
+    check(isinstance(identity, Identity), f"create identity: parsed {type(identity).__name__}")
+    assert isinstance(identity, Identity)
+    check(identity.external_id == external_id, f"create identity: {identity}")
+    check([(r.name, r.limit, r.duration) for r in identity.ratelimits] == [("requests", 2, 60000)], f"{identity}")
+
+    created = create_api_key.sync_detailed(
+        client=client,
+        body=CreateApiKey(name=f"limited-{tag}", api_key_role=Role.SERVING, identity_id=identity.id),
+    )
+    check(created.status_code == 201, f"create limited key: status {created.status_code}, body {created.content!r}")
+    key = created.parsed
+    check(isinstance(key, ApiKeyWithSecret), f"create limited key: parsed {type(key).__name__}")
+    assert isinstance(key, ApiKeyWithSecret)
+
+    wait_for_a_fresh_window(60000)
+    answers: list[Verification] = []
+    for n in range(1, 4):
+        v = verify_key.sync_detailed(client=client, body=VerifyKey(key=key.key, ratelimits=["requests"]))
+        check(v.status_code == 200, f"limited verify {n}: status {v.status_code}, body {v.content!r}")
+        check(isinstance(v.parsed, Verification), f"limited verify {n}: parsed {type(v.parsed).__name__}")
+        assert isinstance(v.parsed, Verification)
+        answers.append(v.parsed)
+    codes = [a.code for a in answers]
+    check(codes == [VerifyCode.VALID, VerifyCode.VALID, VerifyCode.RATE_LIMITED], f"limited verify: codes {codes}")
+    last = answers[2]
+    check(last.valid is False, f"limited verify 3: {last}")
+    check(last.identity is not None and last.identity.external_id == external_id, f"limited verify 3: {last.identity}")
+    assert last.identity is not None
+    check(last.identity.id == identity.id, f"limited verify 3: identity {last.identity.id}")
+    check(len(last.ratelimits) == 1, f"limited verify 3: ratelimits {last.ratelimits}")
+    applied = last.ratelimits[0]
+    check(applied.name == "requests" and applied.scope == Scope.IDENTITY, f"limited verify 3: {applied}")
+    check(applied.remaining == 0 and applied.exceeded is True, f"limited verify 3: {applied}")
+    check(applied.reset_at.tzinfo is not None, f"limited verify 3: reset_at {applied.reset_at!r}")
+    left = applied.reset_at.timestamp() - time.time()
+    check(0 < left <= 60.5, f"limited verify 3: reset_at {applied.reset_at} is {left:.1f} s away")
+    check(answers[0].ratelimits[0].remaining == 1, f"limited verify 1: {answers[0].ratelimits}")
+
+    deleted = delete_api_key.sync_detailed(key.id, client=client)
+    check(deleted.status_code == 204, f"delete limited key: status {deleted.status_code}")
+    gone = delete_identity.sync_detailed(identity.id, client=client)
+    check(gone.status_code == 204, f"delete identity: status {gone.status_code}, body {gone.content!r}")
+
+
 def main() -> None:
     if len(sys.argv) != 3:
         fail("usage: scenario_python_opc.py BASE_URL KEY")
@@ -218,6 +287,7 @@ def main() -> None:
     check(problem.code == "not_found" and problem.status == 404, f"get after delete: {problem}")
 
     provider_credentials(client, secrets.token_hex(6))
+    limited_verify(client, secrets.token_hex(6))
 
     print(f"{CLIENT}: ok")
 
