@@ -6,7 +6,9 @@ Generated cases may disable, expire, restrict, rotate or delete the very key
 they are sent with (they learn its id from `list_api_keys`): that is valid
 API use, not a failure. When a request then answers 401, a new key is minted
 and the request is retried, so the rest of the run stays authenticated and
-keeps reaching the API's logic instead of its 401 path.
+keeps reaching the API's logic instead of its 401 path. A case may also put
+a rate limit on that key (`ratelimits` on `update_api_key`): a 429 mints a
+new key the same way, so the limit does not stall the run.
 """
 
 import os
@@ -15,7 +17,7 @@ import subprocess
 import schemathesis
 
 
-@schemathesis.auth(refresh_interval=300, retry_on=[401])
+@schemathesis.auth(refresh_interval=300, retry_on=[401, 429])
 class MintedPersonalKey:
     def get(self, case, context):
         minted = subprocess.run(
