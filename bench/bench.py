@@ -64,7 +64,7 @@ RUN_ID = f"{os.getpid()}_{int(time.time())}"
 PROCS = []  # everything started, stopped at exit
 DATABASES = []  # PostgreSQL databases created, dropped at exit
 WORK = tempfile.mkdtemp(prefix="keygate-bench-")
-RAW = {"rounds": [], "startup": [], "notes": []}
+RAW = {"rounds": [], "startup": [], "notes": [], "targets": []}
 
 
 def log(msg):
@@ -376,6 +376,22 @@ def create_targets(server, count):
         return list(pool.map(one, range(count)))
 
 
+# The limits of the limited key of the verify_limits group: never refused (a
+# billion per minute) and a balance so large that each lease is the largest,
+# 1,000 credits (keys::credits::MAX_LEASE): one database write per 1,000 verifies.
+LIMITS = {"ratelimits": [{"name": "requests", "limit": 1_000_000_000, "duration": 60_000}],
+          "credits": {"remaining": 1_000_000_000_000}}
+
+
+def create_key(server, name, extra=None):
+    """One serving key made through the API; its plaintext."""
+    status, body = request(server.url, "POST", "/v1/api_keys", server.bootstrap,
+                           {"name": name, "api_key_role": "serving", **(extra or {})})
+    if status != 201:
+        fail(f"creating key {name!r} on {server.name} answered {status}: {body}")
+    return body["key"]
+
+
 def write_lines(name, lines):
     path = os.path.join(WORK, name)
     with open(path, "w") as f:
@@ -609,12 +625,18 @@ class Data:
         # Past the first N_10K: none of these was presented before.
         self.distinct = write_lines("keys-distinct.txt", self.keys[N_10K:N_10K + N_MISS_FILE])
         self.main, self.big, self.targets, self.target_file, self.big_start = {}, {}, {}, {}, {}
+        # verify_limits: two keys made alike through the API, one with LIMITS.
+        self.unlimited, self.limited, self.unlimited_file, self.limited_file = {}, {}, {}, {}
         for b in BACKENDS:
             load = load_sqlite if b == "sqlite" else load_postgres
             m = self.main[b] = Keygate(f"{b}_main", b, generate_key(), master_key())
             m.start()
             self.targets[b] = create_targets(m, N_TARGETS)
             self.target_file[b] = write_lines(f"targets-{b}.txt", self.targets[b])
+            self.unlimited[b] = create_key(m, "bench without limits")
+            self.limited[b] = create_key(m, "bench with limits", LIMITS)
+            self.unlimited_file[b] = write_lines(f"unlimited-{b}.txt", [self.unlimited[b]])
+            self.limited_file[b] = write_lines(f"limited-{b}.txt", [self.limited[b]])
             m.stop()
             t0 = time.monotonic()
             load(m, self.keys[:N_10K])
@@ -646,6 +668,14 @@ class Data:
             check(status == 200, f"PATCH on {m.name}: {status} {body}")
             status, body = request(m.url, "POST", "/v1/secrets", m.bootstrap, {"value": "v", "description": "sanity"})
             check(status == 201, f"create secret on {m.name}: {status} {body}")
+            status, body = request(m.url, "POST", "/v1/verify", m.bootstrap, {"key": self.unlimited[b]})
+            check(status == 200 and body.get("code") == "VALID" and body.get("ratelimits") == []
+                  and body.get("credits") == [], f"verify without limits on {m.name}: {status} {body}")
+            status, body = request(m.url, "POST", "/v1/verify", m.bootstrap, {"key": self.limited[b]})
+            limits, credits = body.get("ratelimits") or [{}], body.get("credits") or [{}]
+            check(status == 200 and body.get("valid") is True and body.get("code") == "VALID"
+                  and limits[0].get("name") == "requests" and limits[0].get("exceeded") is False
+                  and credits[0].get("remaining", 0) > 0, f"verify with limits on {m.name}: {status} {body}")
         status, body = request(anchor.url, "POST", "/v1/verify", None, {"key": keys[0]})
         check(status == 200 and body.get("valid") is True, f"anchor answered {status} {body}")
 
@@ -666,6 +696,14 @@ def throughput(anchor, data, pgbench_db, sqlite_anchor):
             quiet.bootstrap),
     ])
     quiet.drop()
+    # 1b. Verify of one cached key with a rate limit and credits (LIMITS)
+    # against the same verify of a key without limits (issue 19: within 10%).
+    pairs = []
+    for b in BACKENDS:
+        m = main_[b]
+        pairs.append(Wrk(f"unlimited_{b}", m, "POST", "/v1/verify", VERIFY, data.unlimited_file[b], m.bootstrap))
+        pairs.append(Wrk(f"limited_{b}", m, "POST", "/v1/verify", VERIFY, data.limited_file[b], m.bootstrap))
+    results["verify_limits"] = interleave("verify, one key (cached), without and with limits", pairs)
     # 2. Verify over many keys, and among many stored rows.
     for b in BACKENDS:
         m, g = main_[b], big[b]
@@ -815,6 +853,9 @@ def report(m):
 
     def row(what, keygate, anchor, ratio, target, met):
         rows.append((what, keygate, anchor, "—" if ratio is None else f"{ratio:.2f}", target, met))
+        if target != "—":
+            RAW["targets"].append(dict(what=what, keygate=keygate, anchor=anchor, ratio=ratio, target=target,
+                                       met=met))
 
     a = vc["anchor"]["rate"]
     for b in BACKENDS:
@@ -824,6 +865,11 @@ def report(m):
     q = vc["sqlite_quiet"]["rate"]
     row("verify, one cached key, sqlite with RUST_LOG=warn (no access log) vs the bare handler", fmt_rate(q),
         fmt_rate(a), q / a, "≥ 0.90 (floor 0.75)", verdict(q / a, 0.9, 0.75))
+    vl = results["verify_limits"]
+    for b in BACKENDS:
+        lim, unl = vl[f"limited_{b}"]["rate"], vl[f"unlimited_{b}"]["rate"]
+        row(f"verify, one cached key with a rate limit and credits vs the same without limits, {b}",
+            fmt_rate(lim), fmt_rate(unl), lim / unl, "verify with limits ≥ 0.90 × without", verdict(lim / unl, 0.9))
     for b in BACKENDS:
         h, ha = half[f"verify_{b}"], half[f"verify_anchor_{b}"]
         row(f"verify p99 at half the peak rate (oha, {h['target_rate']:,.0f}/s), {b}; the anchor at the same rate",
@@ -836,7 +882,7 @@ def report(m):
             ("distinct", f"verify over {N_BIG:,} distinct keys (each request a new key: a cache miss) "
                          f"vs over {N_1K:,}, {b}"),
             ("1k_among_big", f"verify over {N_1K:,} keys among {N_BIG:,} stored vs among "
-                             f"{N_10K + N_TARGETS + 1:,}, {b}"),
+                             f"{N_10K + N_TARGETS + 3:,}, {b}"),
         ):
             r = v[label]["rate"] / base
             row(what, fmt_rate(v[label]["rate"]), fmt_rate(base), r, "≥ 0.90", verdict(r, 0.9))
@@ -907,6 +953,8 @@ def report(m):
             "|---|---:|---:|---:|---:|"]
     for group, label, what in (
         ("verify_cached", "postgres", "verify, one cached key"),
+        ("verify_limits", "unlimited_postgres", "verify, one cached key made through the API, without limits"),
+        ("verify_limits", "limited_postgres", "verify, the same with a rate limit and credits"),
         ("verify_keys_postgres", "1k", f"verify over {N_1K:,} keys"),
         ("verify_keys_postgres", "10k", f"verify over {N_10K:,} keys"),
         ("verify_keys_postgres", "1k_among_big", f"verify over {N_1K:,} keys among {N_BIG:,}"),

@@ -410,13 +410,10 @@ impl Metering {
         }
         let now_ms = at.timestamp_millis();
         let mut metered = Metered::default();
-        let mut counted = Vec::new();
         for (scope, owner, limit) in usage.limits(&record.key_id, names) {
             let state = self.count(owner, scope, limit, cost, now_ms);
             if state.exceeded {
                 metered.refusal = Some(Refusal::RateLimited);
-            } else if cost > 0 {
-                counted.push((owner, limit, state.reset_at_ms - limit.duration));
             }
             metered.ratelimits.push(state);
         }
@@ -430,11 +427,13 @@ impl Metering {
                     .as_ref()
                     .and_then(|i| i.credits.map(|t| (Scope::Identity, i.id.as_str(), t))),
             ];
-            let mut paid = Vec::new();
-            for (scope, owner, terms) in balances.into_iter().flatten() {
+            // The balances paid are the first `paid` of `balances` (and of
+            // `metered.credits`): no list of them on the happy path.
+            let mut paid = 0;
+            for &(scope, owner, terms) in balances.iter().flatten() {
                 match self.pay(db, owner, terms, cost, now_ms).await? {
                     Some(remaining) => {
-                        paid.push(owner);
+                        paid += 1;
                         metered.credits.push(BalanceState { scope, remaining });
                     }
                     None => {
@@ -448,18 +447,20 @@ impl Metering {
                 }
             }
             if metered.refusal.is_some() {
-                for (owner, state) in paid.into_iter().zip(metered.credits.iter_mut()) {
+                let owners = balances.iter().flatten().map(|&(_, owner, _)| owner);
+                for (owner, state) in owners.take(paid).zip(metered.credits.iter_mut()) {
                     self.refund(owner, cost);
                     state.remaining += cost;
                 }
             }
         }
-        if metered.refusal.is_some() {
-            for (owner, limit, start) in counted {
-                self.uncount(owner, limit, cost, start);
-            }
-            if cost > 0 {
-                for state in metered.ratelimits.iter_mut().filter(|s| !s.exceeded) {
+        if metered.refusal.is_some() && cost > 0 {
+            // Take back what was counted: the limits not exceeded, in the
+            // order they were applied (the same iterator as above).
+            let applied = usage.limits(&record.key_id, names);
+            for ((_, owner, limit), state) in applied.zip(metered.ratelimits.iter_mut()) {
+                if !state.exceeded {
+                    self.uncount(owner, limit, cost, state.reset_at_ms - limit.duration);
                     state.remaining = (state.remaining + cost).min(state.limit);
                 }
             }
