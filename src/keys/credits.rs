@@ -136,8 +136,8 @@ impl CreditsInput {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Credits {
     /// Credits left in the database. Nodes spend from blocks they lease
-    /// (at most 1,000 each), so up to that many per node may already be
-    /// promised to requests.
+    /// (at most 1,000 each, and the next while one runs low), so up to
+    /// 1,250 per node may already be promised to requests.
     #[schema(example = 1000)]
     pub remaining: i64,
     /// The refill, or `null`.

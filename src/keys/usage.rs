@@ -1,7 +1,8 @@
 //! Usage control on the hot path (issue 19): rate-limit windows counted in
 //! memory on each node, and credits spent from blocks leased from the
-//! database (`super::credits`), so a verify waits on the database only when
-//! a node's lease of a key's credits runs out.
+//! database (`super::credits`), the next block taken in the background
+//! while the current one runs low, so a verify waits on the database only
+//! when a burst empties a node's lease of a key's credits.
 //!
 //! Rate limits are fixed windows aligned to the Unix epoch, exact on one
 //! node; nodes do not share their counts, so with N nodes a limit of L per
@@ -12,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -264,6 +265,11 @@ pub struct Metered {
     pub refusal: Option<Refusal>,
 }
 
+/// Now in Unix milliseconds, for a grant that arrives after its request.
+fn grant_time() -> i64 {
+    crate::db::now().timestamp_millis()
+}
+
 /// The maps are split by owner into this many parts, each behind its own
 /// lock.
 const SHARDS: usize = 16;
@@ -357,6 +363,10 @@ struct Lease {
     ends_ms: Option<i64>,
     /// Start of the refill period it was leased in.
     period: NaiveDateTime,
+    /// Size of the last grant (the low-water mark is a quarter of it).
+    granted: i64,
+    /// Whether a lease taken ahead is on its way.
+    renewing: bool,
 }
 
 impl Lease {
@@ -367,8 +377,9 @@ impl Lease {
 
 /// A spend from a lease.
 enum Spend {
-    /// Paid; the balance as this node knows it.
-    Paid(i64),
+    /// Paid; the balance as this node knows it, and whether to lease ahead
+    /// now (the lease ran below its low-water mark).
+    Paid(i64, bool),
     /// The lease is short by this much.
     Short(i64),
 }
@@ -396,7 +407,7 @@ impl Metering {
     /// nothing: a refused request counts against no limit and spends no
     /// credit. Waits on the database only to lease credits.
     pub async fn meter(
-        &self,
+        self: &Arc<Self>,
         db: &Db,
         record: &KeyRecord,
         names: Option<&[String]>,
@@ -534,7 +545,9 @@ impl Metering {
             }
             Some(lease) if lease.left >= cost => {
                 lease.left -= cost;
-                Spend::Paid(lease.left + lease.behind)
+                let renew = !lease.renewing && lease.behind > 0 && lease.left < lease.granted / 4;
+                lease.renewing |= renew;
+                Spend::Paid(lease.left + lease.behind, renew)
             }
             Some(lease) => Spend::Short(cost - lease.left),
             None => Spend::Short(cost),
@@ -544,7 +557,7 @@ impl Metering {
     /// Pays `cost` from a balance, leasing more from the database when the
     /// node's lease is short; `None` when the balance cannot pay.
     async fn pay(
-        &self,
+        self: &Arc<Self>,
         db: &Db,
         owner: &str,
         terms: CreditTerms,
@@ -552,7 +565,16 @@ impl Metering {
         now_ms: i64,
     ) -> Result<Option<i64>, ApiError> {
         let need = match self.spend(owner, terms, cost, now_ms) {
-            Spend::Paid(remaining) => return Ok(Some(remaining)),
+            Spend::Paid(remaining, renew) => {
+                if renew {
+                    // Lease ahead, off the request's path, so the key's
+                    // requests do not all wait on the database when the
+                    // lease runs out.
+                    let (this, db, id) = (Arc::clone(self), db.clone(), owner.to_owned());
+                    actix_web::rt::spawn(async move { this.renew(&db, &id).await });
+                }
+                return Ok(Some(remaining));
+            }
             Spend::Short(need) => need,
         };
         let id = owner.to_owned();
@@ -566,6 +588,21 @@ impl Metering {
         Ok(self.add_lease(owner, grant, cost, now_ms))
     }
 
+    /// Takes the next lease of a balance ahead of need.
+    async fn renew(&self, db: &Db, owner: &str) {
+        let id = owner.to_owned();
+        match db.write(move |conn| credits::lease(conn, &id, 1)).await {
+            Ok(Some(grant)) => {
+                self.add_lease(owner, grant, 0, grant_time());
+            }
+            Ok(None) => {}
+            Err(err) => log::warn!("could not lease credits ahead: {err}"),
+        }
+        if let Some(lease) = self.leases.shard(owner).get_mut(owner) {
+            lease.renewing = false;
+        }
+    }
+
     /// Adds a grant to the node's lease and pays `cost` from it if it can.
     fn add_lease(&self, owner: &str, grant: Grant, cost: i64, now_ms: i64) -> Option<i64> {
         let mut shard = self.leases.shard(owner);
@@ -575,7 +612,12 @@ impl Metering {
             behind: grant.behind,
             ends_ms: grant.ends_ms,
             period: grant.period,
+            granted: grant.granted,
+            renewing: false,
         });
+        if grant.granted > 0 {
+            lease.granted = grant.granted;
+        }
         if lease.epoch != grant.epoch
             || lease.period != grant.period
             || lease.is_void(grant.epoch, now_ms)
@@ -712,7 +754,10 @@ mod tests {
             period: NaiveDateTime::default(),
         };
         assert_eq!(m.add_lease("aky_a", grant, 1, 0), Some(9));
-        assert!(matches!(m.spend("aky_a", terms, 2, 10), Spend::Paid(7)));
+        assert!(matches!(
+            m.spend("aky_a", terms, 2, 10),
+            Spend::Paid(7, false)
+        ));
         assert!(matches!(m.spend("aky_a", terms, 1, 10), Spend::Short(1)));
         assert!(matches!(m.spend("aky_a", terms, 1, 1000), Spend::Short(1)));
         let newer = CreditTerms { epoch: 2 };
@@ -729,5 +774,33 @@ mod tests {
             Some(9)
         );
         assert!(matches!(m.spend("aky_b", newer, 1, 0), Spend::Short(1)));
+    }
+
+    #[test]
+    fn a_lease_below_a_quarter_asks_once_to_lease_ahead() {
+        let m = Metering::default();
+        let terms = CreditTerms { epoch: 1 };
+        let grant = Grant {
+            epoch: 1,
+            granted: 100,
+            behind: 900,
+            ends_ms: None,
+            period: NaiveDateTime::default(),
+        };
+        assert_eq!(m.add_lease("aky_a", grant, 70, 0), Some(930));
+        assert!(matches!(
+            m.spend("aky_a", terms, 6, 0),
+            Spend::Paid(924, true)
+        ));
+        assert!(matches!(
+            m.spend("aky_a", terms, 5, 0),
+            Spend::Paid(919, false)
+        ));
+        let last = Grant { behind: 0, ..grant };
+        assert_eq!(m.add_lease("aky_b", last, 80, 0), Some(20));
+        assert!(
+            matches!(m.spend("aky_b", terms, 1, 0), Spend::Paid(19, false)),
+            "nothing left to lease"
+        );
     }
 }
