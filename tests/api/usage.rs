@@ -480,3 +480,44 @@ fn identity_metadata_is_documented_as_a_free_form_object() {
         );
     }
 }
+
+#[actix_web::test]
+async fn concurrent_sets_of_an_unlimited_balance_all_succeed_on_postgres() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    for owner in ["api_key", "identity"] {
+        let path = if owner == "api_key" {
+            let (id, _) = limited_key(&app, json!({})).await;
+            format!("/v1/api_keys/{id}/credits")
+        } else {
+            let identity = create_identity(&app, json!({"external_id": "racing"})).await;
+            format!(
+                "/v1/identities/{}/credits",
+                identity["id"].as_str().unwrap()
+            )
+        };
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let (address, admin, path) =
+                (app.address.clone(), app.bootstrap_key.clone(), path.clone());
+            tasks.push(actix_web::rt::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{address}{path}"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"operation": "set", "value": 100 + n}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+        for task in tasks {
+            assert_eq!(
+                task.await.unwrap(),
+                StatusCode::OK,
+                "{owner}: every set of one balance succeeds"
+            );
+        }
+    }
+}

@@ -773,7 +773,9 @@ pub fn change_credits(
     audit: AuditEvent,
 ) -> Result<CreditRow, ApiError> {
     conn.transaction(|conn| {
-        get(conn, organization_id, id)?
+        // The key's row lock serializes the operations on its balance, the
+        // first `set` (which creates it) too.
+        get_for_write(conn, organization_id, id, &IfMatch::default())?
             .rights()?
             .ensure_within(caller)?;
         let row = credits::change(conn, organization_id, id, body)?;
