@@ -421,6 +421,9 @@ impl Metering {
         }
         let now_ms = at.timestamp_millis();
         let mut metered = Metered::default();
+        // A database error while leasing undoes the request's counts and
+        // payments as a refusal does, then is the answer.
+        let mut failed = None;
         for (scope, owner, limit) in usage.limits(&record.key_id, names) {
             let state = self.count(owner, scope, limit, cost, now_ms);
             if state.exceeded {
@@ -442,12 +445,16 @@ impl Metering {
             // `metered.credits`): no list of them on the happy path.
             let mut paid = 0;
             for &(scope, owner, terms) in balances.iter().flatten() {
-                match self.pay(db, owner, terms, cost, now_ms).await? {
-                    Some(remaining) => {
+                match self.pay(db, owner, terms, cost, now_ms).await {
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
+                    Ok(Some(remaining)) => {
                         paid += 1;
                         metered.credits.push(BalanceState { scope, remaining });
                     }
-                    None => {
+                    Ok(None) => {
                         metered.refusal = Some(Refusal::UsageExceeded);
                         metered.credits.push(BalanceState {
                             scope,
@@ -457,7 +464,7 @@ impl Metering {
                     }
                 }
             }
-            if metered.refusal.is_some() {
+            if metered.refusal.is_some() || failed.is_some() {
                 let owners = balances.iter().flatten().map(|&(_, owner, _)| owner);
                 for (owner, state) in owners.take(paid).zip(metered.credits.iter_mut()) {
                     self.refund(owner, cost);
@@ -465,7 +472,7 @@ impl Metering {
                 }
             }
         }
-        if metered.refusal.is_some() && cost > 0 {
+        if (metered.refusal.is_some() || failed.is_some()) && cost > 0 {
             // Take back what was counted: the limits not exceeded, in the
             // order they were applied (the same iterator as above).
             let applied = usage.limits(&record.key_id, names);
@@ -476,7 +483,10 @@ impl Metering {
                 }
             }
         }
-        Ok(metered)
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(metered),
+        }
     }
 
     /// Counts `cost` against one limit if it fits in the current window.

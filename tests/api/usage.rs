@@ -521,3 +521,18 @@ async fn concurrent_sets_of_an_unlimited_balance_all_succeed_on_postgres() {
         }
     }
 }
+
+backend_test! {
+    async fn a_verify_that_fails_on_the_database_counts_against_no_limit(app) {
+        let (_, key) = limited_key(&app, json!({"ratelimits": [{"name": "requests", "limit": 5, "duration": 3600000}], "credits": {"remaining": 10}})).await;
+        // The first verify caches the key; then leasing credits fails.
+        assert_eq!(verify(&app, &app.bootstrap_key, &key, json!({"cost": 0})).await["code"], "VALID");
+        execute(&app, "ALTER TABLE credits RENAME TO credits_away");
+        let res = app.post("/v1/verify", &app.bootstrap_key, &json!({"key": key})).await;
+        assert!(res.status().is_server_error(), "{}", res.status());
+        execute(&app, "ALTER TABLE credits_away RENAME TO credits");
+        let answer = verify(&app, &app.bootstrap_key, &key, json!({})).await;
+        assert_eq!(answer["code"], "VALID", "{answer}");
+        assert_eq!(answer["ratelimits"][0]["remaining"], 4, "the failed verify took nothing: {answer}");
+    }
+}
