@@ -70,7 +70,11 @@ pub async fn create_api_key(
         .db
         .write(move |conn| {
             let (row, key) = repo::create(conn, &org, &input, audit.clone())?;
-            let balance = crate::keys::credits::one(conn, &row.id)?;
+            // A key made without credits has no balance to read back.
+            let balance = match input.usage.credits {
+                Some(_) => crate::keys::credits::one(conn, &row.id)?,
+                None => None,
+            };
             Ok((row, key, balance))
         })
         .await?;

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use super::model::{cidrs_json, policy_json, scopes_json, ApiKeyChanges, ApiKeyRow};
 use crate::audit::AuditEvent;
 use crate::db::page::Page;
-use crate::db::schema::{api_keys, connectors, identities, key_secrets};
+use crate::db::schema::{api_keys, connectors, credits as credit_rows, identities, key_secrets};
 use crate::db::version::{self, IfMatch};
 use crate::db::{atomic, new_id, now, AnyConnection};
 use crate::error::ApiError;
@@ -378,9 +378,11 @@ pub fn get_with_pending(
     organization_id: &str,
     id: &str,
 ) -> Result<(ApiKeyRow, Vec<PendingKey>, Option<CreditRow>), ApiError> {
-    // One round trip: the key joined to each of its pending secrets (one
-    // row without any when it has none).
-    let rows: Vec<(ApiKeyRow, Option<KeySecretRow>)> = api_keys::table
+    // One round trip: the key and its balance joined to each of its
+    // pending secrets (one row without any when it has none).
+    type Joined = (ApiKeyRow, Option<CreditRow>, Option<KeySecretRow>);
+    let rows: Vec<Joined> = api_keys::table
+        .left_join(credit_rows::table.on(credit_rows::owner_id.eq(api_keys::id)))
         .left_join(
             key_secrets::table.on(key_secrets::owner_id
                 .eq(api_keys::id)
@@ -393,18 +395,21 @@ pub fn get_with_pending(
             rotation::PENDING_ORDER.0.asc(),
             rotation::PENDING_ORDER.1.asc(),
         ))
-        .select((ApiKeyRow::as_select(), Option::<KeySecretRow>::as_select()))
+        .select((
+            ApiKeyRow::as_select(),
+            Option::<CreditRow>::as_select(),
+            Option::<KeySecretRow>::as_select(),
+        ))
         .load(conn)?;
     let mut rows = rows.into_iter();
-    let (row, first) = rows
+    let (row, balance, first) = rows
         .next()
         .ok_or_else(|| ApiError::not_found("api key", id))?;
     let pending = first
         .into_iter()
-        .chain(rows.filter_map(|(_, secret)| secret))
+        .chain(rows.filter_map(|(_, _, secret)| secret))
         .map(|secret| PendingKey::from(&secret))
         .collect();
-    let balance = credits::one(conn, &row.id)?;
     Ok((row, pending, balance))
 }
 
